@@ -1,0 +1,85 @@
+"""``jupyter mlm …``: the terminal face over the same store and services as the API and REST."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from .errors import MLMError
+from .store import Store, open_store
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"
+
+
+def _open(args: argparse.Namespace) -> Store:
+    return open_store(args.store, args.objects)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    store = _open(args)
+    print(f"store ready at {store.location.display_url} (schema {store.schema_version})")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    status = _open(args).status()
+    if args.json:
+        print(json.dumps(status.to_dict(), indent=2))
+        return 0
+    rows = [
+        ("store", status.store_uri),
+        ("objects", status.objects_uri),
+        ("backend", status.backend),
+        ("schema", status.schema_version),
+        ("experiments", str(status.experiments)),
+        ("runs", str(status.runs)),
+        ("models", str(status.models)),
+        ("objects stored", f"{status.objects} ({_human_bytes(status.object_bytes)})"),
+    ]
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jupyter mlm", description="Machine-learning model management for Jupyter.")
+    parser.add_argument(
+        "--store", metavar="URI", help="store folder or database URL (default: $MLM_STORE_URI or nearest .mlm/)"
+    )
+    parser.add_argument("--objects", metavar="URI", help="objects folder or fsspec URL (default: $MLM_OBJECTS_URI)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    init = sub.add_parser("init", help="create (or migrate) the store and print where it is")
+    init.set_defaults(func=cmd_init)
+
+    status = sub.add_parser("status", help="store location, schema version, counts and object usage")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(func=cmd_status)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Command = args.func
+    try:
+        return func(args)
+    except MLMError as exc:
+        print(f"jupyter mlm: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

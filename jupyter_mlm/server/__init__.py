@@ -1,0 +1,1 @@
+"""Server face: the jupyter_server extension and its REST handlers. Never imports IPython."""

@@ -1,0 +1,37 @@
+"""The Jupyter server extension: resolves the store once, shares it with kernels, serves /mlm/api."""
+
+from __future__ import annotations
+
+import os
+
+from jupyter_server.extension.application import ExtensionApp
+
+from ..config import MLM
+from ..store import open_store
+from .handlers import routes
+
+
+class MLMExtension(ExtensionApp):
+    """Serves the REST API under ``/mlm/api``; configured through ``c.MLM.*``."""
+
+    name = "jupyter_mlm"
+    classes = [MLM]
+
+    def initialize_settings(self) -> None:
+        settings = MLM(parent=self)
+        assert self.serverapp is not None
+        store = open_store(settings.store_uri or None, settings.objects_uri or None, cwd=self.serverapp.root_dir)
+        # Kernels started by this server inherit the environment: exporting the resolved
+        # location makes every notebook write to the store this server reads.
+        os.environ["MLM_STORE_URI"] = store.location.db_url
+        os.environ["MLM_OBJECTS_URI"] = store.objects.uri
+        self.settings.update({"mlm_store": store, "mlm_config": settings})
+        self.log.info("jupyter_mlm store: %s (schema %s)", store.location.display_url, store.schema_version)
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(routes())
+
+    async def stop_extension(self) -> None:
+        store = self.settings.get("mlm_store")
+        if store is not None:
+            store.close()

@@ -1,0 +1,51 @@
+"""The one base handler: authentication, authorization, off-loop store calls, error mapping."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+from tornado.ioloop import IOLoop
+
+from ...errors import MLMError
+from ...store import Store
+
+T = TypeVar("T")
+
+MAX_BODY_BYTES = 50 * 1024 * 1024
+
+
+class MLMHandler(APIHandler):
+    """Every /mlm/api route derives from this; ``auth_resource`` feeds jupyter_server's Authorizer."""
+
+    auth_resource = "mlm"
+
+    @property
+    def store(self) -> Store:
+        return self.settings["mlm_store"]  # type: ignore[no-any-return]
+
+    async def call(self, func: Callable[..., T], *args: Any) -> T:
+        """Run a (blocking) service call on a worker thread; map its errors to HTTP answers."""
+        try:
+            return await IOLoop.current().run_in_executor(None, func, *args)
+        except MLMError as exc:
+            raise web.HTTPError(exc.http_status, "%s", exc.message, reason=exc.code) from None
+
+    def write_json(self, payload: Any) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(payload))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        # APIHandler would attach a traceback for unexpected errors; never leak one.
+        self.set_header("Content-Type", "application/json")
+        message: str = self._reason
+        exc_info = kwargs.get("exc_info")
+        error = exc_info[1] if exc_info else None
+        if isinstance(error, web.HTTPError) and error.log_message:
+            message = error.log_message % error.args if error.args else error.log_message
+        elif status_code >= 500:
+            message = "internal error in jupyter_mlm; see the server log"
+        self.finish(json.dumps({"message": message}))

@@ -1,0 +1,279 @@
+"""Content-addressed blobs: ``objects/ab/cdef…`` named by the BLAKE3 hex digest of their bytes.
+
+A blob is written under a temporary name, flushed and fsynced, then renamed into place, so a
+reader never sees a partial blob and a killed writer leaves only a temporary file behind.
+Blobs are never rewritten (putting existing content is a no-op) and every read is verified:
+corrupted or truncated content raises ``IntegrityError`` naming the digest.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import tempfile
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+import blake3
+
+from ..errors import IntegrityError, NotFound, StoreError, UsageError
+
+CHUNK = 1 << 20
+DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def digest_bytes(data: bytes) -> str:
+    return blake3.blake3(data).hexdigest()
+
+
+def check_digest(digest: str) -> str:
+    """Refuse anything that is not a 64-hex digest (this also keeps paths inside the store)."""
+    if not isinstance(digest, str) or not DIGEST_RE.match(digest):
+        raise UsageError(f"invalid object digest {digest!r}: expected 64 lowercase hex characters")
+    return digest
+
+
+class VerifyingReader(io.RawIOBase):
+    """A read-only stream that hashes what passes through and checks the digest at EOF."""
+
+    def __init__(self, raw: IO[bytes], digest: str) -> None:
+        self._raw = raw
+        self._digest = digest
+        self._hasher = blake3.blake3()
+        self._checked = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        if not data:
+            self._check()
+            return 0
+        self._hasher.update(data)
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _check(self) -> None:
+        if not self._checked:
+            self._checked = True
+            if self._hasher.hexdigest() != self._digest:
+                raise _corrupted(self._digest)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def _corrupted(digest: str) -> IntegrityError:
+    return IntegrityError(
+        f"object {digest} is corrupted or truncated (its content no longer matches its digest); "
+        "restore it from a backup or log it again"
+    )
+
+
+class ObjectStore(ABC):
+    """The blob contract; ``LocalObjectStore`` and ``FsspecObjectStore`` implement the storage."""
+
+    uri: str
+
+    # -- storage primitives ------------------------------------------------------------
+    @abstractmethod
+    def _exists(self, digest: str) -> bool: ...
+
+    @abstractmethod
+    def _open_raw(self, digest: str) -> IO[bytes]: ...
+
+    @abstractmethod
+    def _write_new(self, chunks: Iterator[bytes]) -> tuple[str, int]:
+        """Write chunks to a temporary blob, hash them, and move it into place; (digest, size)."""
+
+    @abstractmethod
+    def _iter_sizes(self) -> Iterator[int]: ...
+
+    # -- public API --------------------------------------------------------------------
+    def put_bytes(self, data: bytes) -> str:
+        """Store ``data``; returns its digest. Idempotent."""
+        digest = digest_bytes(data)
+        if self._exists(digest):
+            return digest
+        written, _ = self._write_new(iter((data,)))
+        return written
+
+    def put_stream(self, stream: IO[bytes]) -> str:
+        """Store everything readable from ``stream``; returns its digest."""
+        return self._write_new(iter(lambda: stream.read(CHUNK), b""))[0]
+
+    def put_file(self, path: str | os.PathLike[str]) -> str:
+        """Store the content of a regular file; returns its digest."""
+        try:
+            with open(path, "rb") as handle:
+                return self.put_stream(handle)
+        except FileNotFoundError:
+            raise NotFound(f"file {os.fspath(path)!r} does not exist") from None
+        except IsADirectoryError:
+            raise UsageError(f"{os.fspath(path)!r} is a folder; pass a file") from None
+
+    def exists(self, digest: str) -> bool:
+        return self._exists(check_digest(digest))
+
+    def open(self, digest: str) -> BinaryIO:
+        """A stream over the blob; reading it to the end raises ``IntegrityError`` on corruption."""
+        check_digest(digest)
+        try:
+            raw = self._open_raw(digest)
+        except FileNotFoundError:
+            raise NotFound(f"object {digest} is not in the store at {self.uri}") from None
+        return io.BufferedReader(VerifyingReader(raw, digest), CHUNK)  # type: ignore[return-value]
+
+    def get(self, digest: str) -> bytes:
+        """The blob's bytes, verified against the digest."""
+        with self.open(digest) as stream:
+            return stream.read()
+
+    def verify(self, digest: str) -> None:
+        """Re-hash the blob; raises ``IntegrityError`` if it no longer matches."""
+        with self.open(digest) as stream:
+            while stream.read(CHUNK):
+                pass
+
+    def stats(self) -> tuple[int, int]:
+        """(number of blobs, total bytes)."""
+        count = total = 0
+        for size in self._iter_sizes():
+            count += 1
+            total += size
+        return count, total
+
+
+class LocalObjectStore(ObjectStore):
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.uri = str(self.root)
+
+    def _path(self, digest: str) -> Path:
+        return self.root / digest[:2] / digest[2:]
+
+    def _exists(self, digest: str) -> bool:
+        return self._path(digest).is_file()
+
+    def _open_raw(self, digest: str) -> IO[bytes]:
+        return open(self._path(digest), "rb")
+
+    def ensure_writable(self) -> None:
+        try:
+            (self.root / "tmp").mkdir(parents=True, exist_ok=True)
+        except PermissionError:
+            raise StoreError(
+                f"cannot write objects folder {self.root}: permission denied; "
+                "set MLM_OBJECTS_URI to a folder you can write"
+            ) from None
+
+    def _write_new(self, chunks: Iterator[bytes]) -> tuple[str, int]:
+        self.ensure_writable()
+        hasher = blake3.blake3()
+        size = 0
+        fd, tmp_name = tempfile.mkstemp(dir=self.root / "tmp", prefix="put-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                for chunk in chunks:
+                    hasher.update(chunk)
+                    handle.write(chunk)
+                    size += len(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+            digest = hasher.hexdigest()
+            target = self._path(digest)
+            if target.is_file():
+                os.unlink(tmp_name)
+                return digest, size
+            target.parent.mkdir(exist_ok=True)
+            os.chmod(tmp_name, 0o444)
+            os.replace(tmp_name, target)
+            _fsync_dir(target.parent)
+            return digest, size
+        except BaseException:
+            if os.path.exists(tmp_name):
+                os.unlink(tmp_name)
+            raise
+
+    def _iter_sizes(self) -> Iterator[int]:
+        if not self.root.is_dir():
+            return
+        for prefix in os.scandir(self.root):
+            if len(prefix.name) == 2 and prefix.is_dir():
+                for entry in os.scandir(prefix.path):
+                    yield entry.stat().st_size
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class FsspecObjectStore(ObjectStore):
+    """Blobs on any fsspec filesystem (``s3://…``, ``memory://…``): upload to a temporary key, then move."""
+
+    def __init__(self, uri: str) -> None:
+        import fsspec
+
+        try:
+            self.fs, self.base = fsspec.core.url_to_fs(uri)
+        except (ValueError, ImportError) as exc:
+            raise StoreError(f"cannot use objects URI {uri!r}: {exc}") from None
+        self.uri = uri
+        self.base = self.base.rstrip("/")
+
+    def _path(self, digest: str) -> str:
+        return f"{self.base}/{digest[:2]}/{digest[2:]}"
+
+    def _exists(self, digest: str) -> bool:
+        return bool(self.fs.exists(self._path(digest)))
+
+    def _open_raw(self, digest: str) -> IO[bytes]:
+        return self.fs.open(self._path(digest), "rb")  # type: ignore[no-any-return]
+
+    def _write_new(self, chunks: Iterator[bytes]) -> tuple[str, int]:
+        hasher = blake3.blake3()
+        size = 0
+        tmp = f"{self.base}/tmp/{uuid.uuid4().hex}"
+        try:
+            with self.fs.open(tmp, "wb") as handle:
+                for chunk in chunks:
+                    hasher.update(chunk)
+                    handle.write(chunk)
+                    size += len(chunk)
+            digest = hasher.hexdigest()
+            if self._exists(digest):
+                self.fs.rm(tmp)
+            else:
+                self.fs.mv(tmp, self._path(digest))
+            return digest, size
+        except BaseException:
+            if self.fs.exists(tmp):
+                self.fs.rm(tmp)
+            raise
+
+    def _iter_sizes(self) -> Iterator[int]:
+        if not self.fs.exists(self.base):
+            return
+        for path, info in self.fs.find(self.base, detail=True).items():
+            relative = path[len(self.base) :].lstrip("/") if path.startswith(self.base) else path
+            if not relative.startswith("tmp/"):
+                yield int(info.get("size") or 0)
+
+
+def open_object_store(uri: str) -> ObjectStore:
+    """A local folder path (or ``file://``) gives the local store; any other URL goes through fsspec."""
+    if "://" not in uri:
+        return LocalObjectStore(uri)
+    if uri.startswith("file://"):
+        return LocalObjectStore(uri[len("file://") :])
+    return FsspecObjectStore(uri)

@@ -1,0 +1,167 @@
+"""The store: the one gateway to persistent state, metadata in SQL and blobs in the object store.
+
+Everything above this package talks to a ``Store`` and gets entities back; no SQLAlchemy type
+crosses this boundary. Write transactions go through ``_write`` (``BEGIN IMMEDIATE`` on SQLite,
+so concurrent kernels queue on the busy timeout instead of failing).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError as SQLIntegrityError
+
+from ..entities import Experiment, StoreStatus
+from ..errors import NotFound, StoreError, UsageError
+from . import tables as t
+from .location import StoreLocation, resolve_location
+from .objects import ObjectStore, open_object_store
+from .schema import create_store_engine, ensure_schema
+
+DEFAULT_EXPERIMENT = "Default"
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Store:
+    """Metadata database plus object store, opened and migrated.
+
+    Use ``open_store()`` rather than constructing this directly.
+    """
+
+    def __init__(self, location: StoreLocation, engine: Engine, objects: ObjectStore, schema_version: str) -> None:
+        self.location = location
+        self.engine = engine
+        self.objects = objects
+        self.schema_version = schema_version
+
+    # -- transactions --------------------------------------------------------------------
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn.execution_options(mlm_write=True)
+            with conn.begin():
+                yield conn
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- experiments ---------------------------------------------------------------------
+    def get_or_create_experiment(self, name: str | None = None) -> Experiment:
+        """The experiment called ``name`` (``Default`` when None), created if missing."""
+        name = DEFAULT_EXPERIMENT if name is None else name
+        if not isinstance(name, str) or not name.strip() or len(name) > 250:
+            raise UsageError("experiment name must be a non-empty string of at most 250 characters")
+        found = self.find_experiment(name)
+        if found:
+            return found
+        experiment = Experiment(id=new_id(), name=name, created_ms=now_ms())
+        try:
+            with self._write() as conn:
+                conn.execute(insert(t.experiments).values(**experiment.__dict__))
+        except SQLIntegrityError:
+            # Another process created it between our read and write: theirs is as good.
+            found = self.find_experiment(name)
+            if found is None:
+                raise
+            return found
+        return experiment
+
+    def find_experiment(self, name: str) -> Experiment | None:
+        with self._read() as conn:
+            row = conn.execute(select(t.experiments).where(t.experiments.c.name == name)).first()
+        return Experiment(**row._mapping) if row else None
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        with self._read() as conn:
+            row = conn.execute(select(t.experiments).where(t.experiments.c.id == experiment_id)).first()
+        if row is None:
+            raise NotFound(f"no experiment with id {experiment_id!r}")
+        return Experiment(**row._mapping)
+
+    def list_experiments(self) -> list[Experiment]:
+        with self._read() as conn:
+            rows = conn.execute(select(t.experiments).order_by(t.experiments.c.name)).all()
+        return [Experiment(**row._mapping) for row in rows]
+
+    # -- status --------------------------------------------------------------------------
+    def status(self) -> StoreStatus:
+        """Where the store is, its schema version, and how much it holds."""
+        with self._read() as conn:
+            counts = {
+                table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
+                for table in (t.experiments, t.runs, t.models)
+            }
+        objects, object_bytes = self.objects.stats()
+        return StoreStatus(
+            store_uri=self.location.display_url,
+            objects_uri=self.objects.uri,
+            backend=self.location.backend,
+            schema_version=self.schema_version,
+            experiments=counts["experiments"],
+            runs=counts["runs"],
+            models=counts["models"],
+            objects=objects,
+            object_bytes=object_bytes,
+        )
+
+
+def open_store(
+    store_uri: str | None = None,
+    objects_uri: str | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> Store:
+    """Resolve, create if needed, and migrate the store.
+
+    Args:
+        store_uri: folder path, ``sqlite:///…`` or ``postgresql+psycopg://…``; see
+            ``location.resolve_location`` for the fallbacks when omitted.
+        objects_uri: folder or fsspec URL for blobs.
+        cwd: where to start looking for ``.mlm/`` when no URI is given.
+
+    Raises:
+        StoreError: with a one-line message saying what to fix.
+    """
+    location = resolve_location(store_uri, objects_uri, cwd)
+    if location.local_dir is not None:
+        _prepare_local_dir(location.local_dir)
+    engine = create_store_engine(location)
+    try:
+        version = ensure_schema(engine, location)
+    except BaseException:
+        engine.dispose()
+        raise
+    return Store(location, engine, open_object_store(location.objects_uri), version)
+
+
+def _prepare_local_dir(store_dir: Path) -> None:
+    """Create the store folder, refusing clearly (and before writing anything) when we can't."""
+    denied = StoreError(
+        f"cannot write store folder {store_dir}: permission denied; set MLM_STORE_URI to a folder you can write"
+    )
+    try:
+        store_dir.mkdir(parents=True, exist_ok=True)
+    except PermissionError:
+        raise denied from None
+    except OSError as exc:
+        raise StoreError(f"cannot create store folder {store_dir}: {exc.strerror}") from None
+    if not os.access(store_dir, os.W_OK | os.X_OK, effective_ids=os.access in os.supports_effective_ids):
+        raise denied

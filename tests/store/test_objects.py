@@ -1,0 +1,128 @@
+"""The content-addressed object store, on a local folder and on fsspec's memory filesystem."""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import blake3
+import pytest
+
+from jupyter_mlm.errors import IntegrityError, NotFound, UsageError
+from jupyter_mlm.store.objects import FsspecObjectStore, LocalObjectStore, ObjectStore, open_object_store
+
+
+@pytest.fixture(params=["local", "memory"])
+def objects(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectStore]:
+    if request.param == "local":
+        yield open_object_store(str(tmp_path / "objects"))
+    else:
+        store = open_object_store(f"memory://mlm-test-{uuid.uuid4().hex}")
+        yield store
+        assert isinstance(store, FsspecObjectStore)
+        if store.fs.exists(store.base):
+            store.fs.rm(store.base, recursive=True)
+
+
+def _overwrite(objects: ObjectStore, digest: str, content: bytes) -> None:
+    """Damage a blob behind the store's back, as a disk error or a stray process would."""
+    if isinstance(objects, LocalObjectStore):
+        path = objects._path(digest)
+        path.chmod(0o644)
+        path.write_bytes(content)
+    else:
+        assert isinstance(objects, FsspecObjectStore)
+        objects.fs.pipe(objects._path(digest), content)
+
+
+def test_put_get_round_trip_by_blake3_digest(objects: ObjectStore) -> None:
+    digest = objects.put_bytes(b"hello mlm")
+    assert digest == blake3.blake3(b"hello mlm").hexdigest()
+    assert objects.exists(digest)
+    assert objects.get(digest) == b"hello mlm"
+    with objects.open(digest) as stream:
+        assert stream.read(5) == b"hello"
+        assert stream.read() == b" mlm"
+
+
+def test_put_is_idempotent(objects: ObjectStore) -> None:
+    first = objects.put_bytes(b"same")
+    second = objects.put_stream(io.BytesIO(b"same"))
+    assert first == second
+    assert objects.stats() == (1, 4)
+
+
+def test_put_file_and_stream_of_large_content(objects: ObjectStore, tmp_path: Path) -> None:
+    content = os.urandom(3 * 1024 * 1024 + 17)
+    source = tmp_path / "big.bin"
+    source.write_bytes(content)
+    digest = objects.put_file(source)
+    assert digest == blake3.blake3(content).hexdigest()
+    assert objects.get(digest) == content
+    objects.verify(digest)
+    assert objects.stats() == (1, len(content))
+
+
+@pytest.mark.parametrize("damage", ["corrupted", "truncated"])
+def test_damaged_blob_is_detected_on_read(objects: ObjectStore, damage: str) -> None:
+    content = b"0123456789" * 1000
+    digest = objects.put_bytes(content)
+    _overwrite(objects, digest, content[:-1] + b"X" if damage == "corrupted" else content[:100])
+    for read in (objects.get, objects.verify):
+        with pytest.raises(IntegrityError, match=f"object {digest} is corrupted or truncated"):
+            read(digest)
+
+
+@pytest.mark.parametrize("bad", ["../../etc/passwd", "/etc/passwd", "ABC", "g" * 64, "a" * 63, ""])
+def test_invalid_digest_is_refused(objects: ObjectStore, bad: str) -> None:
+    with pytest.raises(UsageError, match="invalid object digest"):
+        objects.get(bad)
+    with pytest.raises(UsageError):
+        objects.exists(bad)
+
+
+def test_missing_blob_is_not_found(objects: ObjectStore) -> None:
+    with pytest.raises(NotFound, match="is not in the store"):
+        objects.get("0" * 64)
+
+
+def test_failed_write_leaves_nothing_behind(objects: ObjectStore) -> None:
+    class Exploding(io.RawIOBase):
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def read(self, size: int = -1) -> bytes:
+            self.calls += 1
+            if self.calls > 2:
+                raise OSError("disk went away")
+            return b"x" * 1000
+
+    with pytest.raises(OSError, match="disk went away"):
+        objects.put_stream(Exploding())
+    assert objects.stats() == (0, 0)
+    if isinstance(objects, LocalObjectStore):
+        assert list((objects.root / "tmp").iterdir()) == []
+    else:
+        assert isinstance(objects, FsspecObjectStore)
+        assert not objects.fs.exists(f"{objects.base}/tmp") or objects.fs.ls(f"{objects.base}/tmp") == []
+
+
+def test_local_blobs_are_read_only_files_in_a_fanout(tmp_path: Path) -> None:
+    objects = LocalObjectStore(tmp_path / "objects")
+    digest = objects.put_bytes(b"layout")
+    path = tmp_path / "objects" / digest[:2] / digest[2:]
+    assert path.read_bytes() == b"layout"
+    assert not os.stat(path).st_mode & 0o222
+
+
+def test_put_file_of_missing_path(objects: ObjectStore, tmp_path: Path) -> None:
+    with pytest.raises(NotFound, match="does not exist"):
+        objects.put_file(tmp_path / "nope.csv")
+    with pytest.raises(UsageError, match="is a folder"):
+        objects.put_file(tmp_path)

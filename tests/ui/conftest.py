@@ -1,0 +1,129 @@
+"""A real JupyterLab server (subprocess) and a real browser (Debian's chromium via Playwright)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ..conftest import CHROMIUM, require
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@dataclass(frozen=True)
+class LabServer:
+    url: str
+    token: str
+    root: Path
+    store: Path
+
+    def lab_url(self, path: str = "lab") -> str:
+        return f"{self.url}{path}?token={self.token}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="package")
+def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    jupyter = str(Path(sys.executable).with_name("jupyter"))
+    root = tmp_path_factory.mktemp("lab-root")
+    store = root / ".mlm"
+    settings = tmp_path_factory.mktemp("lab-settings")
+    notification = settings / "user" / "@jupyterlab" / "apputils-extension"
+    notification.mkdir(parents=True)
+    (notification / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    port = _free_port()
+    token = secrets.token_hex(16)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLM_")}
+    env["JUPYTERLAB_WORKSPACES_DIR"] = str(settings / "workspaces")
+    log = open(tmp_path_factory.mktemp("lab-log") / "server.log", "w+b")  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            jupyter, "lab", "--allow-root", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+            f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}",
+            "--LabApp.news_url=None", f"--LabApp.user_settings_dir={settings / 'user'}",
+            f"--LabApp.workspaces_dir={settings / 'workspaces'}", "--LabApp.expose_app_in_browser=True",
+        ],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}api/status?token={token}", timeout=2):
+                break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                pytest.fail(f"JupyterLab did not start:\n{log.read().decode(errors='replace')[-3000:]}")
+            time.sleep(0.3)
+    yield LabServer(base, token, root, store)
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+# Package scope: Playwright's sync API keeps an event loop running while open, which would
+# break the asyncio fixtures of tests collected after this package.
+@pytest.fixture(scope="package")
+def browser() -> Iterator[object]:
+    require(Path(CHROMIUM).exists(), f"chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def screenshot(page: object, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path))  # type: ignore[attr-defined]
+    return path
+
+
+@pytest.fixture(autouse=True)
+def jp_asyncio_loop() -> None:
+    """Replaces pytest-jupyter's autouse loop: Playwright's sync API runs its own event loop."""
+    return None
+
+
+@pytest.fixture(autouse=True)
+def jp_server_cleanup() -> None:
+    """No in-process server here (the lab runs in a subprocess), so nothing to clean up."""
+    return None
