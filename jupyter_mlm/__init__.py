@@ -9,6 +9,28 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from .errors import Conflict, MLMError, NotFound, UsageError
+from .tracking import (
+    Run,
+    active_run,
+    end_run,
+    flush,
+    get_metric_history,
+    get_run,
+    log_artifact,
+    log_dict,
+    log_figure,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    log_text,
+    search_runs,
+    set_tag,
+    set_tags,
+    start_run,
+)
+
 try:
     __version__ = version("jupyter_mlm")
 except PackageNotFoundError:  # running from a source tree that was never installed
@@ -23,3 +45,42 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     from .server.app import MLMExtension
 
     return [{"module": "jupyter_mlm", "app": MLMExtension}]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    from .kernel import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from .kernel import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
+__all__ = [
+    "Conflict",
+    "MLMError",
+    "NotFound",
+    "Run",
+    "UsageError",
+    "__version__",
+    "active_run",
+    "end_run",
+    "flush",
+    "get_metric_history",
+    "get_run",
+    "log_artifact",
+    "log_dict",
+    "log_figure",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "search_runs",
+    "set_tag",
+    "set_tags",
+    "start_run",
+]

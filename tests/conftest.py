@@ -65,3 +65,13 @@ def store(store_uri: str, tmp_path: Path) -> Iterator[Store]:
     opened = open_store(store_uri, str(tmp_path / "objects"))
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def session(store: Store) -> Iterator[Store]:
+    """The process's tracking session pointed at a fresh store of each backend."""
+    from jupyter_mlm.tracking import SESSION
+
+    SESSION.use_store(store)
+    yield store
+    SESSION.use_store(None)

@@ -8,58 +8,30 @@ so concurrent kernels queue on the busy timeout instead of failing).
 from __future__ import annotations
 
 import os
-import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
 from ..entities import Experiment, StoreStatus
 from ..errors import NotFound, StoreError, UsageError
 from . import tables as t
-from .location import StoreLocation, resolve_location
-from .objects import ObjectStore, open_object_store
+from .base import new_id, now_ms
+from .location import resolve_location
+from .metrics import MetricSeries, MetricsMixin
+from .objects import open_object_store
 from .schema import create_store_engine, ensure_schema
+
+__all__ = ["DEFAULT_EXPERIMENT", "MetricSeries", "Store", "open_store"]
 
 DEFAULT_EXPERIMENT = "Default"
 
 
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def new_id() -> str:
-    return uuid.uuid4().hex
-
-
-class Store:
+class Store(MetricsMixin):
     """Metadata database plus object store, opened and migrated.
 
     Use ``open_store()`` rather than constructing this directly.
     """
-
-    def __init__(self, location: StoreLocation, engine: Engine, objects: ObjectStore, schema_version: str) -> None:
-        self.location = location
-        self.engine = engine
-        self.objects = objects
-        self.schema_version = schema_version
-
-    # -- transactions --------------------------------------------------------------------
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            yield conn
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            conn.execution_options(mlm_write=True)
-            with conn.begin():
-                yield conn
 
     def close(self) -> None:
         self.engine.dispose()

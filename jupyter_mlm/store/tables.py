@@ -63,6 +63,8 @@ params = Table(
     Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     Column("key", KEY, primary_key=True),
     Column("value", Text, nullable=False),
+    # The value as a number when it reads as one, so numeric filters run in SQL on every backend.
+    Column("num_value", Float),
 )
 
 tags = Table(
@@ -93,7 +95,8 @@ metric_latest = Table(
     metadata,
     Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     Column("key", KEY, primary_key=True),
-    Column("value", Float, nullable=False),
+    # NULL stands for NaN: SQLite cannot store NaN in a REAL column (it becomes NULL anyway).
+    Column("value", Float),
     Column("step", BigInteger, nullable=False),
     Column("timestamp_ms", BigInteger, nullable=False),
     Column("count", BigInteger, nullable=False),

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ... import __version__
 from .base import MLMHandler
+
+
+def package_version() -> str:
+    try:
+        return version("jupyter_mlm")
+    except PackageNotFoundError:
+        return "0.0.0"
 
 
 class StatusHandler(MLMHandler):
@@ -14,4 +22,4 @@ class StatusHandler(MLMHandler):
     @authorized
     async def get(self) -> None:
         status = await self.call(self.store.status)
-        self.write_json({**status.to_dict(), "version": __version__})
+        self.write_json({**status.to_dict(), "version": package_version()})

@@ -129,7 +129,7 @@ def upgrade() -> None:
         "metric_latest",
         sa.Column("run_id", sa.String(length=32), nullable=False),
         sa.Column("key", sa.String(length=250), nullable=False),
-        sa.Column("value", sa.Float(), nullable=False),
+        sa.Column("value", sa.Float(), nullable=True),
         sa.Column("step", sa.BigInteger(), nullable=False),
         sa.Column("timestamp_ms", sa.BigInteger(), nullable=False),
         sa.Column("count", sa.BigInteger(), nullable=False),
@@ -141,6 +141,7 @@ def upgrade() -> None:
         sa.Column("run_id", sa.String(length=32), nullable=False),
         sa.Column("key", sa.String(length=250), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
+        sa.Column("num_value", sa.Float(), nullable=True),
         sa.ForeignKeyConstraint(["run_id"], ["runs.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("run_id", "key"),
     )

@@ -1,0 +1,43 @@
+"""The IPython extension: registers the magics and the per-cell hooks. Loaded by ``%load_ext jupyter_mlm``."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .tracking import SESSION
+
+
+def kernel_id_from_connection_file(path: str) -> str | None:
+    """jupyter_server names connection files ``kernel-<kernel id>.json``; others (nbclient) are anonymous."""
+    name = os.path.basename(path)
+    return name[len("kernel-") : -len(".json")] if name.startswith("kernel-") and name.endswith(".json") else None
+
+
+def _kernel_id() -> str | None:
+    try:
+        from ipykernel.connect import get_connection_file
+
+        return kernel_id_from_connection_file(get_connection_file())
+    except (ImportError, RuntimeError, AttributeError):
+        return None
+
+
+def _after_cell(result: Any = None) -> None:
+    # Points logged by a cell are written when it finishes, so other views see them at once.
+    SESSION.flush()
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    from .magics import MLMMagics
+
+    ipython.register_magics(MLMMagics)
+    if _after_cell not in ipython.events.callbacks["post_run_cell"]:
+        ipython.events.register("post_run_cell", _after_cell)
+    SESSION.kernel_id = _kernel_id()
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    if _after_cell in ipython.events.callbacks["post_run_cell"]:
+        ipython.events.unregister("post_run_cell", _after_cell)
+    SESSION.flush()

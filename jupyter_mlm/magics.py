@@ -1,0 +1,271 @@
+"""IPython magics: parse a line, call the Python API, display. No logic of their own.
+
+Every error surfaces as one ``UsageError`` line naming the right form.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import html
+import shlex
+from typing import Any, NoReturn
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
+from IPython.display import HTML, display
+
+from . import tracking
+from .errors import MLMError
+from .tracking.run import format_duration, status_badge
+
+RUN_FORMS = (
+    "%mlm_run start [NAME] [--experiment E] [--tag k=v]… | %mlm_run end [--status failed] | "
+    "%mlm_run status | %%mlm_run [NAME] [--experiment E] (cell magic)"
+)
+LOG_FORMS = (
+    "%mlm_log param k=v [k=v…] | %mlm_log param VAR [VAR…] | %mlm_log metric k=v [k=v…] [--step N] | "
+    "%mlm_log tag k=v [k=v…] | %mlm_log artifact PATH [--name N]"
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, prog: str, forms: str) -> None:
+        super().__init__(prog=prog, add_help=False, exit_on_error=False)
+        self.forms = forms
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}; forms: {self.forms}")
+
+
+def _split(line: str, forms: str) -> list[str]:
+    try:
+        return shlex.split(line)
+    except ValueError as exc:
+        raise UsageError(f"cannot read {line!r}: {exc}; forms: {forms}") from None
+
+
+def _parse(parser: _Parser, words: list[str]) -> argparse.Namespace:
+    try:
+        args, extra = parser.parse_known_args(words)
+    except argparse.ArgumentError as exc:
+        parser.error(str(exc))
+    if extra:
+        parser.error(f"unexpected {' '.join(extra)!r}")
+    return args
+
+
+def _key_values(pairs: list[str], what: str) -> dict[str, str]:
+    result = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{what} must be k=v, not {pair!r}; e.g. --tag owner=ana")
+        result[key] = value
+    return result
+
+
+def _literal(text: str) -> Any:
+    """A Python literal when the text is one (``0.01``, ``True``, ``'a b'``), else the text itself."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return text
+
+
+def _call(func: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return func(*args, **kwargs)
+    except MLMError as exc:
+        raise UsageError(str(exc)) from None
+
+
+@magics_class
+class MLMMagics(Magics):
+    # -- runs --------------------------------------------------------------------------------
+    @line_cell_magic
+    def mlm_run(self, line: str, cell: str | None = None) -> Any:
+        """Start, end or inspect a run; as a cell magic, make the cell one run.
+
+        Forms::
+
+            %mlm_run start [NAME] [--experiment E] [--tag k=v]…   start a run (it becomes the active one)
+            %mlm_run end [--status finished|failed|killed]       end the active run (default: finished)
+            %mlm_run status                                       show the active run
+            %%mlm_run [NAME] [--experiment E] [--tag k=v]…        run the cell as one run: it ends
+                                                                  finished, or failed (re-raising) on error
+
+        Examples::
+
+            %mlm_run start baseline --experiment churn --tag owner=ana
+            %mlm_run end --status failed
+            %%mlm_run deeper-trees --experiment churn
+            model.fit(X, y)
+        """
+        words = _split(line, RUN_FORMS)
+        if cell is not None:
+            args = self._run_start_args(words, "%%mlm_run")
+            run = _call(tracking.start_run, args.name, args.experiment, _key_values(args.tag, "--tag"))
+            code = self.shell.transform_cell(cell)  # type: ignore[union-attr]
+            try:
+                exec(compile(code, f"<%%mlm_run {run.name}>", "exec"), self.shell.user_ns)  # type: ignore[union-attr]
+            except BaseException:
+                _call(tracking.end_run, "failed")
+                raise
+            _call(tracking.end_run, "finished")
+            return None
+        if not words:
+            raise UsageError(f"%mlm_run needs a subcommand; forms: {RUN_FORMS}")
+        command, rest = words[0], words[1:]
+        if command == "start":
+            args = self._run_start_args(rest, "%mlm_run start")
+            run = _call(tracking.start_run, args.name, args.experiment, _key_values(args.tag, "--tag"))
+            display(HTML(f"Started run <b>{html.escape(run.name)}</b> <code>{run.id[:8]}</code> "
+                         f"in experiment {html.escape(run.experiment)}"))  # fmt: skip
+            return None
+        if command == "end":
+            parser = _Parser("%mlm_run end", RUN_FORMS)
+            parser.add_argument("--status", default="finished", choices=["finished", "failed", "killed"])
+            args = _parse(parser, rest)
+            ended = _call(tracking.end_run, args.status)
+            if ended is None:
+                raise UsageError("no active run to end; start one with %mlm_run start NAME")
+            display(HTML(f"Ended run <b>{html.escape(ended.name)}</b> {status_badge(args.status)}"))
+            return None
+        if command == "status":
+            if rest:
+                raise UsageError(f"%mlm_run status takes no arguments; forms: {RUN_FORMS}")
+            run = tracking.active_run()
+            if run is None:
+                display(HTML("No active run. Start one with <code>%mlm_run start NAME</code>, "
+                             "or just log: a run named after the notebook starts by itself."))  # fmt: skip
+                return None
+            display(run)
+            return None
+        raise UsageError(f"unknown %mlm_run subcommand {command!r}; forms: {RUN_FORMS}")
+
+    def _run_start_args(self, words: list[str], prog: str) -> argparse.Namespace:
+        parser = _Parser(prog, RUN_FORMS)
+        parser.add_argument("name", nargs="?")
+        parser.add_argument("--experiment", "-e")
+        parser.add_argument("--tag", "-t", action="append", default=[])
+        return _parse(parser, words)
+
+    # -- logging -----------------------------------------------------------------------------
+    @line_magic
+    def mlm_log(self, line: str) -> None:
+        """Log params, metrics, tags or artifacts to the active run (one starts by itself if needed).
+
+        Forms::
+
+            %mlm_log param k=v [k=v…]          params: Python literals, else text; fixed once logged
+            %mlm_log param VAR [VAR…]          log notebook variables by name (e.g. lr epochs)
+            %mlm_log metric k=v [k=v…] [--step N]   numbers; a bare name logs that variable
+            %mlm_log tag k=v [k=v…]            tags (may change later)
+            %mlm_log artifact PATH [--name N]  a file or folder, stored in the run
+
+        {expr} and $var expand as in any IPython magic.
+
+        Examples::
+
+            %mlm_log param lr=0.01 depth=6 model='xgb'
+            %mlm_log param lr epochs
+            %mlm_log metric auc={auc:.4f} loss={loss} --step {epoch}
+            %mlm_log tag owner=ana
+            %mlm_log artifact plots/roc.png --name roc.png
+        """
+        words = _split(line, LOG_FORMS)
+        if not words:
+            raise UsageError(f"%mlm_log needs a kind; forms: {LOG_FORMS}")
+        kind, rest = words[0], words[1:]
+        if kind == "artifact":
+            parser = _Parser("%mlm_log artifact", LOG_FORMS)
+            parser.add_argument("path")
+            parser.add_argument("--name", "-n")
+            args = _parse(parser, rest)
+            _call(tracking.log_artifact, args.path, args.name)
+            return
+        if kind not in ("param", "params", "metric", "metrics", "tag", "tags"):
+            raise UsageError(f"unknown %mlm_log kind {kind!r}; forms: {LOG_FORMS}")
+        parser = _Parser(f"%mlm_log {kind}", LOG_FORMS)
+        parser.add_argument("items", nargs="*")
+        if kind.startswith("metric"):
+            parser.add_argument("--step", "-s", type=int)
+        args = _parse(parser, rest)
+        if not args.items:
+            raise UsageError(f"%mlm_log {kind} needs at least one k=v or variable name; forms: {LOG_FORMS}")
+        values = self._values(args.items, kind)
+        if kind.startswith("param"):
+            _call(tracking.log_params, values)
+        elif kind.startswith("metric"):
+            _call(tracking.log_metrics, values, args.step)
+        else:
+            _call(tracking.set_tags, values)
+
+    def _values(self, items: list[str], kind: str) -> dict[str, Any]:
+        namespace = self.shell.user_ns  # type: ignore[union-attr]
+        values: dict[str, Any] = {}
+        for item in items:
+            key, sep, text = item.partition("=")
+            if sep:
+                if not key:
+                    raise UsageError(f"missing name before '=' in {item!r}; forms: {LOG_FORMS}")
+                values[key] = _literal(text)
+            elif kind.startswith("tag"):
+                raise UsageError(f"tags are k=v, not {item!r}; e.g. %mlm_log tag owner=ana")
+            elif item in namespace:
+                values[item] = namespace[item]
+            else:
+                raise UsageError(
+                    f"no variable {item!r} in the notebook; define it first or write %mlm_log {kind} {item}=VALUE"
+                )
+        return values
+
+    # -- listing -----------------------------------------------------------------------------
+    @line_magic
+    def mlm_runs(self, line: str) -> None:
+        """Show runs as a table, newest first.
+
+        Forms::
+
+            %mlm_runs [--experiment E] [--limit N] [--filter EXPR] [--order-by FIELD [DESC]]
+
+        Examples::
+
+            %mlm_runs --experiment churn --limit 20
+            %mlm_runs --filter "metrics.auc > 0.8 and status = 'finished'" --order-by "metrics.auc DESC"
+        """
+        forms = "%mlm_runs [--experiment E] [--limit N] [--filter EXPR] [--order-by 'FIELD DESC']"
+        parser = _Parser("%mlm_runs", forms)
+        parser.add_argument("--experiment", "-e")
+        parser.add_argument("--limit", "-n", type=int, default=50)
+        parser.add_argument("--filter", "-f")
+        parser.add_argument("--order-by", "-o")
+        args = _parse(parser, _split(line, forms))
+        tracking.flush()
+        store = tracking.SESSION.store
+        runs, total = _call(store.search_runs, args.experiment, args.filter, args.order_by, args.limit)
+        display(HTML(_runs_table(runs, total)))
+
+
+def _runs_table(runs: list[Any], total: int) -> str:
+    if not runs:
+        return "<p>No runs match.</p>"
+    param_keys = sorted({k for r in runs for k in r.params})[:8]
+    metric_keys = sorted({k for r in runs for k in r.metrics})[:8]
+    head = "".join(
+        f"<th style='text-align:left'>{html.escape(h)}</th>"
+        for h in ["name", "id", "experiment", "status", "duration", *param_keys, *metric_keys]
+    )
+    body = []
+    for data in runs:
+        info = data.info
+        cells = [
+            html.escape(info.name), f"<code>{info.id[:8]}</code>", html.escape(info.experiment),
+            status_badge(info.status), format_duration(info.start_ms, info.end_ms),
+            *(html.escape(data.params.get(k, "")) for k in param_keys),
+            *(f"{data.metrics[k].value:.6g}" if k in data.metrics else "" for k in metric_keys),
+        ]  # fmt: skip
+        body.append("<tr>" + "".join(f"<td style='text-align:left'>{c}</td>" for c in cells) + "</tr>")
+    shown = f"<p style='opacity:0.7'>{len(runs)} of {total} runs</p>" if total > len(runs) else ""
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{shown}"

@@ -1,0 +1,368 @@
+"""Runs and what is logged to them: lifecycle, params, tags, artifacts, and search."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import and_, exists, func, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ColumnElement
+
+from ..entities import Artifact, Metric, RunData, RunRecord
+from ..errors import Conflict, NotFound, UsageError
+from ..validation import check_key, check_name, check_status, param_value
+from . import tables as t
+from .base import StoreBase, new_id, now_ms
+from .filter import Condition, parse_filter
+
+ORDERABLE = ("start", "end", "name", "status", "experiment", "duration")
+MAX_PAGE = 10_000
+
+_RUN_COLUMNS = [c for c in t.runs.c] + [t.experiments.c.name.label("experiment")]
+
+
+def _record(row: Any) -> RunRecord:
+    return RunRecord(**row._mapping)
+
+
+class RunsMixin(StoreBase):
+    # -- lifecycle -------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str,
+        name: str,
+        *,
+        user: str = "",
+        host: str = "",
+        pid: int = 0,
+        notebook_path: str | None = None,
+        kernel_id: str | None = None,
+        parent_id: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> RunRecord:
+        """Start a run (status ``running``) in an existing experiment, with optional tags."""
+        name = check_name(name)
+        tag_rows = self._tag_rows(tags or {})
+        run_id = new_id()
+        with self._write() as conn:
+            if parent_id is not None:
+                self._run_row(conn, parent_id)
+            conn.execute(
+                insert(t.runs).values(
+                    id=run_id, experiment_id=experiment_id, name=name, status="running", start_ms=now_ms(),
+                    end_ms=None, user=user, host=host, pid=pid, notebook_path=notebook_path,
+                    kernel_id=kernel_id, parent_id=parent_id,
+                )
+            )  # fmt: skip
+            if tag_rows:
+                conn.execute(insert(t.tags), [{"run_id": run_id, **row} for row in tag_rows])
+            return _record(self._run_row(conn, run_id))
+
+    def end_run(self, run_id: str, status: str = "finished") -> RunRecord:
+        """Finish a running run. Ending an already-ended run is refused."""
+        check_status(status)
+        with self._write() as conn:
+            row = self._run_row(conn, run_id)
+            if row.status != "running":
+                raise Conflict(f"run {row.name!r} ({run_id[:8]}) already ended as {row.status}")
+            conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(status=status, end_ms=now_ms()))
+            return _record(self._run_row(conn, run_id))
+
+    def mark_crashed(self, host: str, is_alive: Callable[[int], bool]) -> list[str]:
+        """Mark as ``crashed`` the running runs of ``host`` whose process is gone; returns their ids."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(t.runs.c.id, t.runs.c.pid).where(t.runs.c.status == "running", t.runs.c.host == host)
+            ).all()
+        dead = [row.id for row in rows if row.pid and row.pid != os.getpid() and not is_alive(row.pid)]
+        if dead:
+            with self._write() as conn:
+                conn.execute(
+                    update(t.runs)
+                    .where(t.runs.c.id.in_(dead), t.runs.c.status == "running")
+                    .values(status="crashed", end_ms=now_ms())
+                )
+        return dead
+
+    # -- lookup ----------------------------------------------------------------------------
+    def _run_row(self, conn: Connection, run_id: str) -> Any:
+        row = conn.execute(
+            select(*_RUN_COLUMNS)
+            .join(t.experiments, t.runs.c.experiment_id == t.experiments.c.id)
+            .where(t.runs.c.id == run_id)
+        ).first()
+        if row is None:
+            raise NotFound(f"no run with id {run_id!r}")
+        return row
+
+    def _running(self, conn: Connection, run_id: str) -> Any:
+        row = self._run_row(conn, run_id)
+        if row.status != "running":
+            raise Conflict(f"run {row.name!r} ({run_id[:8]}) has ended ({row.status}); start a new run to log more")
+        return row
+
+    def get_run_record(self, run_id: str) -> RunRecord:
+        with self._read() as conn:
+            return _record(self._run_row(conn, run_id))
+
+    def resolve_run(self, ref: str) -> RunRecord:
+        """A run by full id, unique id prefix (4+ characters), or name (the newest run of that name).
+
+        Raises:
+            NotFound: nothing matches. UsageError: an id prefix matches several runs.
+        """
+        if not isinstance(ref, str) or not ref.strip():
+            raise UsageError("a run reference must be a run id, a unique id prefix, or a run name")
+        ref = ref.strip()
+        base = select(*_RUN_COLUMNS).join(t.experiments, t.runs.c.experiment_id == t.experiments.c.id)
+        with self._read() as conn:
+            row = conn.execute(base.where(t.runs.c.id == ref)).first()
+            if row is None and len(ref) >= 4 and all(c in "0123456789abcdef" for c in ref):
+                rows = conn.execute(base.where(t.runs.c.id.startswith(ref, autoescape=True)).limit(3)).all()
+                if len(rows) > 1:
+                    raise UsageError(f"run id prefix {ref!r} matches several runs; give more characters")
+                row = rows[0] if rows else None
+            if row is None:
+                row = conn.execute(
+                    base.where(t.runs.c.name == ref).order_by(t.runs.c.start_ms.desc(), t.runs.c.id.desc()).limit(1)
+                ).first()
+        if row is None:
+            raise NotFound(f"no run with id, id prefix or name {ref!r}")
+        return _record(row)
+
+    def get_run(self, run_id: str) -> RunData:
+        """The run with its params, last metric values, tags and artifacts."""
+        with self._read() as conn:
+            record = _record(self._run_row(conn, run_id))
+            return self._with_data(conn, [record])[0]
+
+    def _with_data(self, conn: Connection, records: list[RunRecord]) -> list[RunData]:
+        ids = [r.id for r in records]
+        params: dict[str, dict[str, str]] = {i: {} for i in ids}
+        metrics: dict[str, dict[str, Metric]] = {i: {} for i in ids}
+        tags: dict[str, dict[str, str]] = {i: {} for i in ids}
+        artifacts: dict[str, list[Artifact]] = {i: [] for i in ids}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for row in conn.execute(select(t.params).where(t.params.c.run_id.in_(chunk))):
+                params[row.run_id][row.key] = row.value
+            for row in conn.execute(select(t.tags).where(t.tags.c.run_id.in_(chunk))):
+                tags[row.run_id][row.key] = row.value
+            for row in conn.execute(select(t.metric_latest).where(t.metric_latest.c.run_id.in_(chunk))):
+                metrics[row.run_id][row.key] = Metric(
+                    row.key, math.nan if row.value is None else row.value, row.step, row.timestamp_ms
+                )
+            for row in conn.execute(
+                select(t.artifacts).where(t.artifacts.c.run_id.in_(chunk)).order_by(t.artifacts.c.path)
+            ):
+                artifacts[row.run_id].append(Artifact(row.path, row.digest, row.size, row.created_ms))
+        return [
+            RunData(r, dict(sorted(params[r.id].items())), dict(sorted(metrics[r.id].items())),
+                    dict(sorted(tags[r.id].items())), tuple(artifacts[r.id]))
+            for r in records
+        ]  # fmt: skip
+
+    # -- params, tags, artifacts -----------------------------------------------------------
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        """Record params; a param keeps its first value (the same value again is accepted).
+
+        Raises:
+            Conflict: a param already has a different value; nothing of this call is written.
+        """
+        if not isinstance(params, Mapping):
+            raise UsageError("params must be a dict of name → value")
+        rows = {check_key(k, "param name"): param_value(k, v) for k, v in params.items()}
+        if not rows:
+            return
+        with self._write() as conn:
+            self._running(conn, run_id)
+            existing = dict(
+                conn.execute(
+                    select(t.params.c.key, t.params.c.value).where(
+                        t.params.c.run_id == run_id, t.params.c.key.in_(list(rows))
+                    )
+                ).all()
+            )
+            for key, (text, _) in rows.items():
+                if key in existing and existing[key] != text:
+                    raise Conflict(
+                        f"param {key!r} is already {existing[key]!r} in this run and params cannot change; "
+                        "log it under another name or start a new run"
+                    )
+            new = [
+                {"run_id": run_id, "key": k, "value": v, "num_value": n}
+                for k, (v, n) in rows.items()
+                if k not in existing
+            ]
+            if new:
+                conn.execute(insert(t.params), new)
+
+    def _tag_rows(self, tags: Mapping[str, Any]) -> list[dict[str, str]]:
+        if not isinstance(tags, Mapping):
+            raise UsageError("tags must be a dict of name → value")
+        return [{"key": check_key(k, "tag name"), "value": param_value(k, v)[0]} for k, v in tags.items()]
+
+    def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
+        """Set tags (unlike params, tags may change). Allowed on ended runs too, e.g. for review notes."""
+        rows = self._tag_rows(tags)
+        with self._write() as conn:
+            self._run_row(conn, run_id)
+            self._upsert(conn, t.tags, [{"run_id": run_id, **row} for row in rows], ["run_id", "key"], ["value"])
+
+    def add_artifact(self, run_id: str, path: str, digest: str, size: int) -> Artifact:
+        """Record that blob ``digest`` is the run's artifact at ``path`` (replacing an older one there)."""
+        artifact = Artifact(check_artifact_path(path), digest, size, now_ms())
+        with self._write() as conn:
+            self._running(conn, run_id)
+            self._upsert(
+                conn, t.artifacts, [{"run_id": run_id, **artifact.__dict__}], ["run_id", "path"],
+                ["digest", "size", "created_ms"],
+            )  # fmt: skip
+        return artifact
+
+    def get_artifact(self, run_id: str, path: str) -> Artifact:
+        path = check_artifact_path(path)
+        with self._read() as conn:
+            self._run_row(conn, run_id)
+            row = conn.execute(
+                select(t.artifacts).where(t.artifacts.c.run_id == run_id, t.artifacts.c.path == path)
+            ).first()
+        if row is None:
+            raise NotFound(f"run {run_id[:8]} has no artifact {path!r}")
+        return Artifact(row.path, row.digest, row.size, row.created_ms)
+
+    # -- search ----------------------------------------------------------------------------
+    def search_runs(
+        self,
+        experiments: Iterable[str] | None = None,
+        filter: str | None = None,
+        order_by: str | Iterable[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> tuple[list[RunData], int]:
+        """Runs matching a filter (see ``store.filter``), sorted and paged.
+
+        Args:
+            experiments: experiment names to search in; all experiments when None.
+            filter: filter expression, e.g. ``metrics.auc > 0.8 and params.model = 'xgb'``.
+            order_by: ``FIELD [ASC|DESC]`` items; FIELD is one of start, end, name, status,
+                experiment, duration, params.X, metrics.X, tags.X. Default ``start DESC``.
+            limit: page size (at most 10,000); offset: rows to skip.
+
+        Returns:
+            (the page of runs with their data, the total number of matches)
+        """
+        conditions = parse_filter(filter)
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= MAX_PAGE):
+            raise UsageError(f"limit must be an integer from 1 to {MAX_PAGE}")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise UsageError("offset must be a non-negative integer")
+        where: list[ColumnElement[bool]] = [_condition_sql(c) for c in conditions]
+        if experiments is not None:
+            names = [experiments] if isinstance(experiments, str) else list(experiments)
+            where.append(t.experiments.c.name.in_(names))
+        base = (
+            select(*_RUN_COLUMNS)
+            .join(t.experiments, t.runs.c.experiment_id == t.experiments.c.id)
+            .where(and_(True, *where))
+        )
+        ordered = base.order_by(*_order_sql(order_by), t.runs.c.id)
+        if limit is not None:
+            ordered = ordered.limit(limit)
+        if offset:
+            ordered = ordered.offset(offset)
+        with self._read() as conn:
+            total = conn.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+            records = [_record(row) for row in conn.execute(ordered)]
+            return self._with_data(conn, records), total
+
+
+def check_artifact_path(path: Any) -> str:
+    """A relative POSIX path inside the run: no '..', no absolute path, no backslashes or NULs."""
+    if not isinstance(path, str) or not path or len(path) > 1024:
+        raise UsageError("artifact path must be a non-empty relative path of at most 1024 characters")
+    parts = path.split("/")
+    if (
+        path.startswith("/")
+        or "\\" in path
+        or "\x00" in path
+        or any(part in ("", ".", "..") for part in parts)
+        or (len(parts[0]) >= 2 and parts[0][1] == ":")
+    ):
+        raise UsageError(f"invalid artifact path {path!r}: use a relative path like 'plots/roc.png' without '..'")
+    return path
+
+
+_SQL_OPS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def _condition_sql(c: Condition) -> ColumnElement[bool]:
+    compare = _SQL_OPS[c.op]
+    if c.kind == "status":
+        return compare(t.runs.c.status, c.value)
+    if c.kind == "name":
+        return compare(t.runs.c.name, c.value)
+    if c.kind == "metrics":
+        m = t.metric_latest
+        return exists().where(m.c.run_id == t.runs.c.id, m.c.key == c.key, compare(m.c.value, c.value))
+    if c.kind == "params":
+        p = t.params
+        column = p.c.num_value if isinstance(c.value, float) else p.c.value
+        return exists().where(p.c.run_id == t.runs.c.id, p.c.key == c.key, compare(column, c.value))
+    g = t.tags
+    value = c.value if isinstance(c.value, str) else _number_text(c.value)
+    return exists().where(g.c.run_id == t.runs.c.id, g.c.key == c.key, compare(g.c.value, value))
+
+
+def _number_text(value: float) -> str:
+    return str(int(value)) if value.is_integer() else str(value)
+
+
+def _order_sql(order_by: str | Iterable[str] | None) -> list[Any]:
+    items = [order_by] if isinstance(order_by, str) else list(order_by or ["start DESC"])
+    clauses: list[Any] = []
+    for item in items:
+        words = str(item).split()
+        if not words or len(words) > 2 or (len(words) == 2 and words[1].upper() not in ("ASC", "DESC")):
+            raise UsageError(f"invalid order_by {item!r}: use 'FIELD' or 'FIELD DESC', e.g. 'metrics.auc DESC'")
+        field, descending = words[0], len(words) == 2 and words[1].upper() == "DESC"
+        column: Any
+        if field in ORDERABLE:
+            column = {
+                "start": t.runs.c.start_ms, "end": t.runs.c.end_ms, "name": t.runs.c.name,
+                "status": t.runs.c.status, "experiment": t.experiments.c.name,
+                "duration": t.runs.c.end_ms - t.runs.c.start_ms,
+            }[field]  # fmt: skip
+        elif "." in field and field.split(".", 1)[0] in ("params", "metrics", "tags"):
+            kind, key = field.split(".", 1)
+            table = {"params": t.params, "metrics": t.metric_latest, "tags": t.tags}[kind]
+            value_column = table.c.num_value if kind == "params" else table.c.value
+            sub = select(value_column).where(table.c.run_id == t.runs.c.id, table.c.key == key).scalar_subquery()
+            if kind == "params":
+                # Numeric params sort as numbers, the rest as text after them.
+                text_sub = (
+                    select(table.c.value).where(table.c.run_id == t.runs.c.id, table.c.key == key).scalar_subquery()
+                )
+                clauses.append(_nulls_last(sub, descending))
+                column = text_sub
+            else:
+                column = sub
+        else:
+            raise UsageError(f"cannot order by {field!r}: use {', '.join(ORDERABLE)}, params.X, metrics.X or tags.X")
+        clauses.append(_nulls_last(column, descending))
+    return clauses
+
+
+def _nulls_last(column: Any, descending: bool) -> Any:
+    # Runs without the field go last either way, on SQLite and PostgreSQL alike.
+    return (column.desc() if descending else column.asc()).nulls_last()

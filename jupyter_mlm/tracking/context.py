@@ -1,0 +1,47 @@
+"""Who and where: user, host, process and notebook of the current process."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import sys
+from pathlib import Path
+
+
+def current_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+
+
+def current_host() -> str:
+    return socket.gethostname()
+
+
+def notebook_path() -> str | None:
+    """The notebook this kernel serves (jupyter_server sets ``JPY_SESSION_NAME``), else None."""
+    return os.environ.get("JPY_SESSION_NAME") or None
+
+
+def default_run_name() -> str:
+    """A name for runs started implicitly: the notebook's, else the script's, else 'notebook'."""
+    path = notebook_path()
+    if path:
+        return Path(path).stem or "notebook"
+    main = sys.modules.get("__main__")
+    script = getattr(main, "__file__", None)
+    if script and not script.endswith("ipykernel_launcher.py"):
+        return Path(script).stem
+    return "notebook"
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

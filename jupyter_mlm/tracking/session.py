@@ -1,0 +1,151 @@
+"""Per-process tracking state: the store (opened on first use), the run stack, the metric buffer.
+
+The store is opened lazily so that ``import jupyter_mlm`` and ``%load_ext`` stay cheap; opening
+also marks as crashed the runs this host left running in processes that no longer exist.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..entities import RunRecord
+from ..errors import UsageError
+from ..validation import check_key, check_name, metric_step, metric_value
+from . import context
+from .buffer import Batch, MetricBuffer
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+
+class TrackingSession:
+    def __init__(self) -> None:
+        self._store: Store | None = None
+        self._store_lock = threading.Lock()
+        self.stack: list[tuple[RunRecord, bool]] = []  # (run, started implicitly)
+        self.buffer = MetricBuffer(self._write_batch)
+        self._valid_keys: set[str] = set()
+        self._next_step: dict[tuple[str, str], int] = {}
+        self.kernel_id: str | None = None
+        self._atexit_registered = False
+
+    # -- store ---------------------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            with self._store_lock:
+                if self._store is None:
+                    from ..store import open_store
+
+                    store = open_store()
+                    store.mark_crashed(context.current_host(), context.pid_alive)
+                    self._store = store
+        return self._store
+
+    def use_store(self, store: Store | None) -> None:
+        """Point this session at another store (tests, notebooks switching stores)."""
+        self.flush()
+        self.stack.clear()
+        self._store = store
+
+    def _write_batch(self, run_id: str, batch: Batch) -> None:
+        self.store.log_metric_batch(run_id, batch)
+
+    # -- runs ----------------------------------------------------------------------------
+    @property
+    def active(self) -> RunRecord | None:
+        return self.stack[-1][0] if self.stack else None
+
+    def start_run(
+        self,
+        name: str | None = None,
+        experiment: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        parent: str | None = None,
+        implicit: bool = False,
+    ) -> RunRecord:
+        if name is not None:
+            name = check_name(name)
+        if self.stack and parent is None:
+            current, was_implicit = self.stack[-1]
+            if not was_implicit:
+                raise UsageError(
+                    f"run {current.name!r} is still active; end it first (mlm.end_run() or %mlm_run end), "
+                    "or pass parent=… to start a nested run"
+                )
+            self.end_run("finished")
+        store = self.store
+        parent_id = store.resolve_run(parent).id if parent is not None else None
+        exp = store.get_or_create_experiment(experiment)
+        record = store.create_run(
+            exp.id, name or context.default_run_name(), user=context.current_user(), host=context.current_host(),
+            pid=os.getpid(), notebook_path=context.notebook_path(), kernel_id=self.kernel_id,
+            parent_id=parent_id, tags=tags,
+        )  # fmt: skip
+        self.stack.append((record, implicit))
+        if not self._atexit_registered:
+            atexit.register(self.shutdown)
+            self._atexit_registered = True
+        return record
+
+    def ensure_run(self) -> RunRecord:
+        """The active run, starting one named after the notebook when there is none."""
+        if self.stack:
+            return self.stack[-1][0]
+        return self.start_run(implicit=True)
+
+    def end_run(self, status: str = "finished") -> RunRecord | None:
+        if not self.stack:
+            return None
+        record = self.stack[-1][0]
+        # If the last points cannot be written the run stays active, so nothing is lost and
+        # end_run can be called again once the store is reachable.
+        self.flush()
+        self.stack.pop()
+        return self.store.end_run(record.id, status)
+
+    def shutdown(self) -> None:
+        """At interpreter exit: write pending points and finish open runs as ``killed``."""
+        try:
+            self.buffer.close()
+        except Exception as exc:
+            print(f"jupyter_mlm: could not write the last metric points at exit: {exc}", file=sys.stderr)
+        finally:
+            while self.stack:
+                record = self.stack.pop()[0]
+                with contextlib.suppress(Exception):  # already ended elsewhere: nothing left to save
+                    self.store.end_run(record.id, "killed")
+
+    def flush(self) -> int:
+        return self.buffer.flush() if self.buffer.pending or self.buffer._error else 0
+
+    # -- metrics (hot path) ------------------------------------------------------------------
+    def log_metric(
+        self, key: str, value: Any, step: Any = None, timestamp: Any = None, run_id: str | None = None
+    ) -> None:
+        if key not in self._valid_keys:
+            check_key(key, "metric name")
+            self._valid_keys.add(key)
+        number = value if type(value) is float else metric_value(key, value)
+        if run_id is None:
+            run_id = self.stack[-1][0].id if self.stack else self.ensure_run().id
+        counter = (run_id, key)
+        step = self._next_step.get(counter, 0) if step is None else metric_step(step)
+        self._next_step[counter] = step + 1
+        if timestamp is None:
+            stamp = time.time_ns() // 1_000_000
+        elif isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool):
+            stamp = int(timestamp)
+        else:
+            raise UsageError(f"metric timestamp must be milliseconds since the epoch, not {timestamp!r}")
+        self.buffer.add(run_id, key, number, step, stamp)
+
+
+SESSION = TrackingSession()

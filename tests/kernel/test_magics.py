@@ -1,0 +1,202 @@
+"""The magics in a real kernel (nbclient), including every error path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nbclient import NotebookClient
+from nbformat.v4 import new_code_cell, new_notebook
+
+from jupyter_mlm.store import Store, open_store
+
+
+def execute(cells: list[str], store_dir: Path, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Run the cells in a fresh kernel writing to ``store_dir``; returns the executed cells."""
+    monkeypatch.setenv("MLM_STORE_URI", str(store_dir))
+    monkeypatch.setenv("JPY_SESSION_NAME", str(cwd / "Churn Model.ipynb"))
+    nb = new_notebook(cells=[new_code_cell(source) for source in cells])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    NotebookClient(
+        nb, timeout=120, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(cwd)}}
+    ).execute()
+    return list(nb.cells)
+
+
+def errors(cell: Any) -> list[str]:
+    """Errors a cell showed: exceptions, and the one-line UsageErrors IPython prints to stderr."""
+    found = [f"{o.ename}: {o.evalue}" for o in cell.outputs if o.output_type == "error"]
+    for output in cell.outputs:
+        if output.output_type == "stream" and output.name == "stderr":
+            found += [line for line in output.text.splitlines() if line.startswith("UsageError: ")]
+    return found
+
+
+def text(cell: Any) -> str:
+    parts = []
+    for output in cell.outputs:
+        if output.output_type == "stream":
+            parts.append(output.text)
+        elif "data" in output:
+            parts.append(output.data.get("text/html", "") or output.data.get("text/plain", ""))
+    return "".join(parts)
+
+
+@pytest.fixture
+def store_dir(tmp_path: Path) -> Path:
+    return tmp_path / "store"
+
+
+def opened(store_dir: Path) -> Store:
+    return open_store(str(store_dir))
+
+
+def test_magics_log_a_whole_run(tmp_path: Path, store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "report.txt").write_text("all good")
+    cells = execute(
+        [
+            "%load_ext jupyter_mlm",
+            "%mlm_run start baseline --experiment churn --tag owner=ana --tag team=ml",
+            "lr = 0.01\nepochs = 3\nauc = 0.8123",
+            "%mlm_log param lr epochs depth=6 model='xgb'",
+            "for epoch in range(epochs):\n    %mlm_log metric loss={1.0 / (epoch + 1)} --step {epoch}",
+            "%mlm_log metric auc\n%mlm_log metric f1=0.7",
+            "%mlm_log tag stage=review",
+            "%mlm_log artifact report.txt --name docs/report.txt",
+            "%mlm_run status",
+            "%mlm_run end",
+            "%mlm_runs --experiment churn",
+        ],
+        store_dir,
+        tmp_path,
+        monkeypatch,
+    )
+    assert [errors(c) for c in cells] == [[]] * len(cells)
+    assert "baseline" in text(cells[1])
+    assert "baseline" in text(cells[8]) and "running" in text(cells[8])
+    assert "baseline" in text(cells[10]) and "finished" in text(cells[10])
+    store = opened(store_dir)
+    data = store.get_run(store.resolve_run("baseline").id)
+    assert data.info.status == "finished" and data.info.experiment == "churn"
+    assert data.params == {"depth": "6", "epochs": "3", "lr": "0.01", "model": "xgb"}
+    assert {k: m.value for k, m in data.metrics.items()} == {"auc": 0.8123, "f1": 0.7, "loss": 1 / 3}
+    assert [(s, v) for s, v in zip(*_series(store, data.info.id, "loss"), strict=True)] == [
+        (0, 1.0),
+        (1, 0.5),
+        (2, 1 / 3),
+    ]
+    assert data.tags == {"owner": "ana", "stage": "review", "team": "ml"}
+    assert [a.path for a in data.artifacts] == ["docs/report.txt"]
+    assert data.info.notebook_path == str(tmp_path / "Churn Model.ipynb")
+    assert data.info.kernel_id is None  # nbclient's kernels have no server-side kernel id
+    assert data.info.pid > 0 and data.info.host
+
+
+def test_kernel_id_comes_from_the_server_connection_file() -> None:
+    from jupyter_mlm.kernel import kernel_id_from_connection_file
+
+    assert kernel_id_from_connection_file("/run/jupyter/kernel-3f2a-11.json") == "3f2a-11"
+    assert kernel_id_from_connection_file("/tmp/tmpabc.json") is None
+
+
+def _series(store: Store, run_id: str, key: str) -> tuple[list[int], list[float]]:
+    series = store.get_metric_series(run_id, key)
+    return list(series.steps), list(series.values)
+
+
+def test_cell_magic_is_one_run_and_failure_reraises(
+    tmp_path: Path, store_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cells = execute(
+        [
+            "%load_ext jupyter_mlm",
+            "%%mlm_run good --experiment cells\nimport jupyter_mlm as mlm\nmlm.log_metric('x', 1.0)\nresult = 42",
+            "print(result)",
+            "%%mlm_run bad --experiment cells\nmlm.log_metric('x', 2.0)\nraise ValueError('model diverged')",
+            "print(mlm.active_run())",
+        ],
+        store_dir,
+        tmp_path,
+        monkeypatch,
+    )
+    assert errors(cells[1]) == [] and text(cells[2]).strip() == "42"
+    assert errors(cells[3]) == ["ValueError: model diverged"]
+    assert text(cells[4]).strip() == "None"
+    store = opened(store_dir)
+    good = store.get_run(store.resolve_run("good").id)
+    bad = store.get_run(store.resolve_run("bad").id)
+    assert good.info.status == "finished" and good.metrics["x"].value == 1.0
+    assert bad.info.status == "failed" and bad.metrics["x"].value == 2.0
+
+
+def test_logging_without_a_run_names_it_after_the_notebook_and_exit_kills_it(
+    tmp_path: Path, store_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cells = execute(["%load_ext jupyter_mlm", "%mlm_log metric acc=0.5"], store_dir, tmp_path, monkeypatch)
+    assert [errors(c) for c in cells] == [[], []]
+    store = opened(store_dir)
+    run = store.resolve_run("Churn Model")
+    assert run.status == "killed"  # the kernel shut down with the run still open
+    assert store.get_run(run.id).metrics["acc"].value == 0.5
+
+
+BAD_INPUT = [
+    ("%mlm_run", "needs a subcommand"),
+    ("%mlm_run begin", "unknown %mlm_run subcommand 'begin'"),
+    ("%mlm_run end", "no active run to end"),
+    ("%mlm_run end --status great", "invalid choice"),
+    ("%mlm_run start a b", "unexpected 'b'"),
+    ("%mlm_run start x --tag novalue", "--tag must be k=v"),
+    ("%mlm_run status now", "takes no arguments"),
+    ("%mlm_log", "needs a kind"),
+    ("%mlm_log weights a=1", "unknown %mlm_log kind"),
+    ("%mlm_log param", "needs at least one"),
+    ("%mlm_log param undefined_variable", "no variable 'undefined_variable'"),
+    ("%mlm_log metric acc=high", "must be a number, not the string 'high'"),
+    ("%mlm_log metric flag=True", "must be a number, not a boolean"),
+    ("%mlm_log metric x=1 --step one", "invalid int value"),
+    ("%mlm_log tag owner", "tags are k=v"),
+    ("%mlm_log param =3", "missing name"),
+    ("%mlm_log param 'unbalanced", "cannot read"),
+    ("%mlm_log param bad$key=1", "invalid param name"),
+    ("%mlm_log artifact missing.bin", "no such file or folder"),
+    ("%mlm_runs --limit x", "invalid int value"),
+    ("%mlm_runs --filter 'metrics.auc >'", "incomplete filter"),
+]
+
+
+def test_every_bad_magic_input_is_a_usage_error_and_writes_nothing(
+    tmp_path: Path, store_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One kernel runs the whole table: each line fails on its own, so cases cannot interfere.
+    lines = ["%load_ext jupyter_mlm", *[line for line, _ in BAD_INPUT]]
+    cells = execute(lines, store_dir, tmp_path, monkeypatch)
+    for (line, message), cell in zip(BAD_INPUT, cells[1:], strict=True):
+        found = errors(cell)
+        assert len(found) == 1, (line, found)
+        assert found[0].startswith("UsageError: "), (line, found)
+        assert message in found[0], (line, found)
+        assert "\n" not in found[0]
+    if not (store_dir / "mlm.db").exists():
+        return
+    store = opened(store_dir)
+    # An implicit run may have been started by a line that failed later; it must hold nothing.
+    runs, _ = store.search_runs()
+    for data in runs:
+        assert data.params == {} and data.metrics == {} and data.artifacts == ()
+
+
+def test_magic_help_shows_every_form(tmp_path: Path, store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import jupyter_mlm.magics as magics
+
+    expected = {
+        magics.MLMMagics.mlm_log: ["param k=v", "param VAR", "metric", "--step", "tag", "artifact PATH", "Examples"],
+        magics.MLMMagics.mlm_run: ["start", "end", "status", "%%mlm_run", "Examples"],
+        magics.MLMMagics.mlm_runs: ["--experiment", "--limit", "Examples"],
+    }
+    for method, forms in expected.items():
+        for form in forms:
+            assert form in (method.__doc__ or ""), (method.__name__, form)
+    assert os.environ.get("MLM_STORE_URI") is None
