@@ -114,6 +114,11 @@ def log_artifact(path: str | os.PathLike[str], name: str | None = None) -> list[
     run_id = SESSION.ensure_run().id
     store = SESSION.store
     files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+    root = source.resolve()
+    for file in files:
+        # A link out of the folder would smuggle in a file the user never chose to log.
+        if file != source and not file.resolve().is_relative_to(root):
+            raise UsageError(f"{os.fspath(file)!r} links outside {os.fspath(path)!r}; log that file explicitly instead")
     if not files:
         raise UsageError(f"folder {os.fspath(path)!r} holds no files to log")
     recorded = []

@@ -1,35 +1,238 @@
 /**
- * Client-side state of the sidebar: what the server said last, and a signal when it changes.
+ * Client-side state: store status and the runs table (paged, sorted, filtered, kept live).
+ * Views read from here and listen to `changed`; only this module calls requestAPI.
  */
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { requestAPI } from './request';
-import { IStoreStatus } from './tokens';
+import { IMetricSeries, IRun, IRunList, IStoreStatus } from './tokens';
+
+export const PAGE_SIZE = 200;
+const LIVE_INTERVAL_MS = 2000;
+const IDLE_INTERVAL_MS = 10000;
+
+export interface ISort {
+  field: string;
+  descending: boolean;
+}
 
 export class MLMModel {
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  // -- store status --------------------------------------------------------------------
   get status(): IStoreStatus | null {
     return this._status;
   }
 
-  get error(): string | null {
-    return this._error;
-  }
-
-  get changed(): ISignal<this, void> {
-    return this._changed;
+  get statusError(): string | null {
+    return this._statusError;
   }
 
   async refreshStatus(): Promise<void> {
     try {
       this._status = await requestAPI<IStoreStatus>('status');
-      this._error = null;
+      this._statusError = null;
     } catch (error) {
-      this._error = error instanceof Error ? error.message : String(error);
+      this._statusError = messageOf(error);
     }
     this._changed.emit();
   }
 
+  // -- runs table ------------------------------------------------------------------------
+  get total(): number {
+    return this._total;
+  }
+
+  get filter(): string {
+    return this._filter;
+  }
+
+  get sort(): ISort {
+    return this._sort;
+  }
+
+  get experiment(): string {
+    return this._experiment;
+  }
+
+  get experiments(): string[] {
+    return this._experiments;
+  }
+
+  get runsError(): string | null {
+    return this._runsError;
+  }
+
+  get loaded(): boolean {
+    return this._loaded;
+  }
+
+  /** The run at a row index, or undefined while its page is loading. */
+  runAt(index: number): IRun | undefined {
+    return this._pages.get(Math.floor(index / PAGE_SIZE))?.[index % PAGE_SIZE];
+  }
+
+  /** Param and metric names seen in the loaded rows, for the column chooser. */
+  knownKeys(): { params: string[]; metrics: string[] } {
+    const params = new Set<string>();
+    const metrics = new Set<string>();
+    for (const page of this._pages.values()) {
+      for (const run of page) {
+        Object.keys(run.params).forEach(k => params.add(k));
+        Object.keys(run.metrics).forEach(k => metrics.add(k));
+      }
+    }
+    return { params: [...params].sort(), metrics: [...metrics].sort() };
+  }
+
+  setQuery(
+    query: Partial<{ filter: string; sort: ISort; experiment: string }>
+  ): void {
+    this._filter = query.filter ?? this._filter;
+    this._sort = query.sort ?? this._sort;
+    this._experiment = query.experiment ?? this._experiment;
+    this._pages.clear();
+    this._generation += 1;
+    void this.ensureRows(0, PAGE_SIZE);
+  }
+
+  /** Load the pages covering rows [start, end) that are not loaded yet. */
+  async ensureRows(start: number, end: number): Promise<void> {
+    const first = Math.floor(start / PAGE_SIZE);
+    const last = Math.floor(Math.max(start, end - 1) / PAGE_SIZE);
+    const wanted: number[] = [];
+    for (let page = first; page <= last; page++) {
+      if (!this._pages.has(page) && !this._loading.has(page)) {
+        wanted.push(page);
+      }
+    }
+    this._visiblePages = range(first, last);
+    await Promise.all(wanted.map(page => this._loadPage(page)));
+  }
+
+  /** Re-read the visible pages; called on a timer so running runs update live. */
+  async refreshVisible(): Promise<void> {
+    await Promise.all(this._visiblePages.map(page => this._loadPage(page)));
+  }
+
+  startPolling(): void {
+    if (this._timer === null) {
+      this._schedule();
+    }
+  }
+
+  stopPolling(): void {
+    if (this._timer !== null) {
+      window.clearTimeout(this._timer);
+      this._timer = null;
+    }
+  }
+
+  private _schedule(): void {
+    const anyRunning = [...this._pages.values()].some(page =>
+      page.some(run => run.status === 'running')
+    );
+    this._timer = window.setTimeout(
+      async () => {
+        await this.refreshVisible();
+        this._schedule();
+      },
+      anyRunning ? LIVE_INTERVAL_MS : IDLE_INTERVAL_MS
+    );
+  }
+
+  private async _loadPage(page: number): Promise<void> {
+    const generation = this._generation;
+    this._loading.add(page);
+    const params = new URLSearchParams({
+      limit: String(PAGE_SIZE),
+      offset: String(page * PAGE_SIZE),
+      order_by: `${this._sort.field} ${this._sort.descending ? 'DESC' : 'ASC'}`
+    });
+    if (this._filter.trim()) {
+      params.set('filter', this._filter);
+    }
+    if (this._experiment) {
+      params.set('experiment', this._experiment);
+    }
+    try {
+      const body = await requestAPI<IRunList>(`runs?${params.toString()}`);
+      if (generation !== this._generation) {
+        return;
+      }
+      this._pages.set(page, body.runs);
+      this._total = body.total;
+      this._experiments = body.experiments;
+      this._runsError = null;
+    } catch (error) {
+      if (generation === this._generation) {
+        this._runsError = messageOf(error);
+        this._pages.clear();
+        this._total = 0;
+      }
+    } finally {
+      this._loading.delete(page);
+      this._loaded = true;
+      this._changed.emit();
+    }
+  }
+
+  // -- single runs -------------------------------------------------------------------------
+  async getRun(ref: string): Promise<IRun> {
+    return requestAPI<IRun>(`runs/${encodeURIComponent(ref)}`);
+  }
+
+  async getMetric(
+    runId: string,
+    key: string,
+    maxPoints = 600
+  ): Promise<IMetricSeries> {
+    return requestAPI<IMetricSeries>(
+      `runs/${encodeURIComponent(runId)}/metrics/${encodeURIComponent(key)}?max_points=${maxPoints}`
+    );
+  }
+
+  async downloadArtifact(runId: string, path: string): Promise<Blob> {
+    const encoded = path.split('/').map(encodeURIComponent).join('/');
+    return requestAPI<Blob>(
+      `runs/${encodeURIComponent(runId)}/artifacts/${encoded}`,
+      {},
+      undefined,
+      'blob'
+    );
+  }
+
+  dispose(): void {
+    this.stopPolling();
+  }
+
   private _status: IStoreStatus | null = null;
-  private _error: string | null = null;
+  private _statusError: string | null = null;
+  private _pages = new Map<number, IRun[]>();
+  private _loading = new Set<number>();
+  private _visiblePages: number[] = [0];
+  private _total = 0;
+  private _loaded = false;
+  private _filter = '';
+  private _sort: ISort = { field: 'start', descending: true };
+  private _experiment = '';
+  private _experiments: string[] = [];
+  private _runsError: string | null = null;
+  private _generation = 0;
+  private _timer: number | null = null;
   private _changed = new Signal<this, void>(this);
+}
+
+function range(first: number, last: number): number[] {
+  const pages: number[] = [];
+  for (let page = first; page <= last; page++) {
+    pages.push(page);
+  }
+  return pages;
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

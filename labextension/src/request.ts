@@ -16,7 +16,8 @@ export class MLMRequestError extends Error {
 export async function requestAPI<T>(
   endpoint: string,
   init: RequestInit = {},
-  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings(),
+  as: 'json' | 'blob' = 'json'
 ): Promise<T> {
   const url = URLExt.join(settings.baseUrl, 'mlm', 'api', endpoint);
   let response: Response;
@@ -27,6 +28,9 @@ export async function requestAPI<T>(
       `Cannot reach the jupyter_mlm server extension: ${String(error)}`,
       0
     );
+  }
+  if (response.ok && as === 'blob') {
+    return (await response.blob()) as T;
   }
   const text = await response.text();
   let body: unknown = null;

@@ -1,5 +1,6 @@
 /**
  * Wire types of the /mlm/api REST API: the single source of truth on the TypeScript side.
+ * They mirror jupyter_mlm/server/handlers/wire.py.
  */
 
 export interface IStoreStatus {
@@ -15,8 +16,72 @@ export interface IStoreStatus {
   version: string;
 }
 
-export interface IErrorReply {
-  message: string;
+/** JSON cannot carry NaN or infinities; the server sends them as these strings. */
+export type WireNumber = number | 'NaN' | 'Infinity' | '-Infinity';
+
+export type RunStatus =
+  'running' | 'finished' | 'failed' | 'killed' | 'crashed';
+
+export interface IMetricValue {
+  value: WireNumber;
+  step: number;
+  timestamp_ms: number;
+  count?: number;
+}
+
+export interface IArtifact {
+  path: string;
+  size: number;
+  digest: string;
+  created_ms: number;
+}
+
+export interface IRun {
+  id: string;
+  name: string;
+  experiment: string;
+  experiment_id: string;
+  status: RunStatus;
+  start_ms: number;
+  end_ms: number | null;
+  user: string;
+  host: string;
+  notebook_path: string | null;
+  kernel_id: string | null;
+  parent_id: string | null;
+  params: Record<string, string>;
+  metrics: Record<string, IMetricValue>;
+  tags: Record<string, string>;
+  artifacts: IArtifact[];
+}
+
+export interface IRunList {
+  runs: IRun[];
+  total: number;
+  offset: number;
+  limit: number;
+  experiments: string[];
+}
+
+export interface IMetricSeries {
+  run_id: string;
+  key: string;
+  total: number;
+  steps: number[];
+  values: WireNumber[];
+  timestamps: number[];
 }
 
 export const SIDEBAR_ID = 'jupyter-mlm-sidebar';
+export const RUN_DETAIL_PREFIX = 'jupyter-mlm-run-';
+export const RUNS_TABLE_ID = 'jupyter-mlm-runs-table';
+
+export const CommandIDs = {
+  openRun: 'jupyter-mlm:open-run',
+  openRunsTable: 'jupyter-mlm:open-runs-table',
+  refresh: 'jupyter-mlm:refresh'
+};
+
+export function toNumber(value: WireNumber): number {
+  return typeof value === 'number' ? value : Number(value);
+}

@@ -259,3 +259,14 @@ def test_buffer_flushes_by_size_and_keeps_points_when_a_write_fails(session: Sto
         buffer._write = real_write
         mlm.log_metric("y", 2.0)
     assert [p.value for p in mlm.get_metric_history(run, "y")] == [1.0, 2.0]
+
+
+def test_symlink_out_of_a_logged_folder_is_refused(session: Store, tmp_path: Path) -> None:
+    (tmp_path / "secret.txt").write_text("top secret")
+    folder = tmp_path / "outputs"
+    folder.mkdir()
+    (folder / "ok.txt").write_text("fine")
+    (folder / "leak.txt").symlink_to(tmp_path / "secret.txt")
+    with mlm.start_run("links") as run, pytest.raises(UsageError, match="links outside"):
+        mlm.log_artifact(folder)
+    assert run.artifacts == []

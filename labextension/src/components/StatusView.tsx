@@ -1,40 +1,17 @@
 import React from 'react';
 
+import { formatBytes } from '../format';
 import { IStoreStatus } from '../tokens';
 
 export interface IStatusViewProps {
   status: IStoreStatus | null;
   error: string | null;
-  onRefresh: () => void;
-}
-
-function formatBytes(size: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = size;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit += 1;
-  }
-  return unit === 0
-    ? `${value} ${units[0]}`
-    : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 export function StatusView(props: IStatusViewProps): JSX.Element {
-  const { status, error, onRefresh } = props;
+  const { status, error } = props;
   return (
     <div className="jp-mlm-status">
-      <div className="jp-mlm-header">
-        <h2 className="jp-mlm-title">Model management</h2>
-        <button
-          className="jp-mlm-button jp-mod-styled"
-          onClick={onRefresh}
-          title="Refresh"
-        >
-          Refresh
-        </button>
-      </div>
       {error !== null && (
         <div className="jp-mlm-error" role="alert">
           {error}

@@ -1,16 +1,20 @@
 import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 import React from 'react';
 
-import { StatusView } from '../components/StatusView';
+import { Sidebar } from '../components/Sidebar';
 import { mlmIcon } from '../icons';
 import { MLMModel } from '../model';
-import { SIDEBAR_ID } from '../tokens';
+import { IRun, SIDEBAR_ID } from '../tokens';
 
 /**
- * The left-sidebar shell; it renders the model's state and refreshes when shown.
+ * The left-sidebar shell: renders the model's state; polls only while it is visible.
  */
 export class SidebarPanel extends ReactWidget {
-  constructor(readonly model: MLMModel) {
+  constructor(
+    readonly model: MLMModel,
+    private readonly _openRun: (run: IRun) => void,
+    private readonly _openTable: () => void
+  ) {
     super();
     this.id = SIDEBAR_ID;
     this.addClass('jp-mlm-sidebar');
@@ -20,16 +24,22 @@ export class SidebarPanel extends ReactWidget {
 
   protected onAfterShow(): void {
     void this.model.refreshStatus();
+    void this.model.refreshVisible();
+    this.model.startPolling();
+  }
+
+  protected onAfterHide(): void {
+    this.model.stopPolling();
   }
 
   render(): JSX.Element {
     return (
       <UseSignal signal={this.model.changed}>
         {() => (
-          <StatusView
-            status={this.model.status}
-            error={this.model.error}
-            onRefresh={() => void this.model.refreshStatus()}
+          <Sidebar
+            model={this.model}
+            onOpenRun={this._openRun}
+            onOpenTable={this._openTable}
           />
         )}
       </UseSignal>

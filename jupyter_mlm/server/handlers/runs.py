@@ -1,0 +1,118 @@
+"""Runs: list (filter, sort, paging), detail, metric series (downsampled), artifact download."""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from ...errors import UsageError
+from ...store import check_artifact_path
+from ...store.metrics import downsample
+from ...store.runs import MAX_PAGE
+from .base import MLMHandler
+from .wire import number, run_data
+
+# Served inline (so the sidebar can show them); anything else downloads as an attachment, so a
+# logged HTML or SVG file can never run script on the Jupyter origin.
+INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+DEFAULT_MAX_POINTS = 1000
+MAX_POINTS = 100_000
+
+
+class RunsMixin(MLMHandler):
+    def int_argument(self, name: str, default: int, low: int, high: int) -> int:
+        raw = self.get_query_argument(name, None)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise web.HTTPError(400, "%s must be an integer from %d to %d, not %r", name, low, high, raw) from None
+        if not low <= value <= high:
+            raise web.HTTPError(400, "%s must be an integer from %d to %d, not %d", name, low, high, value)
+        return value
+
+
+class RunListHandler(RunsMixin):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        experiments = self.get_query_arguments("experiment") or None
+        filter_text = self.get_query_argument("filter", None)
+        order_by = self.get_query_arguments("order_by") or None
+        limit = self.int_argument("limit", 100, 1, MAX_PAGE)
+        offset = self.int_argument("offset", 0, 0, 2**31)
+        runs, total = await self.call(self.store.search_runs, experiments, filter_text, order_by, limit, offset)
+        self.write_json({
+            "runs": [run_data(r) for r in runs],
+            "total": total,
+            "offset": offset,
+            "limit": limit,
+            "experiments": [e.name for e in await self.call(self.store.list_experiments)],
+        })  # fmt: skip
+
+
+class RunHandler(RunsMixin):
+    @web.authenticated
+    @authorized
+    async def get(self, ref: str) -> None:
+        def load() -> dict[str, Any]:
+            record = self.store.resolve_run(ref)
+            return run_data(self.store.get_run(record.id), self.store.metric_counts(record.id))
+
+        self.write_json(await self.call(load))
+
+
+class MetricSeriesHandler(RunsMixin):
+    @web.authenticated
+    @authorized
+    async def get(self, ref: str, key: str) -> None:
+        max_points = self.int_argument("max_points", DEFAULT_MAX_POINTS, 4, MAX_POINTS)
+
+        def load() -> dict[str, Any]:
+            record = self.store.resolve_run(ref)
+            series = self.store.get_metric_series(record.id, key)
+            if not len(series) and key not in self.store.metric_keys(record.id):
+                from ...errors import NotFound
+
+                raise NotFound(f"run {record.name!r} has no metric {key!r}")
+            shown = downsample(series, max_points)
+            return {
+                "run_id": record.id,
+                "key": key,
+                "total": len(series),
+                "steps": list(shown.steps),
+                "values": [number(v) for v in shown.values],
+                "timestamps": list(shown.timestamps),
+            }
+
+        self.write_json(await self.call(load))
+
+
+class ArtifactHandler(RunsMixin):
+    @web.authenticated
+    @authorized
+    async def get(self, ref: str, path: str) -> None:
+        try:
+            path = check_artifact_path(path)
+        except UsageError as exc:
+            raise web.HTTPError(400, "%s", exc.message) from None
+
+        def load() -> tuple[str, bytes]:
+            record = self.store.resolve_run(ref)
+            artifact = self.store.get_artifact(record.id, path)
+            return artifact.path, self.store.objects.get(artifact.digest)
+
+        name, content = await self.call(load)
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Content-Security-Policy", "sandbox; default-src 'none'")
+        if content_type not in INLINE_TYPES:
+            content_type = "application/octet-stream"
+            filename = name.rsplit("/", 1)[-1].replace('"', "")
+            self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
+        # APIHandler.finish would otherwise label every answer application/json.
+        self.finish(content, set_content_type=content_type)

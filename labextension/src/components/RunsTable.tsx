@@ -1,0 +1,276 @@
+import React, { useEffect, useRef, useState } from 'react';
+
+import { formatDuration, formatNumber, formatTime } from '../format';
+import { ISort, MLMModel } from '../model';
+import { IRun, toNumber } from '../tokens';
+import { StatusBadge } from './StatusBadge';
+
+export const ROW_HEIGHT = 26;
+const OVERSCAN = 10;
+
+interface IColumn {
+  id: string;
+  title: string;
+  width: number;
+  sortField: string | null;
+  render: (run: IRun) => React.ReactNode;
+}
+
+const BASE_COLUMNS: IColumn[] = [
+  {
+    id: 'name',
+    title: 'Name',
+    width: 150,
+    sortField: 'name',
+    render: run => run.name
+  },
+  {
+    id: 'status',
+    title: 'Status',
+    width: 80,
+    sortField: 'status',
+    render: run => <StatusBadge status={run.status} />
+  },
+  {
+    id: 'experiment',
+    title: 'Experiment',
+    width: 110,
+    sortField: 'experiment',
+    render: run => run.experiment
+  },
+  {
+    id: 'start',
+    title: 'Start',
+    width: 140,
+    sortField: 'start',
+    render: run => formatTime(run.start_ms)
+  },
+  {
+    id: 'duration',
+    title: 'Duration',
+    width: 80,
+    sortField: 'duration',
+    render: run => formatDuration(run.start_ms, run.end_ms)
+  }
+];
+
+function keyColumns(kind: 'params' | 'metrics', keys: string[]): IColumn[] {
+  return keys.map(key => ({
+    id: `${kind}.${key}`,
+    title: key,
+    width: 90,
+    sortField: `${kind}.${key}`,
+    render: (run: IRun) => {
+      if (kind === 'params') {
+        return run.params[key] ?? '';
+      }
+      const metric = run.metrics[key];
+      return metric === undefined ? '' : formatNumber(toNumber(metric.value));
+    }
+  }));
+}
+
+export interface IRunsTableProps {
+  model: MLMModel;
+  onOpen: (run: IRun) => void;
+}
+
+/**
+ * The runs table: only the rows in view are rendered (and fetched, a page at a time), so ten
+ * thousand runs scroll as smoothly as ten.
+ */
+export function RunsTable(props: IRunsTableProps): JSX.Element {
+  const { model, onOpen } = props;
+  const [scrollTop, setScrollTop] = useState(0);
+  const [height, setHeight] = useState(400);
+  const [filterText, setFilterText] = useState(model.filter);
+  const [columns, setColumns] = useState<{
+    params: string[];
+    metrics: string[];
+  } | null>(null);
+  const [chooserOpen, setChooserOpen] = useState(false);
+  const body = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    const element = body.current;
+    if (!element) {
+      return;
+    }
+    const observer = new ResizeObserver(() => setHeight(element.clientHeight));
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, []);
+
+  const first = Math.max(0, Math.floor(scrollTop / ROW_HEIGHT) - OVERSCAN);
+  const last = Math.min(
+    model.total,
+    Math.ceil((scrollTop + height) / ROW_HEIGHT) + OVERSCAN
+  );
+  useEffect(() => {
+    void model.ensureRows(first, Math.max(last, first + 1));
+  }, [first, last, model.total, model.filter, model.sort, model.experiment]);
+
+  const known = model.knownKeys();
+  // Until the user picks, show the first few params and metrics found.
+  const chosen = columns ?? {
+    params: known.params.slice(0, 3),
+    metrics: known.metrics.slice(0, 3)
+  };
+  const allColumns = [
+    ...BASE_COLUMNS,
+    ...keyColumns('params', chosen.params),
+    ...keyColumns('metrics', chosen.metrics)
+  ];
+  const width = allColumns.reduce((sum, c) => sum + c.width, 0);
+
+  const toggleSort = (field: string): void => {
+    const sort: ISort =
+      model.sort.field === field
+        ? { field, descending: !model.sort.descending }
+        : { field, descending: field === 'start' };
+    model.setQuery({ sort });
+  };
+
+  const toggleKey = (kind: 'params' | 'metrics', key: string): void => {
+    const current = { ...chosen };
+    current[kind] = current[kind].includes(key)
+      ? current[kind].filter(k => k !== key)
+      : [...current[kind], key];
+    setColumns(current);
+  };
+
+  const rows: JSX.Element[] = [];
+  for (let index = first; index < last; index++) {
+    const run = model.runAt(index);
+    rows.push(
+      <div
+        key={run ? run.id : `loading-${index}`}
+        className="jp-mlm-row"
+        role="row"
+        style={{ top: index * ROW_HEIGHT, height: ROW_HEIGHT, width }}
+        onClick={() => run && onOpen(run)}
+        title={run ? `Open run ${run.name}` : undefined}
+        data-run-id={run?.id}
+      >
+        {allColumns.map(column => (
+          <div
+            key={column.id}
+            className="jp-mlm-cell"
+            role="cell"
+            style={{ width: column.width }}
+          >
+            {run ? column.render(run) : index === first ? 'Loading…' : ''}
+          </div>
+        ))}
+      </div>
+    );
+  }
+
+  return (
+    <div className="jp-mlm-runs">
+      <div className="jp-mlm-toolbar">
+        <input
+          className="jp-mlm-filter jp-mod-styled"
+          placeholder="Filter, e.g. metrics.auc > 0.8 and params.model = 'xgb'"
+          value={filterText}
+          onChange={event => setFilterText(event.target.value)}
+          onKeyDown={event => {
+            if (event.key === 'Enter') {
+              model.setQuery({ filter: filterText });
+            }
+          }}
+          aria-label="Filter runs"
+        />
+      </div>
+      <div className="jp-mlm-toolbar">
+        <select
+          className="jp-mlm-experiment jp-mod-styled"
+          value={model.experiment}
+          onChange={event => model.setQuery({ experiment: event.target.value })}
+          aria-label="Experiment"
+        >
+          <option value="">All experiments</option>
+          {model.experiments.map(name => (
+            <option key={name} value={name}>
+              {name}
+            </option>
+          ))}
+        </select>
+        <button
+          className="jp-mlm-button jp-mod-styled"
+          onClick={() => setChooserOpen(!chooserOpen)}
+          aria-expanded={chooserOpen}
+        >
+          Columns
+        </button>
+      </div>
+      {chooserOpen && (
+        <div className="jp-mlm-chooser">
+          {(['params', 'metrics'] as const).map(kind => (
+            <fieldset key={kind}>
+              <legend>{kind}</legend>
+              {known[kind].length === 0 && (
+                <span className="jp-mlm-muted">none yet</span>
+              )}
+              {known[kind].map(key => (
+                <label key={key}>
+                  <input
+                    type="checkbox"
+                    checked={chosen[kind].includes(key)}
+                    onChange={() => toggleKey(kind, key)}
+                  />
+                  {key}
+                </label>
+              ))}
+            </fieldset>
+          ))}
+        </div>
+      )}
+      {model.runsError !== null && (
+        <div className="jp-mlm-error" role="alert">
+          {model.runsError}
+        </div>
+      )}
+      <div className="jp-mlm-count">
+        {model.loaded
+          ? `${model.total} ${model.total === 1 ? 'run' : 'runs'}`
+          : 'Loading…'}
+      </div>
+      <div
+        className="jp-mlm-table"
+        ref={body}
+        onScroll={event => setScrollTop(event.currentTarget.scrollTop)}
+      >
+        <div className="jp-mlm-header" role="row" style={{ width }}>
+          {allColumns.map(column => {
+            const sorted = column.sortField === model.sort.field;
+            return (
+              <div
+                key={column.id}
+                className={`jp-mlm-cell jp-mlm-head${sorted ? ' jp-mlm-sorted' : ''}`}
+                role="columnheader"
+                style={{ width: column.width }}
+                title={
+                  column.id.includes('.')
+                    ? column.id
+                    : `Sort by ${column.title}`
+                }
+                onClick={() => column.sortField && toggleSort(column.sortField)}
+              >
+                {column.title}
+                {sorted ? (model.sort.descending ? ' ▼' : ' ▲') : ''}
+              </div>
+            );
+          })}
+        </div>
+        <div
+          className="jp-mlm-rows"
+          role="rowgroup"
+          style={{ height: model.total * ROW_HEIGHT, width }}
+        >
+          {rows}
+        </div>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,72 @@
+import React, { useState } from 'react';
+
+import { MLMModel } from '../model';
+import { IRun } from '../tokens';
+import { RunsTable } from './RunsTable';
+import { StatusView } from './StatusView';
+
+type Tab = 'runs' | 'store';
+
+export interface ISidebarProps {
+  model: MLMModel;
+  onOpenRun: (run: IRun) => void;
+  onOpenTable: () => void;
+}
+
+export function Sidebar(props: ISidebarProps): JSX.Element {
+  const { model, onOpenRun, onOpenTable } = props;
+  const [tab, setTab] = useState<Tab>('runs');
+  const tabs: [Tab, string][] = [
+    ['runs', 'Runs'],
+    ['store', 'Store']
+  ];
+  return (
+    <div className="jp-mlm-panel">
+      <div className="jp-mlm-panel-header">
+        <h2 className="jp-mlm-title">Model management</h2>
+        <div className="jp-mlm-actions">
+          <button
+            className="jp-mlm-button jp-mod-styled"
+            onClick={onOpenTable}
+            title="Open the runs table in the main area, with room for more columns"
+          >
+            Expand
+          </button>
+          <button
+            className="jp-mlm-button jp-mod-styled"
+            onClick={() => {
+              void model.refreshStatus();
+              void model.refreshVisible();
+            }}
+            title="Refresh"
+          >
+            Refresh
+          </button>
+        </div>
+      </div>
+      <div className="jp-mlm-tabs" role="tablist">
+        {tabs.map(([id, label]) => (
+          <button
+            key={id}
+            role="tab"
+            aria-selected={tab === id}
+            className={`jp-mlm-tab${tab === id ? ' jp-mod-active' : ''}`}
+            onClick={() => {
+              setTab(id);
+              if (id === 'store') {
+                void model.refreshStatus();
+              }
+            }}
+          >
+            {label}
+          </button>
+        ))}
+      </div>
+      {tab === 'runs' ? (
+        <RunsTable model={model} onOpen={onOpenRun} />
+      ) : (
+        <StatusView status={model.status} error={model.statusError} />
+      )}
+    </div>
+  );
+}

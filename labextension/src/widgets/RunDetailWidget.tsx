@@ -1,0 +1,26 @@
+import { ReactWidget } from '@jupyterlab/ui-components';
+import React from 'react';
+
+import { RunDetail } from '../components/RunDetail';
+import { mlmIcon } from '../icons';
+import { MLMModel } from '../model';
+import { RUN_DETAIL_PREFIX } from '../tokens';
+
+export class RunDetailWidget extends ReactWidget {
+  constructor(
+    private readonly _model: MLMModel,
+    readonly runId: string,
+    runName: string
+  ) {
+    super();
+    this.id = `${RUN_DETAIL_PREFIX}${runId}`;
+    this.addClass('jp-mlm-detail-widget');
+    this.title.label = `Run: ${runName}`;
+    this.title.icon = mlmIcon;
+    this.title.closable = true;
+  }
+
+  render(): JSX.Element {
+    return <RunDetail model={this._model} runId={this.runId} />;
+  }
+}

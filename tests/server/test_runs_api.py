@@ -1,0 +1,137 @@
+"""REST routes for runs in a real Jupyter server: list, detail, metric series, artifacts."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from jupyter_server.utils import url_path_join
+from tornado.httpclient import HTTPClientError
+
+from jupyter_mlm.store import Store, open_store
+
+
+@pytest.fixture
+def server_store(jp_serverapp: Any, tmp_path: Path) -> Store:
+    """The store the server under test uses, filled with three runs."""
+    store = open_store(str(tmp_path / "server-store"))
+    exp = store.get_or_create_experiment("churn")
+    for name, lr, auc in [("a", 0.1, 0.7), ("b", 0.01, 0.9), ("c", 0.05, 0.8)]:
+        run = store.create_run(exp.id, name, user="ana")
+        store.log_params(run.id, {"lr": lr})
+        n = 5000
+        store.log_metric_batch(run.id, {"loss": (list(range(n)), [1 / (i + 1) for i in range(n)], [0] * n)})
+        store.log_metric_batch(run.id, {"auc": ([0], [auc], [0]), "nan": ([0], [math.nan], [0])})
+        digest = store.objects.put_bytes(f"report of {name}".encode())
+        store.add_artifact(run.id, "reports/summary.txt", digest, 11)
+        png = store.objects.put_bytes(b"\x89PNG\r\n\x1a\nfake")
+        store.add_artifact(run.id, "roc.png", png, 12)
+        store.add_artifact(run.id, "page.html", store.objects.put_bytes(b"<script>alert(1)</script>"), 25)
+        if name != "c":
+            store.end_run(run.id)
+    return store
+
+
+async def get_json(jp_fetch: Any, *parts: str, **params: Any) -> Any:
+    response = await jp_fetch(*parts, params=params)
+    assert response.headers["Content-Type"].startswith("application/json")
+    return json.loads(response.body)
+
+
+async def expect_error(jp_fetch: Any, code: int, *parts: str, **params: Any) -> str:
+    with pytest.raises(HTTPClientError) as caught:
+        await jp_fetch(*parts, params=params)
+    assert caught.value.code == code
+    assert caught.value.response is not None
+    body = json.loads(caught.value.response.body)
+    assert "traceback" not in body
+    return str(body["message"])
+
+
+async def test_list_filter_sort_page(jp_fetch: Any, server_store: Store) -> None:
+    body = await get_json(jp_fetch, "mlm", "api", "runs")
+    assert body["total"] == 3 and [r["name"] for r in body["runs"]] == ["c", "b", "a"]
+    assert body["experiments"] == ["churn"]
+    run = body["runs"][0]
+    assert run["status"] == "running" and run["params"] == {"lr": "0.05"}
+    assert run["metrics"]["auc"]["value"] == 0.8 and run["metrics"]["nan"]["value"] == "NaN"
+    body = await get_json(jp_fetch, "mlm", "api", "runs", filter="metrics.auc >= 0.8", order_by="metrics.auc DESC")
+    assert [r["name"] for r in body["runs"]] == ["b", "c"]
+    body = await get_json(jp_fetch, "mlm", "api", "runs", order_by="name", limit="1", offset="1")
+    assert [r["name"] for r in body["runs"]] == ["b"] and body["total"] == 3
+    body = await get_json(jp_fetch, "mlm", "api", "runs", experiment="nope")
+    assert body["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"filter": "metrics.auc >"}, "incomplete filter"),
+        ({"order_by": "bogus"}, "cannot order by"),
+        ({"limit": "0"}, "limit must be an integer"),
+        ({"limit": "ten"}, "limit must be an integer"),
+        ({"offset": "-1"}, "offset must be an integer"),
+    ],
+)
+async def test_list_bad_input_is_400(jp_fetch: Any, server_store: Store, params: dict[str, str], message: str) -> None:
+    assert message in await expect_error(jp_fetch, 400, "mlm", "api", "runs", **params)
+
+
+async def test_run_detail_by_id_prefix_and_name(jp_fetch: Any, server_store: Store) -> None:
+    run_id = server_store.resolve_run("b").id
+    for ref in (run_id, run_id[:8], "b"):
+        body = await get_json(jp_fetch, "mlm", "api", "runs", ref)
+        assert body["id"] == run_id and body["status"] == "finished"
+        assert body["metrics"]["loss"]["count"] == 5000
+        assert [a["path"] for a in body["artifacts"]] == ["page.html", "reports/summary.txt", "roc.png"]
+    assert "no run" in await expect_error(jp_fetch, 404, "mlm", "api", "runs", "missing")
+
+
+async def test_metric_series_is_downsampled_keeping_extremes(jp_fetch: Any, server_store: Store) -> None:
+    body = await get_json(jp_fetch, "mlm", "api", "runs", "a", "metrics", "loss", max_points="100")
+    assert body["total"] == 5000 and len(body["values"]) <= 100
+    assert body["steps"][0] == 0 and body["steps"][-1] == 4999
+    assert max(body["values"]) == 1.0 and body["steps"] == sorted(body["steps"])
+    full = await get_json(jp_fetch, "mlm", "api", "runs", "a", "metrics", "auc")
+    assert full["values"] == [0.7]
+    assert "max_points" in await expect_error(
+        jp_fetch, 400, "mlm", "api", "runs", "a", "metrics", "loss", max_points="2"
+    )
+    assert "no metric" in await expect_error(jp_fetch, 404, "mlm", "api", "runs", "a", "metrics", "absent")
+
+
+async def test_artifact_download_and_safe_content_types(jp_fetch: Any, server_store: Store) -> None:
+    response = await jp_fetch("mlm", "api", "runs", "a", "artifacts", "reports/summary.txt")
+    assert response.body == b"report of a"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="summary.txt"'
+    png = await jp_fetch("mlm", "api", "runs", "a", "artifacts", "roc.png")
+    assert png.headers["Content-Type"] == "image/png" and png.body.startswith(b"\x89PNG")
+    html = await jp_fetch("mlm", "api", "runs", "a", "artifacts", "page.html")
+    assert html.headers["Content-Type"] == "application/octet-stream"
+    assert html.headers["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in html.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    "raw_path",
+    ["..%2F..%2Fmlm.db", "%2e%2e/%2e%2e/etc/passwd", "reports/../../x", "%2Fetc%2Fpasswd", "reports%5C..%5Cx", "a//b"],
+)
+async def test_artifact_path_escapes_are_refused(
+    http_server_client: Any, jp_base_url: str, jp_serverapp: Any, server_store: Store, raw_path: str
+) -> None:
+    token = jp_serverapp.identity_provider.token
+    url = url_path_join(jp_base_url, "mlm/api/runs/a/artifacts/") + raw_path
+    response = await http_server_client.fetch(url, headers={"Authorization": f"token {token}"}, raise_error=False)
+    assert response.code in (400, 404), (raw_path, response.code)
+    assert b"report of" not in response.body and b"SQLite" not in response.body
+    if response.code == 400:
+        assert "invalid artifact path" in json.loads(response.body)["message"]
+
+
+async def test_double_encoded_escape_is_just_a_missing_artifact(jp_fetch: Any, server_store: Store) -> None:
+    message = await expect_error(jp_fetch, 404, "mlm", "api", "runs", "a", "artifacts", quote("%2e%2e/x"))
+    assert "no artifact" in message
