@@ -53,6 +53,33 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_restore(args: argparse.Namespace) -> int:
+    from .capture.reproduce import restore
+
+    path = restore(_open(args), args.run, args.output, overwrite=args.force)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .capture.reproduce import check
+
+    report = check(_open(args), args.run)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print("\n".join(report.lines()))
+    return 1 if report.differs else 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from .capture.reproduce import reproduce
+
+    result = reproduce(_open(args), args.run, timeout=args.timeout)
+    print("\n".join(result.lines()))
+    return 0 if result.runs else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jupyter mlm", description="Machine-learning model management for Jupyter.")
     parser.add_argument(
@@ -67,6 +94,24 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="store location, schema version, counts and object usage")
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(func=cmd_status)
+
+    restore = sub.add_parser("restore", help="write the notebook of a run's snapshot")
+    restore.add_argument("run", help="run id, unique id prefix, or name")
+    restore.add_argument("-o", "--output", required=True, help="where to write the .ipynb")
+    restore.add_argument("-f", "--force", action="store_true", help="overwrite an existing file")
+    restore.set_defaults(func=cmd_restore)
+
+    check = sub.add_parser(
+        "check", help="list data files and packages that differ from a run's snapshot (exit 1 if any)"
+    )
+    check.add_argument("run", help="run id, unique id prefix, or name")
+    check.add_argument("--json", action="store_true", help="print JSON")
+    check.set_defaults(func=cmd_check)
+
+    reproduce = sub.add_parser("reproduce", help="re-execute a run's notebook and compare its metrics")
+    reproduce.add_argument("run", help="run id, unique id prefix, or name")
+    reproduce.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
+    reproduce.set_defaults(func=cmd_reproduce)
     return parser
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .capture.data import RECORDER
+from .capture.executions import LOG
 from .tracking import SESSION
 
 
@@ -23,7 +25,12 @@ def _kernel_id() -> str | None:
         return None
 
 
+def _before_cell(info: Any) -> None:
+    LOG.before(getattr(info, "cell_id", None), getattr(info, "raw_cell", "") or "")
+
+
 def _after_cell(result: Any = None) -> None:
+    LOG.after(bool(getattr(result, "success", True)))
     # Points logged by a cell are written when it finishes, so other views see them at once.
     SESSION.flush()
 
@@ -32,12 +39,23 @@ def load_ipython_extension(ipython: Any) -> None:
     from .magics import MLMMagics
 
     ipython.register_magics(MLMMagics)
+    if _before_cell not in ipython.events.callbacks["pre_run_cell"]:
+        ipython.events.register("pre_run_cell", _before_cell)
     if _after_cell not in ipython.events.callbacks["post_run_cell"]:
         ipython.events.register("post_run_cell", _after_cell)
     SESSION.kernel_id = _kernel_id()
+    if SESSION.capture:
+        RECORDER.install()
+    if not LOG.entries:
+        # The cell running %load_ext started before the hooks existed; it belongs in the log.
+        raw = getattr(getattr(ipython, "history_manager", None), "input_hist_raw", None) or [""]
+        LOG.before(None, raw[-1] if isinstance(raw[-1], str) else "")
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     if _after_cell in ipython.events.callbacks["post_run_cell"]:
         ipython.events.unregister("post_run_cell", _after_cell)
+    if _before_cell in ipython.events.callbacks["pre_run_cell"]:
+        ipython.events.unregister("pre_run_cell", _before_cell)
+    RECORDER.recording = False
     SESSION.flush()

@@ -18,16 +18,17 @@ from ..errors import NotFound, StoreError, UsageError
 from . import tables as t
 from .base import new_id, now_ms
 from .location import resolve_location
-from .metrics import MetricSeries, MetricsMixin
+from .metrics import MetricSeries
 from .objects import open_object_store
 from .schema import create_store_engine, ensure_schema
+from .snapshots import SnapshotsMixin
 
 __all__ = ["DEFAULT_EXPERIMENT", "MetricSeries", "Store", "open_store"]
 
 DEFAULT_EXPERIMENT = "Default"
 
 
-class Store(MetricsMixin):
+class Store(SnapshotsMixin):
     """Metadata database plus object store, opened and migrated.
 
     Use ``open_store()`` rather than constructing this directly.

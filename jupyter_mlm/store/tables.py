@@ -55,6 +55,7 @@ runs = Table(
     Index("ix_runs_experiment_start", "experiment_id", "start_ms"),
     Index("ix_runs_name", "name"),
     Index("ix_runs_status", "status"),
+    Index("ix_runs_kernel", "kernel_id", "status"),
 )
 
 params = Table(
@@ -158,4 +159,16 @@ audit_events = Table(
     Column("comment", Text),
     Column("prev_hash", DIGEST, nullable=False),
     Column("hash", DIGEST, nullable=False),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("path", Text, nullable=False),
+    Column("kind", String(16), nullable=False),  # "notebook" (a manifest digest) or "file" (a blob digest)
+    Column("digest", DIGEST, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Index("ix_checkpoints_path", "path", "created_ms"),
 )

@@ -157,6 +157,13 @@ def log_figure(fig: Any, name: str) -> str:
     return _store_artifact(buffer.getvalue(), name if Path(name).suffix else f"{name}.png")
 
 
+def log_data(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Record a data file or folder the run uses (for data read by native code, which the
+    automatic ``open`` tracking cannot see). Returns its entry: path, digest, size, files.
+    """
+    return SESSION.log_data(path)
+
+
 def flush() -> int:
     """Write buffered metric points now; returns how many were written."""
     return SESSION.flush()
@@ -217,3 +224,27 @@ def search_runs(
     for column in ("start", "end"):
         frame[column] = pd.to_datetime(frame[column], unit="ms", utc=True)
     return frame
+
+
+def restore(run: str | Run, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
+    """Write the notebook of ``run``'s snapshot to ``path``; returns the path."""
+    from ..capture.reproduce import restore as restore_notebook
+
+    SESSION.flush()
+    return restore_notebook(SESSION.store, run.id if isinstance(run, Run) else run, path, overwrite)
+
+
+def check(run: str | Run) -> Any:
+    """A ``CheckReport`` of the data files and packages that differ from ``run``'s snapshot now."""
+    from ..capture.reproduce import check as check_run
+
+    SESSION.flush()
+    return check_run(SESSION.store, run.id if isinstance(run, Run) else run)
+
+
+def reproduce(run: str | Run, timeout: int = 600) -> Any:
+    """Re-execute ``run``'s notebook in a new kernel; returns a ``Reproduction`` (new run, metric deltas)."""
+    from ..capture.reproduce import reproduce as reproduce_run
+
+    SESSION.flush()
+    return reproduce_run(SESSION.store, run.id if isinstance(run, Run) else run, timeout)

@@ -45,3 +45,13 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def notebook_file(path: str | None) -> str | None:
+    """The notebook file on disk for a session path (absolute, relative to cwd, or its basename here)."""
+    if not path:
+        return None
+    for candidate in (path, os.path.join(os.getcwd(), path), os.path.join(os.getcwd(), os.path.basename(path))):
+        if os.path.isfile(candidate):
+            return os.path.abspath(candidate)
+    return None

@@ -5,10 +5,13 @@ from __future__ import annotations
 import html
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..entities import RunData, RunRecord
 from .session import SESSION, TrackingSession
+
+if TYPE_CHECKING:
+    from ..capture.snapshot import Snapshot
 
 
 def _when(ms: int | None) -> datetime | None:
@@ -92,6 +95,14 @@ class Run:
     @property
     def info(self) -> RunRecord:
         return self._record
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """What produced this run: ``.notebook``, ``.executions``, ``.environment``, ``.data``,
+        ``.out_of_order`` — from its end snapshot once ended, its start snapshot before."""
+        from ..capture.snapshot import read_snapshot
+
+        return read_snapshot(self._session.store, self.id)
 
     # -- logging to this run explicitly (refused once it has ended) ------------------------------
     def log_param(self, key: str, value: Any) -> None:

@@ -22,7 +22,20 @@ from . import context
 from .buffer import Batch, MetricBuffer
 
 if TYPE_CHECKING:
+    from ..capture.snapshot import SnapshotWriter
     from ..store import Store
+
+
+def _capture_enabled() -> bool:
+    return os.environ.get("MLM_CAPTURE", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def _data_max_bytes() -> int:
+    raw = os.environ.get("MLM_STORE_DATA_MAX_BYTES", "")
+    try:
+        return int(raw) if raw else 50 * 1000 * 1000
+    except ValueError:
+        raise UsageError(f"MLM_STORE_DATA_MAX_BYTES must be a whole number of bytes, not {raw!r}") from None
 
 
 class TrackingSession:
@@ -35,6 +48,11 @@ class TrackingSession:
         self._next_step: dict[tuple[str, str], int] = {}
         self.kernel_id: str | None = None
         self._atexit_registered = False
+        self.capture = _capture_enabled()
+        self._writer: SnapshotWriter | None = None
+        # Files read since the last top-level run ended: what the next run could depend on.
+        self._reads: set[str] = set()
+        self._explicit: dict[str, tuple[set[str], set[str]]] = {}
 
     # -- store ---------------------------------------------------------------------------
     @property
@@ -46,6 +64,7 @@ class TrackingSession:
 
                     store = open_store()
                     store.mark_crashed(context.current_host(), context.pid_alive)
+                    self._exclude_store(store)
                     self._store = store
         return self._store
 
@@ -54,6 +73,27 @@ class TrackingSession:
         self.flush()
         self.stack.clear()
         self._store = store
+        self._writer = None
+        self._reads.clear()
+        self._explicit.clear()
+        if store is not None:
+            self._exclude_store(store)
+
+    def _exclude_store(self, store: Store) -> None:
+        from ..capture.data import RECORDER
+
+        if store.location.local_dir is not None:
+            RECORDER.exclude(str(store.location.local_dir))
+        if "://" not in store.objects.uri:
+            RECORDER.exclude(store.objects.uri)
+
+    @property
+    def writer(self) -> SnapshotWriter:
+        if self._writer is None:
+            from ..capture.snapshot import SnapshotWriter
+
+            self._writer = SnapshotWriter(self.store, _data_max_bytes())
+        return self._writer
 
     def _write_batch(self, run_id: str, batch: Batch) -> None:
         self.store.log_metric_batch(run_id, batch)
@@ -84,12 +124,16 @@ class TrackingSession:
         store = self.store
         parent_id = store.resolve_run(parent).id if parent is not None else None
         exp = store.get_or_create_experiment(experiment)
+        reproduces = os.environ.get("MLM_REPRODUCES")
+        if reproduces:
+            tags = {**(tags or {}), "reproduces": reproduces}
         record = store.create_run(
             exp.id, name or context.default_run_name(), user=context.current_user(), host=context.current_host(),
             pid=os.getpid(), notebook_path=context.notebook_path(), kernel_id=self.kernel_id,
             parent_id=parent_id, tags=tags,
         )  # fmt: skip
         self.stack.append((record, implicit))
+        self.snapshot(record, "start")
         if not self._atexit_registered:
             atexit.register(self.shutdown)
             self._atexit_registered = True
@@ -108,8 +152,13 @@ class TrackingSession:
         # If the last points cannot be written the run stays active, so nothing is lost and
         # end_run can be called again once the store is reachable.
         self.flush()
+        self.snapshot(record, "end")
         self.stack.pop()
-        return self.store.end_run(record.id, status)
+        ended = self.store.end_run(record.id, status)
+        self._explicit.pop(record.id, None)
+        if not self.stack:
+            self._reads.clear()
+        return ended
 
     def shutdown(self) -> None:
         """At interpreter exit: write pending points and finish open runs as ``killed``."""
@@ -121,10 +170,78 @@ class TrackingSession:
             while self.stack:
                 record = self.stack.pop()[0]
                 with contextlib.suppress(Exception):  # already ended elsewhere: nothing left to save
+                    self.snapshot(record, "exit")
                     self.store.end_run(record.id, "killed")
 
     def flush(self) -> int:
         return self.buffer.flush() if self.buffer.pending or self.buffer._error else 0
+
+    # -- snapshots -----------------------------------------------------------------------------
+    def snapshot(self, record: RunRecord, phase: str) -> None:
+        """Capture notebook, executions, environment and data for ``record``.
+
+        A failure here is reported as a warning: losing a snapshot must never lose the run.
+        """
+        if not self.capture:
+            return
+        from ..capture.data import RECORDER
+
+        self._reads.update(RECORDER.take())
+        files, folders = self._explicit.get(record.id, (set(), set()))
+        try:
+            with RECORDER.paused():
+                self._take_snapshot(record, phase, files, folders)
+        except Exception as exc:
+            import warnings
+
+            warnings.warn(f"jupyter_mlm could not snapshot run {record.name!r}: {exc}", stacklevel=2)
+
+    def _take_snapshot(self, record: RunRecord, phase: str, files: set[str], folders: set[str]) -> None:
+        from ..capture.executions import LOG
+
+        notebook, source = self._notebook_of(record)
+        self.writer.take(
+            record, phase, notebook=notebook, notebook_source=source, executions=list(LOG.entries),
+            sources=LOG.sources, data_files=self._reads | files, data_folders=folders,
+        )  # fmt: skip
+
+    def _notebook_of(self, record: RunRecord) -> tuple[dict[str, Any] | None, str | None]:
+        """The live notebook the frontend sent during this run, else the file on disk, else None."""
+        from ..capture.notebook import load_notebook
+
+        store = self.store
+        live = [s for s in store.list_snapshots(record.id) if s.phase == "live"]
+        if live:
+            import json
+
+            manifest = json.loads(store.objects.get(live[-1].manifest_digest))
+            if manifest.get("notebook"):
+                return load_notebook(store.objects, manifest["notebook"]["manifest"]), "live"
+        path = context.notebook_file(record.notebook_path)
+        if path is None:
+            return None, None
+        try:
+            with open(path, encoding="utf-8") as handle:
+                import json
+
+                return json.load(handle), "disk"
+        except (OSError, ValueError):
+            return None, None
+
+    def log_data(self, path: str | os.PathLike[str]) -> dict[str, Any]:
+        """Record a data file or folder for the active run; returns its digest entry."""
+        full = os.path.abspath(os.fspath(path))
+        if not os.path.exists(full):
+            from ..errors import NotFound
+
+            raise NotFound(f"cannot log data {os.fspath(path)!r}: no such file or folder")
+        record = self.ensure_run()
+        files, folders = self._explicit.setdefault(record.id, (set(), set()))
+        if os.path.isdir(full):
+            folders.add(full)
+            return self.writer.data_entries([], [full])[0]
+        files.add(full)
+        return self.writer.data_entries([full])[0]
 
     # -- metrics (hot path) ------------------------------------------------------------------
     def log_metric(

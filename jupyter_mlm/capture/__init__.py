@@ -1,0 +1,1 @@
+"""What a run is made of, captured: notebook, execution log, environment, data. Never imports IPython."""
