@@ -185,6 +185,8 @@ class Snapshot:
     @cached_property
     def executions(self) -> list[dict[str, Any]]:
         """The execution log, each entry with its ``source`` text."""
+        if not self.manifest.get("executions"):
+            return []
         entries = json.loads(self.store.objects.get(self.manifest["executions"]))
         sources: dict[str, str] = {}
         for entry in entries:
@@ -196,6 +198,8 @@ class Snapshot:
 
     @cached_property
     def environment(self) -> dict[str, Any]:
+        if not self.manifest.get("environment"):
+            return {}
         return dict(json.loads(self.store.objects.get(self.manifest["environment"])))
 
     @property

@@ -6,6 +6,7 @@ import os
 
 from jupyter_server.extension.application import ExtensionApp
 
+from ..capture.notebook import NotebookWriter
 from ..config import MLM
 from ..store import open_store
 from .handlers import routes
@@ -25,7 +26,14 @@ class MLMExtension(ExtensionApp):
         # location makes every notebook write to the store this server reads.
         os.environ["MLM_STORE_URI"] = store.location.db_url
         os.environ["MLM_OBJECTS_URI"] = store.objects.uri
-        self.settings.update({"mlm_store": store, "mlm_config": settings})
+        self.settings.update({
+            "mlm_store": store,
+            "mlm_config": settings,
+            "mlm_notebook_writer": NotebookWriter(store.objects),
+            "mlm_max_notebook_bytes": settings.max_notebook_bytes,
+        })  # fmt: skip
+        if settings.store_data_max_bytes >= 0:
+            os.environ["MLM_STORE_DATA_MAX_BYTES"] = str(settings.store_data_max_bytes)
         self.log.info("jupyter_mlm store: %s (schema %s)", store.location.display_url, store.schema_version)
 
     def initialize_handlers(self) -> None:

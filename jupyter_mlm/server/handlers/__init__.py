@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .runs import ArtifactHandler, MetricSeriesHandler, RunHandler, RunListHandler
+from .snapshots import DataCheckHandler, LiveNotebookHandler, SnapshotHandler, SnapshotNotebookHandler
 from .status import StatusHandler
 
 API = r"/mlm/api"
@@ -15,6 +16,10 @@ def routes() -> list[tuple[str, Any]]:
         (rf"{API}/status", StatusHandler),
         (rf"{API}/runs", RunListHandler),
         (rf"{API}/runs/(?P<ref>[^/]+)", RunHandler),
+        (rf"{API}/runs/(?P<ref>[^/]+)/snapshot", SnapshotHandler),
+        (rf"{API}/runs/(?P<ref>[^/]+)/snapshot/notebook", SnapshotNotebookHandler),
+        (rf"{API}/runs/(?P<ref>[^/]+)/check", DataCheckHandler),
+        (rf"{API}/snapshots", LiveNotebookHandler),
         (rf"{API}/runs/(?P<ref>[^/]+)/metrics/(?P<key>.+)", MetricSeriesHandler),
         (rf"{API}/runs/(?P<ref>[^/]+)/artifacts/(?P<path>.+)", ArtifactHandler),
     ]

@@ -1,0 +1,135 @@
+"""Snapshots: a run's manifest and notebook, its data check, and the live notebook the frontend posts."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from ...capture.reproduce import check
+from ...capture.snapshot import Snapshot, read_snapshot
+from ...errors import NotFound, UsageError
+from .base import MLMHandler
+
+KERNEL_ID = re.compile(r"^[A-Za-z0-9\-]{1,64}$")
+DEFAULT_MAX_NOTEBOOK_BYTES = 50 * 1000 * 1000
+
+
+def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
+    notebook = snapshot.manifest.get("notebook")
+    return {
+        "id": snapshot.row.id,
+        "phase": snapshot.phase,
+        "created_ms": snapshot.row.created_ms,
+        "notebook": None if not notebook else {"path": notebook["path"], "source": notebook["source"]},
+        "executions": [
+            {k: e[k] for k in ("order", "cell_id", "start_ms", "duration_ms", "success", "in_run", "source")}
+            for e in snapshot.executions
+        ],
+        "environment": snapshot.environment,
+        "data": snapshot.data,
+        "out_of_order": snapshot.out_of_order,
+        "out_of_order_reasons": snapshot.out_of_order_reasons,
+    }
+
+
+class SnapshotHandler(MLMHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, ref: str) -> None:
+        def load() -> dict[str, Any]:
+            record = self.store.resolve_run(ref)
+            body = snapshot_json(read_snapshot(self.store, record.id))
+            body["snapshots"] = [
+                {"id": s.id, "phase": s.phase, "created_ms": s.created_ms} for s in self.store.list_snapshots(record.id)
+            ]
+            return body
+
+        self.write_json(await self.call(load))
+
+
+class SnapshotNotebookHandler(MLMHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, ref: str) -> None:
+        def load() -> dict[str, Any]:
+            record = self.store.resolve_run(ref)
+            phases = ("live",) if record.status == "running" else ()
+            rows = [s for s in self.store.list_snapshots(record.id) if s.phase in phases]
+            # While a run is running, the frontend's latest live notebook is the freshest view.
+            snapshot = Snapshot(self.store, rows[-1]) if rows else read_snapshot(self.store, record.id)
+            if snapshot.notebook is None:
+                raise NotFound(f"run {record.name!r} has no notebook in its snapshot")
+            return dict(json.loads(json.dumps(snapshot.notebook)))
+
+        self.write_json(await self.call(load))
+
+
+class DataCheckHandler(MLMHandler):
+    """Which of a run's data files changed since (badges in the Data tab). Packages are left out:
+    the server's Python is not the kernel's, so comparing them here would mislead."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, ref: str) -> None:
+        def load() -> dict[str, Any]:
+            report = check(self.store, ref, packages={})
+            return {"run_id": report.run_id, "data": report.data}
+
+        self.write_json(await self.call(load))
+
+
+class LiveNotebookHandler(MLMHandler):
+    """POST the notebook as the user sees it (unsaved edits and outputs included), for a kernel."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        limit = self.settings.get("mlm_max_notebook_bytes", DEFAULT_MAX_NOTEBOOK_BYTES)
+        if len(self.request.body) > limit:
+            raise web.HTTPError(
+                413, "notebook is %d bytes; the limit is %d (c.MLM.max_notebook_bytes)", len(self.request.body), limit
+            )
+        try:
+            body = json.loads(self.request.body or b"null")
+        except ValueError:
+            raise web.HTTPError(400, "body must be JSON: {kernel_id, path, notebook}") from None
+        if not isinstance(body, dict):
+            raise web.HTTPError(400, "body must be a JSON object: {kernel_id, path, notebook}")
+        kernel_id, path, notebook = body.get("kernel_id"), body.get("path"), body.get("notebook")
+        if not isinstance(kernel_id, str) or not KERNEL_ID.match(kernel_id):
+            raise web.HTTPError(400, "kernel_id must be a kernel id (letters, digits and dashes)")
+        if not isinstance(path, str) or not 0 < len(path) <= 4096 or "\x00" in path:
+            raise web.HTTPError(400, "path must be the notebook's path (at most 4096 characters)")
+        if not isinstance(notebook, dict):
+            raise web.HTTPError(400, "notebook must be an nbformat v4 notebook object")
+        self.write_json(await self.call(self._store_live, kernel_id, path, notebook))
+
+    def _store_live(self, kernel_id: str, path: str, notebook: dict[str, Any]) -> dict[str, Any]:
+        import nbformat
+
+        try:
+            node = nbformat.from_dict(notebook)
+            if node.get("nbformat") != 4:
+                raise UsageError("only nbformat 4 notebooks are accepted")
+            nbformat.validate(node)
+        except nbformat.ValidationError as exc:
+            message = str(exc.message if hasattr(exc, "message") else exc).splitlines()[0]
+            raise UsageError(f"not a valid nbformat 4 notebook: {message}") from None
+        run_id = self.store.running_run_of_kernel(kernel_id)
+        if run_id is None:
+            return {"stored": False, "reason": "no running run for this kernel"}
+        writer = self.settings["mlm_notebook_writer"]
+        digest = writer.store(notebook, f"live:{run_id}")
+        manifest = {
+            "version": 1, "run_id": run_id, "phase": "live",
+            "notebook": {"path": path, "source": "live", "manifest": digest},
+            "executions": None, "environment": None, "data": [], "out_of_order": [],
+        }  # fmt: skip
+        row = self.store.add_snapshot(
+            run_id, "live", self.store.objects.put_bytes(json.dumps(manifest, sort_keys=True).encode())
+        )
+        return {"stored": True, "run_id": run_id, "snapshot_id": row.id}

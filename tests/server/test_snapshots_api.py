@@ -1,0 +1,173 @@
+"""Snapshot routes and unlimited checkpoints in a real Jupyter server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+from tornado.httpclient import HTTPClientError
+
+from jupyter_mlm.capture.snapshot import SnapshotWriter
+from jupyter_mlm.store import Store, open_store
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def notebook_json(*sources: str) -> dict[str, Any]:
+    return json.loads(nbformat.writes(new_notebook(cells=[new_code_cell(s) for s in sources])))
+
+
+@pytest.fixture
+def server_store(jp_serverapp: Any, tmp_path: Path) -> Store:
+    return open_store(str(tmp_path / "server-store"))
+
+
+@pytest.fixture
+def kernel_run(server_store: Store, tmp_path: Path) -> Any:
+    """A running run started by kernel 'k-1', with a start snapshot taken in-process."""
+    exp = server_store.get_or_create_experiment("live")
+    run = server_store.create_run(exp.id, "live-run", kernel_id="k-1", notebook_path=str(tmp_path / "nb.ipynb"))
+    data = tmp_path / "data.csv"
+    data.write_text("a\n1\n")
+    SnapshotWriter(server_store).take(
+        run, "start", notebook=notebook_json("x = 1"), notebook_source="disk", executions=[], sources={},
+        data_files=[str(data)], environment={"python": {"version": "3.11.7"}, "packages": {"numpy": "2.0"}},
+    )  # fmt: skip
+    return run
+
+
+async def post(jp_fetch: Any, body: Any) -> Any:
+    return await jp_fetch("mlm", "api", "snapshots", method="POST", body=json.dumps(body))
+
+
+async def error_of(call: Any) -> tuple[int, str]:
+    with pytest.raises(HTTPClientError) as caught:
+        await call
+    assert caught.value.response is not None
+    return caught.value.code, json.loads(caught.value.response.body)["message"]
+
+
+async def test_snapshot_manifest_and_data_check(jp_fetch: Any, kernel_run: Any, tmp_path: Path) -> None:
+    body = json.loads((await jp_fetch("mlm", "api", "runs", kernel_run.id, "snapshot")).body)
+    assert body["phase"] == "start" and body["notebook"]["source"] == "disk"
+    assert body["environment"]["packages"] == {"numpy": "2.0"}
+    assert [Path(d["path"]).name for d in body["data"]] == ["data.csv"]
+    assert [s["phase"] for s in body["snapshots"]] == ["start"]
+    check = json.loads((await jp_fetch("mlm", "api", "runs", kernel_run.id, "check")).body)
+    assert [d["status"] for d in check["data"]] == ["unchanged"]
+    (tmp_path / "data.csv").write_text("a\n2\n")
+    check = json.loads((await jp_fetch("mlm", "api", "runs", kernel_run.id, "check")).body)
+    assert [d["status"] for d in check["data"]] == ["changed"]
+
+
+async def test_live_notebook_is_stored_against_the_kernels_run(
+    jp_fetch: Any, kernel_run: Any, server_store: Store
+) -> None:
+    on_disk = json.loads((await jp_fetch("mlm", "api", "runs", kernel_run.id, "snapshot", "notebook")).body)
+    assert on_disk["cells"][0]["source"] == "x = 1"
+    live = notebook_json("x = 1", "y = 2  # unsaved edit")
+    reply = json.loads((await post(jp_fetch, {"kernel_id": "k-1", "path": "nb.ipynb", "notebook": live})).body)
+    assert reply["stored"] is True and reply["run_id"] == kernel_run.id
+    again = json.loads((await post(jp_fetch, {"kernel_id": "k-1", "path": "nb.ipynb", "notebook": live})).body)
+    assert again["stored"] is True
+    phases = [s.phase for s in server_store.list_snapshots(kernel_run.id)]
+    assert phases == ["start", "live"]  # the newest live state replaces the previous one
+    shown = json.loads((await jp_fetch("mlm", "api", "runs", kernel_run.id, "snapshot", "notebook")).body)
+    assert [c["source"] for c in shown["cells"]] == ["x = 1", "y = 2  # unsaved edit"]
+    other = json.loads((await post(jp_fetch, {"kernel_id": "k-2", "path": "nb.ipynb", "notebook": live})).body)
+    assert other == {"stored": False, "reason": "no running run for this kernel"}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("not json", "body must be JSON"),
+        ([1, 2], "must be a JSON object"),
+        ({"kernel_id": "../x", "path": "a.ipynb", "notebook": {}}, "kernel_id"),
+        ({"kernel_id": "k-1", "path": "", "notebook": {}}, "path must be"),
+        ({"kernel_id": "k-1", "path": "a.ipynb", "notebook": "x"}, "notebook must be"),
+        ({"kernel_id": "k-1", "path": "a.ipynb", "notebook": {"cells": "nope"}}, "only nbformat 4 notebooks"),
+        (
+            {
+                "kernel_id": "k-1",
+                "path": "a.ipynb",
+                "notebook": {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "bogus"}]},
+            },
+            "not a valid nbformat 4 notebook",
+        ),
+    ],
+)
+async def test_bad_live_posts_are_400_and_store_nothing(
+    jp_fetch: Any, kernel_run: Any, server_store: Store, body: Any, message: str
+) -> None:
+    raw = body if isinstance(body, str) else json.dumps(body)
+    code, text = await error_of(jp_fetch("mlm", "api", "snapshots", method="POST", body=raw))
+    assert code == 400 and message in text
+    assert [s.phase for s in server_store.list_snapshots(kernel_run.id)] == ["start"]
+
+
+async def test_oversized_live_post_is_413(jp_fetch: Any, jp_serverapp: Any, kernel_run: Any) -> None:
+    jp_serverapp.web_app.settings["mlm_max_notebook_bytes"] = 1000
+    big = notebook_json("x = '" + "a" * 5000 + "'")
+    code, text = await error_of(post(jp_fetch, {"kernel_id": "k-1", "path": "nb.ipynb", "notebook": big}))
+    assert code == 413 and "limit is 1000" in text
+
+
+async def test_checkpoints_keep_every_version_deduplicated(
+    jp_fetch: Any, jp_root_dir: Path, server_store: Store
+) -> None:
+    nb = new_notebook(cells=[new_code_cell(f"x = {i}") for i in range(100)])
+    path = jp_root_dir / "work.ipynb"
+    ids = []
+    for version in range(3):
+        nb.cells[10].source = f"x = 'version {version}'"
+        nbformat.write(nb, path)
+        reply = await jp_fetch("api", "contents", "work.ipynb", "checkpoints", method="POST", body="")
+        ids.append(json.loads(reply.body)["id"])
+        if version == 0:
+            blobs_after_first = server_store.objects.stats()[0]
+    listed = json.loads((await jp_fetch("api", "contents", "work.ipynb", "checkpoints")).body)
+    assert [c["id"] for c in listed] == ids
+    # Two more checkpoints of a 100-cell notebook added one cell blob and one manifest each.
+    assert server_store.objects.stats()[0] - blobs_after_first == 4
+    await jp_fetch("api", "contents", "work.ipynb", "checkpoints", ids[0], method="POST", body="")
+    restored = nbformat.read(path, as_version=4)
+    assert restored.cells[10].source == "x = 'version 0'" and len(restored.cells) == 100
+    await jp_fetch("api", "contents", "work.ipynb", "checkpoints", ids[1], method="DELETE")
+    listed = json.loads((await jp_fetch("api", "contents", "work.ipynb", "checkpoints")).body)
+    assert [c["id"] for c in listed] == [ids[0], ids[2]]
+
+
+async def test_file_checkpoints_and_rename(jp_fetch: Any, jp_root_dir: Path) -> None:
+    (jp_root_dir / "notes.txt").write_text("first")
+    first = json.loads((await jp_fetch("api", "contents", "notes.txt", "checkpoints", method="POST", body="")).body)
+    (jp_root_dir / "notes.txt").write_text("second")
+    await jp_fetch("api", "contents", "notes.txt", method="PATCH", body=json.dumps({"path": "renamed.txt"}))
+    listed = json.loads((await jp_fetch("api", "contents", "renamed.txt", "checkpoints")).body)
+    assert [c["id"] for c in listed] == [first["id"]]
+    await jp_fetch("api", "contents", "renamed.txt", "checkpoints", first["id"], method="POST", body="")
+    assert (jp_root_dir / "renamed.txt").read_text() == "first"
+
+
+async def test_retention_keeps_the_newest(jp_fetch: Any, jp_serverapp: Any, jp_root_dir: Path) -> None:
+    jp_serverapp.contents_manager.checkpoints.max_count = 2
+    (jp_root_dir / "r.txt").write_text("x")
+    ids = []
+    for i in range(4):
+        (jp_root_dir / "r.txt").write_text(str(i))
+        ids.append(
+            json.loads((await jp_fetch("api", "contents", "r.txt", "checkpoints", method="POST", body="")).body)["id"]
+        )
+    listed = json.loads((await jp_fetch("api", "contents", "r.txt", "checkpoints")).body)
+    assert [c["id"] for c in listed] == ids[2:]
+
+
+def test_shipped_server_config_enables_extension_and_checkpoints() -> None:
+    config = json.loads((REPO / "jupyter-config" / "server-config" / "jupyter_mlm.json").read_text())
+    assert config["ServerApp"]["jpserver_extensions"]["jupyter_mlm"] is True
+    assert config["AsyncContentsManager"]["checkpoints_class"].endswith("AsyncMLMCheckpoints")
+    assert config["ContentsManager"]["checkpoints_class"].endswith(".MLMCheckpoints")
