@@ -121,11 +121,14 @@ def log_artifact(path: str | os.PathLike[str], name: str | None = None) -> list[
             raise UsageError(f"{os.fspath(file)!r} links outside {os.fspath(path)!r}; log that file explicitly instead")
     if not files:
         raise UsageError(f"folder {os.fspath(path)!r} holds no files to log")
+    from ..capture.data import RECORDER
+
     recorded = []
-    for file in files:
-        artifact_path = target if file == source else f"{target}/{file.relative_to(source).as_posix()}"
-        digest = store.objects.put_file(file)
-        recorded.append(store.add_artifact(run_id, artifact_path, digest, file.stat().st_size).path)
+    with RECORDER.paused():  # storing an output is not reading an input
+        for file in files:
+            artifact_path = target if file == source else f"{target}/{file.relative_to(source).as_posix()}"
+            digest = store.objects.put_file(file)
+            recorded.append(store.add_artifact(run_id, artifact_path, digest, file.stat().st_size).path)
     return recorded
 
 

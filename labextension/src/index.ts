@@ -4,9 +4,19 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { MainAreaWidget } from '@jupyterlab/apputils';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+
+import { LiveNotebookSync } from './livesync';
 
 import { MLMModel } from './model';
-import { CommandIDs, IRun, RUN_DETAIL_PREFIX, RUNS_TABLE_ID } from './tokens';
+import {
+  CommandIDs,
+  INotebookContent,
+  IRun,
+  RUN_DETAIL_PREFIX,
+  RUNS_TABLE_ID
+} from './tokens';
 import { RunDetailWidget } from './widgets/RunDetailWidget';
 import { RunsTableWidget } from './widgets/RunsTableWidget';
 import { SidebarPanel } from './widgets/SidebarPanel';
@@ -15,9 +25,40 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-mlm:sidebar',
   description: 'Model management sidebar: runs, run detail, store status.',
   autoStart: true,
-  optional: [ILayoutRestorer],
-  activate: (app: JupyterFrontEnd, restorer: ILayoutRestorer | null) => {
+  optional: [ILayoutRestorer, INotebookTracker, IRenderMimeRegistry],
+  activate: (
+    app: JupyterFrontEnd,
+    restorer: ILayoutRestorer | null,
+    notebooks: INotebookTracker | null,
+    rendermime: IRenderMimeRegistry | null
+  ) => {
     const model = new MLMModel();
+    if (notebooks) {
+      new LiveNotebookSync(model, notebooks);
+    }
+
+    const restoreNotebook = async (
+      run: IRun,
+      content: INotebookContent
+    ): Promise<string> => {
+      const stem = (run.notebook_path ?? run.name)
+        .split('/')
+        .pop()!
+        .replace(/\.ipynb$/, '');
+      const contents = app.serviceManager.contents;
+      let path = `${stem}.restored-${run.id.slice(0, 8)}.ipynb`;
+      for (let n = 2; ; n++) {
+        try {
+          await contents.get(path, { content: false });
+          path = `${stem}.restored-${run.id.slice(0, 8)}-${n}.ipynb`;
+        } catch {
+          break;
+        }
+      }
+      await contents.save(path, { type: 'notebook', format: 'json', content });
+      await app.commands.execute('docmanager:open', { path });
+      return path;
+    };
 
     app.commands.addCommand(CommandIDs.openRun, {
       label: 'Open Run',
@@ -30,7 +71,13 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
           app.shell.activateById(id);
           return;
         }
-        const content = new RunDetailWidget(model, runId, name);
+        const content = new RunDetailWidget(
+          model,
+          runId,
+          name,
+          rendermime,
+          restoreNotebook
+        );
         const widget = new MainAreaWidget({ content });
         widget.id = id;
         widget.title.label = content.title.label;

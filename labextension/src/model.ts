@@ -5,7 +5,15 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { requestAPI } from './request';
-import { IMetricSeries, IRun, IRunList, IStoreStatus } from './tokens';
+import {
+  IDataCheck,
+  IMetricSeries,
+  INotebookContent,
+  IRun,
+  IRunList,
+  ISnapshot,
+  IStoreStatus
+} from './tokens';
 
 export const PAGE_SIZE = 200;
 const LIVE_INTERVAL_MS = 2000;
@@ -202,6 +210,31 @@ export class MLMModel {
       undefined,
       'blob'
     );
+  }
+
+  async getSnapshot(runId: string): Promise<ISnapshot> {
+    return requestAPI<ISnapshot>(`runs/${encodeURIComponent(runId)}/snapshot`);
+  }
+
+  async getSnapshotNotebook(runId: string): Promise<INotebookContent> {
+    return requestAPI<INotebookContent>(
+      `runs/${encodeURIComponent(runId)}/snapshot/notebook`
+    );
+  }
+
+  async checkData(runId: string): Promise<IDataCheck> {
+    return requestAPI<IDataCheck>(`runs/${encodeURIComponent(runId)}/check`);
+  }
+
+  async postLiveNotebook(
+    kernelId: string,
+    path: string,
+    notebook: unknown
+  ): Promise<{ stored: boolean }> {
+    return requestAPI<{ stored: boolean }>('snapshots', {
+      method: 'POST',
+      body: JSON.stringify({ kernel_id: kernelId, path, notebook })
+    });
   }
 
   dispose(): void {

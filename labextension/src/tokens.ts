@@ -85,3 +85,86 @@ export const CommandIDs = {
 export function toNumber(value: WireNumber): number {
   return typeof value === 'number' ? value : Number(value);
 }
+
+export interface IExecution {
+  order: number;
+  cell_id: string | null;
+  start_ms: number;
+  duration_ms: number;
+  success: boolean | null;
+  in_run: boolean;
+  source: string;
+}
+
+export interface IDataEntry {
+  path: string;
+  kind: 'file' | 'folder';
+  digest: string;
+  size: number;
+  mtime_ns: number | null;
+  files: number;
+  stored: boolean;
+}
+
+export interface IEnvironment {
+  python?: { version: string; implementation: string; executable: string };
+  platform?: {
+    system: string;
+    release: string;
+    machine: string;
+    platform: string;
+  };
+  cpu_count?: number;
+  gpus?: string[];
+  packages?: Record<string, string>;
+  imported?: Record<string, string>;
+  git?: {
+    commit: string;
+    branch: string | null;
+    dirty: boolean;
+    root: string | null;
+  } | null;
+  env_names?: string[];
+}
+
+export interface ISnapshot {
+  id: string;
+  phase: 'start' | 'live' | 'end' | 'exit';
+  created_ms: number;
+  notebook: { path: string; source: 'live' | 'disk' } | null;
+  executions: IExecution[];
+  environment: IEnvironment;
+  data: IDataEntry[];
+  out_of_order: boolean;
+  out_of_order_reasons: string[];
+  snapshots: { id: string; phase: string; created_ms: number }[];
+}
+
+export interface IDataCheck {
+  run_id: string;
+  data: {
+    path: string;
+    kind: string;
+    status: 'unchanged' | 'changed' | 'missing';
+    old: string;
+    new: string | null;
+  }[];
+}
+
+export interface INotebookContent {
+  cells: {
+    cell_type: 'code' | 'markdown' | 'raw';
+    source: string | string[];
+    outputs?: {
+      output_type: string;
+      text?: string | string[];
+      data?: Record<string, unknown>;
+      ename?: string;
+      evalue?: string;
+    }[];
+    execution_count?: number | null;
+  }[];
+  metadata: Record<string, unknown>;
+  nbformat: number;
+  nbformat_minor: number;
+}

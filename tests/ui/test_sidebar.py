@@ -22,6 +22,7 @@ TRAINING = [
     "%load_ext jupyter_mlm",
     "import math\nimport jupyter_mlm as mlm",
     "%mlm_run start baseline --experiment churn --tag owner=ana",
+    "rows = open('data/train.csv').read().splitlines()",
     "lr, depth = 0.05, 6\n%mlm_log param lr depth model='xgb'",
     "for step in range(200):\n"
     "    mlm.log_metrics({'loss': math.exp(-step / 40) + 0.05 * math.sin(step),\n"
@@ -41,19 +42,23 @@ def filled(lab_server: LabServer, tmp_path_factory: pytest.TempPathFactory) -> S
     """Two runs logged by a real notebook in a real kernel, plus one still running."""
     import os
 
-    work = tmp_path_factory.mktemp("notebook")
+    work = lab_server.root / "project"
+    (work / "data").mkdir(parents=True)
+    (work / "data" / "train.csv").write_text("tenure,plan,churned\n3,basic,1\n40,pro,0\n")
     nb = new_notebook(cells=[new_code_cell(source) for source in TRAINING])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    old = os.environ.get("MLM_STORE_URI")
+    nbformat.write(nb, work / "training.ipynb")
+    saved = {k: os.environ.get(k) for k in ("MLM_STORE_URI", "JPY_SESSION_NAME")}
     os.environ["MLM_STORE_URI"] = str(lab_server.store)
+    os.environ["JPY_SESSION_NAME"] = str(work / "training.ipynb")
     try:
         NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(work)}}).execute()
     finally:
-        if old is None:
-            os.environ.pop("MLM_STORE_URI", None)
-        else:
-            os.environ["MLM_STORE_URI"] = old
-    nbformat.write(nb, work / "training.ipynb")
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     store = open_store(str(lab_server.store))
     exp = store.get_or_create_experiment("live")
     live = store.create_run(exp.id, "live-run")
@@ -149,6 +154,92 @@ def test_run_detail_with_charts_and_artifacts(page: Any, lab_server: LabServer, 
         detail.locator("button", has_text="Download").click()
     path = download.value.path()
     assert Path(path).read_text() == "baseline report"
+
+
+def test_run_snapshot_tabs_and_restore(page: Any, lab_server: LabServer, filled: Store) -> None:
+    panel = open_sidebar(page, lab_server)
+    panel.locator(".jp-mlm-row", has_text="baseline").click()
+    detail = page.locator(".jp-mlm-detail")
+    detail.locator(".jp-mlm-tab", has_text="Notebook").click()
+    notebook = detail.locator(".jp-mlm-notebook")
+    notebook.wait_for(timeout=30_000)
+    assert "%mlm_run start baseline" in notebook.inner_text()
+    assert detail.locator(".jp-mlm-nbcell").count() == len(TRAINING)
+    screenshot(page, "run-notebook")
+
+    detail.locator(".jp-mlm-tab", has_text="Environment").click()
+    search = detail.locator(".jp-mlm-package-search")
+    search.fill("sqlalchemy")
+    packages = detail.locator(".jp-mlm-packages")
+    assert "sqlalchemy" in packages.inner_text() and "imported" in packages.inner_text()
+    assert packages.locator("tr").count() == 1
+    assert "names recorded (values never are)" in detail.inner_text()
+    screenshot(page, "run-environment")
+
+    detail.locator(".jp-mlm-tab", has_text="Data").click()
+    badge = detail.locator(".jp-mlm-data .jp-mlm-badge")
+    badge.wait_for(timeout=30_000)
+    assert "train.csv" in detail.locator(".jp-mlm-data").inner_text()
+    assert badge.inner_text() == "unchanged"
+    screenshot(page, "run-data")
+
+    detail.locator(".jp-mlm-restore").click()
+    page.locator(".jp-mlm-notice").wait_for(state="attached", timeout=30_000)  # hidden: the notebook opened on top
+    restored = list(lab_server.root.glob("training.restored-*.ipynb"))
+    assert len(restored) == 1
+    assert [c.source for c in nbformat.read(restored[0], as_version=4).cells] == TRAINING
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.lm-TabBar-tabLabel')].some(t => t.textContent.includes('restored'))",
+        timeout=30_000,
+    )
+    screenshot(page, "run-restored")
+
+
+def test_live_notebook_with_unsaved_edits_reaches_the_snapshot(page: Any, lab_server: LabServer, filled: Store) -> None:
+    nb = new_notebook(
+        cells=[
+            new_code_cell("%load_ext jupyter_mlm"),
+            new_code_cell("%mlm_run start live-edit --experiment ui"),
+            new_code_cell("x = 1"),
+        ]
+    )
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, lab_server.root / "live.ipynb")
+    page.goto(lab_server.lab_url("lab/tree/live.ipynb"))
+    page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'",
+        timeout=60_000,
+    )
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_function("() => document.querySelectorAll('.jp-InputPrompt').length && "
+                           "[...document.querySelectorAll('.jp-InputPrompt')].every(p => /\\d/.test(p.textContent))",
+                           timeout=60_000)  # fmt: skip
+    page.evaluate(
+        """() => {
+            const panel = window.jupyterapp.shell.currentWidget;
+            panel.content.model.cells.get(2).sharedModel.setSource("x = 'an unsaved edit'");
+            panel.content.activeCellIndex = 2;
+            return window.jupyterapp.commands.execute('notebook:run-cell');
+        }"""
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        run_id = filled.running_run_of_kernel(
+            page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.id")
+        )
+        live = [s for s in filled.list_snapshots(run_id)] if run_id else []
+        from jupyter_mlm.capture.snapshot import Snapshot
+
+        sources = (
+            [c.source for c in Snapshot(filled, live[-1]).notebook.cells] if live and live[-1].phase == "live" else []
+        )
+        if "x = 'an unsaved edit'" in sources:
+            break
+        assert time.monotonic() < deadline, f"no live snapshot with the edit: {[s.phase for s in live]}"
+        time.sleep(0.5)
+    assert "an unsaved edit" not in (lab_server.root / "live.ipynb").read_text()  # never saved to disk
+    screenshot(page, "live-notebook")
 
 
 def test_table_refreshes_live_while_runs_are_running(page: Any, lab_server: LabServer, filled: Store) -> None:

@@ -1,15 +1,30 @@
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import React, { useEffect, useState } from 'react';
 
 import { formatBytes, formatDuration, formatTime } from '../format';
 import { messageOf, MLMModel } from '../model';
-import { IMetricSeries, IRun, toNumber } from '../tokens';
+import {
+  IDataCheck,
+  IMetricSeries,
+  INotebookContent,
+  IRun,
+  ISnapshot,
+  toNumber
+} from '../tokens';
+import { DataView } from './DataView';
+import { EnvironmentView } from './EnvironmentView';
 import { LineChart } from './LineChart';
+import { NotebookView } from './NotebookView';
 import { StatusBadge } from './StatusBadge';
 
 export interface IRunDetailProps {
   model: MLMModel;
   runId: string;
+  rendermime: IRenderMimeRegistry | null;
+  onRestore: (run: IRun, notebook: INotebookContent) => Promise<string>;
 }
+
+type Tab = 'overview' | 'notebook' | 'environment' | 'data';
 
 function KeyValues(props: {
   title: string;
@@ -46,10 +61,51 @@ function KeyValues(props: {
  * Re-reads itself every few seconds while the run is still running.
  */
 export function RunDetail(props: IRunDetailProps): JSX.Element {
-  const { model, runId } = props;
+  const { model, runId, rendermime, onRestore } = props;
   const [run, setRun] = useState<IRun | null>(null);
   const [series, setSeries] = useState<IMetricSeries[]>([]);
   const [error, setError] = useState<string | null>(null);
+  const [tab, setTab] = useState<Tab>('overview');
+  const [snapshot, setSnapshot] = useState<ISnapshot | null>(null);
+  const [snapshotError, setSnapshotError] = useState<string | null>(null);
+  const [notebook, setNotebook] = useState<INotebookContent | null>(null);
+  const [check, setCheck] = useState<IDataCheck | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  useEffect(() => {
+    model
+      .getSnapshot(runId)
+      .then(setSnapshot)
+      .catch(err => setSnapshotError(messageOf(err)));
+  }, [runId, run?.status]);
+
+  useEffect(() => {
+    if (tab === 'notebook' && notebook === null) {
+      model
+        .getSnapshotNotebook(runId)
+        .then(setNotebook)
+        .catch(err => setSnapshotError(messageOf(err)));
+    }
+    if (tab === 'data' && check === null) {
+      model
+        .checkData(runId)
+        .then(setCheck)
+        .catch(err => setSnapshotError(messageOf(err)));
+    }
+  }, [tab, runId]);
+
+  const restore = async (): Promise<void> => {
+    if (!run) {
+      return;
+    }
+    try {
+      const content = notebook ?? (await model.getSnapshotNotebook(runId));
+      const path = await onRestore(run, content);
+      setNotice(`Restored to ${path}`);
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  };
 
   useEffect(() => {
     let cancelled = false;
@@ -130,61 +186,125 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
           {error}
         </div>
       )}
-      <div className="jp-mlm-columns">
-        <KeyValues title="Params" values={run.params} />
-        <KeyValues title="Tags" values={run.tags} />
-      </div>
-      <section className="jp-mlm-section">
-        <h3>
-          Metrics{' '}
-          <span className="jp-mlm-muted">
-            ({Object.keys(run.metrics).length})
-          </span>
-        </h3>
-        <div className="jp-mlm-charts">
-          {series.map(s => (
-            <LineChart
-              key={s.key}
-              title={`${s.key} (${s.total} points)`}
-              series={[
-                {
-                  label: run.name,
-                  steps: s.steps,
-                  values: s.values.map(toNumber)
-                }
-              ]}
-            />
-          ))}
+      {notice !== null && <div className="jp-mlm-notice">{notice}</div>}
+      {snapshot?.out_of_order && (
+        <div className="jp-mlm-warning" role="alert">
+          <b>This notebook may not be what produced the results.</b>
+          <ul>
+            {snapshot.out_of_order_reasons.map(reason => (
+              <li key={reason}>{reason}</li>
+            ))}
+          </ul>
         </div>
-      </section>
-      <section className="jp-mlm-section">
-        <h3>
-          Artifacts{' '}
-          <span className="jp-mlm-muted">({run.artifacts.length})</span>
-        </h3>
-        {run.artifacts.length === 0 ? (
-          <div className="jp-mlm-muted">none</div>
+      )}
+      <div className="jp-mlm-tabs jp-mlm-detail-tabs" role="tablist">
+        {(
+          [
+            ['overview', 'Overview'],
+            ['notebook', 'Notebook'],
+            ['environment', 'Environment'],
+            ['data', `Data (${snapshot?.data.length ?? 0})`]
+          ] as [Tab, string][]
+        ).map(([id, label]) => (
+          <button
+            key={id}
+            role="tab"
+            aria-selected={tab === id}
+            className={`jp-mlm-tab${tab === id ? ' jp-mod-active' : ''}`}
+            onClick={() => setTab(id)}
+          >
+            {label}
+          </button>
+        ))}
+        <span className="jp-mlm-spacer" />
+        <button
+          className="jp-mlm-button jp-mod-styled jp-mlm-restore"
+          onClick={() => void restore()}
+          disabled={snapshot?.notebook === null || snapshot === null}
+          title="Write this run's notebook next to the others and open it"
+        >
+          Restore notebook
+        </button>
+      </div>
+      {tab !== 'overview' && snapshotError !== null && (
+        <div className="jp-mlm-error" role="alert">
+          {snapshotError}
+        </div>
+      )}
+      {tab === 'notebook' &&
+        (notebook && rendermime ? (
+          <NotebookView notebook={notebook} rendermime={rendermime} />
         ) : (
-          <table className="jp-mlm-kv jp-mlm-artifacts">
-            <tbody>
-              {run.artifacts.map(artifact => (
-                <tr key={artifact.path}>
-                  <th>{artifact.path}</th>
-                  <td>{formatBytes(artifact.size)}</td>
-                  <td>
-                    <button
-                      className="jp-mlm-button jp-mod-styled"
-                      onClick={() => void download(artifact.path)}
-                    >
-                      Download
-                    </button>
-                  </td>
-                </tr>
+          <div className="jp-mlm-muted">Loading notebook…</div>
+        ))}
+      {tab === 'environment' &&
+        (snapshot ? (
+          <EnvironmentView environment={snapshot.environment} />
+        ) : (
+          <div className="jp-mlm-muted">Loading…</div>
+        ))}
+      {tab === 'data' && snapshot && (
+        <DataView data={snapshot.data} check={check} />
+      )}
+      {tab === 'overview' && (
+        <>
+          <div className="jp-mlm-columns">
+            <KeyValues title="Params" values={run.params} />
+            <KeyValues title="Tags" values={run.tags} />
+          </div>
+          <section className="jp-mlm-section">
+            <h3>
+              Metrics{' '}
+              <span className="jp-mlm-muted">
+                ({Object.keys(run.metrics).length})
+              </span>
+            </h3>
+            <div className="jp-mlm-charts">
+              {series.map(s => (
+                <LineChart
+                  key={s.key}
+                  title={`${s.key} (${s.total} points)`}
+                  series={[
+                    {
+                      label: run.name,
+                      steps: s.steps,
+                      values: s.values.map(toNumber)
+                    }
+                  ]}
+                />
               ))}
-            </tbody>
-          </table>
-        )}
-      </section>
+            </div>
+          </section>
+          <section className="jp-mlm-section">
+            <h3>
+              Artifacts{' '}
+              <span className="jp-mlm-muted">({run.artifacts.length})</span>
+            </h3>
+            {run.artifacts.length === 0 ? (
+              <div className="jp-mlm-muted">none</div>
+            ) : (
+              <table className="jp-mlm-kv jp-mlm-artifacts">
+                <tbody>
+                  {run.artifacts.map(artifact => (
+                    <tr key={artifact.path}>
+                      <th>{artifact.path}</th>
+                      <td>{formatBytes(artifact.size)}</td>
+                      <td>
+                        <button
+                          className="jp-mlm-button jp-mod-styled"
+                          onClick={() => void download(artifact.path)}
+                        >
+                          Download
+                        </button>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </section>
+        </>
+      )}
     </div>
   );
 }

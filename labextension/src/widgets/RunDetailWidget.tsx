@@ -1,16 +1,22 @@
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import React from 'react';
 
 import { RunDetail } from '../components/RunDetail';
 import { mlmIcon } from '../icons';
 import { MLMModel } from '../model';
-import { RUN_DETAIL_PREFIX } from '../tokens';
+import { INotebookContent, IRun, RUN_DETAIL_PREFIX } from '../tokens';
 
 export class RunDetailWidget extends ReactWidget {
   constructor(
     private readonly _model: MLMModel,
     readonly runId: string,
-    runName: string
+    runName: string,
+    private readonly _rendermime: IRenderMimeRegistry | null,
+    private readonly _onRestore: (
+      run: IRun,
+      notebook: INotebookContent
+    ) => Promise<string>
   ) {
     super();
     this.id = `${RUN_DETAIL_PREFIX}${runId}`;
@@ -21,6 +27,13 @@ export class RunDetailWidget extends ReactWidget {
   }
 
   render(): JSX.Element {
-    return <RunDetail model={this._model} runId={this.runId} />;
+    return (
+      <RunDetail
+        model={this._model}
+        runId={this.runId}
+        rendermime={this._rendermime}
+        onRestore={this._onRestore}
+      />
+    );
   }
 }
