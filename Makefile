@@ -61,9 +61,12 @@ pytest: setup services
 
 test: lint typecheck pytest
 
+# Peers measured side by side: MLflow in the project venv, DVC in its own (its pins would
+# disturb the test environment).
 bench: setup
-	$(BIN)/pip install -q -e ".[bench]" $(QUIET_PIP)
+	$(BIN)/pip install -q --no-build-isolation -e ".[bench]" $(QUIET_PIP)
+	[ -x .venv-dvc/bin/dvc ] || { $(PYTHON) -m venv .venv-dvc && .venv-dvc/bin/pip install -q dvc $(QUIET_PIP); }
 	for bench in tests/benchmarks/bench_*.py; do $(BIN)/python $$bench; done
 
 clean:
-	rm -rf $(VENV) node_modules lib jupyter_mlm/labextension $(STAMPS) tsconfig.tsbuildinfo
+	rm -rf $(VENV) .venv-dvc node_modules lib jupyter_mlm/labextension $(STAMPS) tsconfig.tsbuildinfo
