@@ -178,7 +178,8 @@ def main() -> None:
 
         median, p95 = bench_hooks()
         print(
-            f"execution-log hooks per cell  : median {median * 1000:.1f} µs, p95 {p95 * 1000:.1f} µs (200 cells; target ≤ 2 ms)"
+            f"execution-log hooks per cell  : median {median * 1000:.1f} µs, "
+            f"p95 {p95 * 1000:.1f} µs (200 cells; target ≤ 2 ms)"
         )
 
         first, measured = bench_end_snapshot(workdir, data)
@@ -191,7 +192,8 @@ def main() -> None:
         if dvc_seconds is not None:
             print(f"dvc add of the same 1 GiB      : {dvc_seconds:.2f} s ({1 / dvc_seconds:.2f} GB/s)")
             print(
-                f"  → hashing {dvc_seconds * hashing:.1f}× faster than dvc add; hash + store {dvc_seconds * put:.1f}× faster"
+                f"  → hashing {dvc_seconds * hashing:.1f}× faster than dvc add; "
+                f"hash + store {dvc_seconds * put:.1f}× faster"
             )
         else:
             print("dvc add                        : skipped (run `make bench` to create .venv-dvc)")
