@@ -25,7 +25,7 @@ RUN_FORMS = (
 )
 LOG_FORMS = (
     "%mlm_log param k=v [k=v…] | %mlm_log param VAR [VAR…] | %mlm_log metric k=v [k=v…] [--step N] | "
-    "%mlm_log tag k=v [k=v…] | %mlm_log artifact PATH [--name N]"
+    "%mlm_log tag k=v [k=v…] | %mlm_log artifact PATH [--name N] | %mlm_log data PATH [PATH…]"
 )
 
 
@@ -163,6 +163,8 @@ class MLMMagics(Magics):
             %mlm_log metric k=v [k=v…] [--step N]   numbers; a bare name logs that variable
             %mlm_log tag k=v [k=v…]            tags (may change later)
             %mlm_log artifact PATH [--name N]  a file or folder, stored in the run
+            %mlm_log data PATH [PATH…]         data files or folders the run uses (files opened from
+                                               Python are recorded anyway; this is for native readers)
 
         {expr} and $var expand as in any IPython magic.
 
@@ -173,6 +175,7 @@ class MLMMagics(Magics):
             %mlm_log metric auc={auc:.4f} loss={loss} --step {epoch}
             %mlm_log tag owner=ana
             %mlm_log artifact plots/roc.png --name roc.png
+            %mlm_log data data/images/
         """
         words = _split(line, LOG_FORMS)
         if not words:
@@ -184,6 +187,15 @@ class MLMMagics(Magics):
             parser.add_argument("--name", "-n")
             args = _parse(parser, rest)
             _call(tracking.log_artifact, args.path, args.name)
+            return
+        if kind == "data":
+            if not rest:
+                raise UsageError(f"%mlm_log data needs at least one PATH; forms: {LOG_FORMS}")
+            entries = [_call(tracking.log_data, path) for path in rest]
+            display(HTML("<br>".join(
+                f"<code>{html.escape(e['path'])}</code> {e['kind']}, {e['size']:,} bytes, <code>{e['digest'][:12]}</code>"
+                for e in entries
+            )))  # fmt: skip
             return
         if kind not in ("param", "params", "metric", "metrics", "tag", "tags"):
             raise UsageError(f"unknown %mlm_log kind {kind!r}; forms: {LOG_FORMS}")

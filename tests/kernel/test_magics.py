@@ -65,6 +65,7 @@ def test_magics_log_a_whole_run(tmp_path: Path, store_dir: Path, monkeypatch: py
             "%mlm_log metric auc\n%mlm_log metric f1=0.7",
             "%mlm_log tag stage=review",
             "%mlm_log artifact report.txt --name docs/report.txt",
+            "%mlm_log data report.txt",
             "%mlm_run status",
             "%mlm_run end",
             "%mlm_runs --experiment churn",
@@ -75,8 +76,9 @@ def test_magics_log_a_whole_run(tmp_path: Path, store_dir: Path, monkeypatch: py
     )
     assert [errors(c) for c in cells] == [[]] * len(cells)
     assert "baseline" in text(cells[1])
-    assert "baseline" in text(cells[8]) and "running" in text(cells[8])
-    assert "baseline" in text(cells[10]) and "finished" in text(cells[10])
+    assert "report.txt" in text(cells[8]) and "file, 8 bytes" in text(cells[8])
+    assert "baseline" in text(cells[9]) and "running" in text(cells[9])
+    assert "baseline" in text(cells[11]) and "finished" in text(cells[11])
     store = opened(store_dir)
     data = store.get_run(store.resolve_run("baseline").id)
     assert data.info.status == "finished" and data.info.experiment == "churn"
@@ -89,6 +91,9 @@ def test_magics_log_a_whole_run(tmp_path: Path, store_dir: Path, monkeypatch: py
     ]
     assert data.tags == {"owner": "ana", "stage": "review", "team": "ml"}
     assert [a.path for a in data.artifacts] == ["docs/report.txt"]
+    from jupyter_mlm.capture.snapshot import read_snapshot
+
+    assert [Path(d["path"]).name for d in read_snapshot(store, data.info.id).data] == ["report.txt"]
     assert data.info.notebook_path == str(tmp_path / "Churn Model.ipynb")
     assert data.info.kernel_id is None  # nbclient's kernels have no server-side kernel id
     assert data.info.pid > 0 and data.info.host
@@ -192,7 +197,16 @@ def test_magic_help_shows_every_form(tmp_path: Path, store_dir: Path, monkeypatc
     import jupyter_mlm.magics as magics
 
     expected = {
-        magics.MLMMagics.mlm_log: ["param k=v", "param VAR", "metric", "--step", "tag", "artifact PATH", "Examples"],
+        magics.MLMMagics.mlm_log: [
+            "param k=v",
+            "param VAR",
+            "metric",
+            "--step",
+            "tag",
+            "artifact PATH",
+            "data PATH",
+            "Examples",
+        ],
         magics.MLMMagics.mlm_run: ["start", "end", "status", "%%mlm_run", "Examples"],
         magics.MLMMagics.mlm_runs: ["--experiment", "--limit", "Examples"],
     }
