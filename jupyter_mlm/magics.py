@@ -192,10 +192,11 @@ class MLMMagics(Magics):
             if not rest:
                 raise UsageError(f"%mlm_log data needs at least one PATH; forms: {LOG_FORMS}")
             entries = [_call(tracking.log_data, path) for path in rest]
-            display(HTML("<br>".join(
+            lines = [
                 f"<code>{html.escape(e['path'])}</code> {e['kind']}, {e['size']:,} bytes, <code>{e['digest'][:12]}</code>"
                 for e in entries
-            )))  # fmt: skip
+            ]
+            display(HTML("<br>".join(lines)))
             return
         if kind not in ("param", "params", "metric", "metrics", "tag", "tags"):
             raise UsageError(f"unknown %mlm_log kind {kind!r}; forms: {LOG_FORMS}")
