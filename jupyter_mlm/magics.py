@@ -193,7 +193,8 @@ class MLMMagics(Magics):
                 raise UsageError(f"%mlm_log data needs at least one PATH; forms: {LOG_FORMS}")
             entries = [_call(tracking.log_data, path) for path in rest]
             lines = [
-                f"<code>{html.escape(e['path'])}</code> {e['kind']}, {e['size']:,} bytes, <code>{e['digest'][:12]}</code>"
+                f"<code>{html.escape(e['path'])}</code> {e['kind']}, {e['size']:,} bytes, "
+                f"<code>{e['digest'][:12]}</code>"
                 for e in entries
             ]
             display(HTML("<br>".join(lines)))
