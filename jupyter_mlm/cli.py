@@ -80,6 +80,34 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0 if result.runs else 1
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .diffs.runs import diff_checkpoints, diff_runs
+
+    store = _open(args)
+    if args.checkpoint:
+        if len(args.refs) != 2:
+            print("jupyter mlm: error: diff --checkpoint NOTEBOOK C1 C2 takes two checkpoint ids", file=sys.stderr)
+            return 2
+        result = diff_checkpoints(store, args.checkpoint.strip("/"), args.refs[0], args.refs[1])
+        if args.json:
+            print(json.dumps(result, indent=2))
+        else:
+            summary = result["summary"]
+            print(f"{args.checkpoint}: {summary['changed']} changed, {summary['added']} added, "
+                  f"{summary['removed']} removed, {summary['unchanged']} unchanged cells")  # fmt: skip
+            print("\n".join(result["cells"]))
+        return 0
+    if len(args.refs) != 2:
+        print("jupyter mlm: error: diff takes two runs: jupyter mlm diff A B", file=sys.stderr)
+        return 2
+    report = diff_runs(store, args.refs[0], args.refs[1])
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print("\n".join(report.lines(color=sys.stdout.isatty() and not args.no_color)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jupyter mlm", description="Machine-learning model management for Jupyter.")
     parser.add_argument(
@@ -112,6 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("run", help="run id, unique id prefix, or name")
     reproduce.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
     reproduce.set_defaults(func=cmd_reproduce)
+
+    diff = sub.add_parser("diff", help="what differs between two runs (or two checkpoints of a notebook)")
+    diff.add_argument("refs", nargs="*", metavar="RUN", help="two runs: ids, id prefixes or names")
+    diff.add_argument("--checkpoint", metavar="NOTEBOOK", help="diff checkpoints C1 C2 of NOTEBOOK instead")
+    diff.add_argument("--json", action="store_true", help="print JSON")
+    diff.add_argument("--no-color", action="store_true", help="no colours even on a terminal")
+    diff.set_defaults(func=cmd_diff)
     return parser
 
 

@@ -235,6 +235,29 @@ class MLMMagics(Magics):
                 )
         return values
 
+    # -- diff ---------------------------------------------------------------------------------
+    @line_magic
+    def mlm_diff(self, line: str) -> Any:
+        """Show everything that differs between two runs: params, metrics (better/worse when a
+        direction is declared with mlm.set_metric_direction), tags, environment, data, execution
+        log and notebook cells. Unchanged sections are collapsed.
+
+        Forms::
+
+            %mlm_diff A B          runs by id, unique id prefix, or name
+
+        Examples::
+
+            %mlm_diff baseline deeper-trees
+            report = %mlm_diff 3f2a91c0 7be01d44     # the RunDiff; report.to_dict() for JSON
+        """
+        words = _split(line, "%mlm_diff A B")
+        if len(words) != 2:
+            raise UsageError("%mlm_diff takes two runs: %mlm_diff A B (ids, id prefixes or names)")
+        result = _call(tracking.diff, words[0], words[1])
+        display(result)
+        return None
+
     # -- listing -----------------------------------------------------------------------------
     @line_magic
     def mlm_runs(self, line: str) -> None:

@@ -251,3 +251,34 @@ def reproduce(run: str | Run, timeout: int = 600) -> Any:
 
     SESSION.flush()
     return reproduce_run(SESSION.store, run.id if isinstance(run, Run) else run, timeout)
+
+
+def set_metric_direction(key: str, direction: str) -> None:
+    """Declare whether lower (``"min"``) or higher (``"max"``) is better for metric ``key`` in the
+    active run, so diffs can say better or worse."""
+    from ..diffs.runs import DIRECTION_TAG
+
+    check_key(key, "metric name")
+    if direction not in ("min", "max"):
+        raise UsageError(f"metric direction must be 'min' or 'max', not {direction!r}")
+    SESSION.store.set_tags(SESSION.ensure_run().id, {DIRECTION_TAG + key: direction})
+
+
+def diff(a: str | Run, b: str | Run) -> Any:
+    """A ``RunDiff`` of two runs (ids, id prefixes, names or ``Run``s): params, metrics, tags,
+    environment, data, execution log and notebook. Renders as HTML; ``.to_dict()`` for JSON."""
+    from ..diffs.runs import diff_runs
+
+    SESSION.flush()
+    return diff_runs(SESSION.store, a.id if isinstance(a, Run) else a, b.id if isinstance(b, Run) else b)
+
+
+def diff_notebooks(a: Any, b: Any) -> list[dict[str, Any]]:
+    """The nbdime diff (nbdime's format) of two nbformat notebooks, computed by aligning identical
+    cells first and running nbdime only where they differ."""
+    from ..diffs.notebooks import diff_notebooks as diff_nb
+
+    for notebook in (a, b):
+        if not isinstance(notebook, Mapping) or "cells" not in notebook:
+            raise UsageError("diff_notebooks takes two nbformat notebooks (dicts or nbformat nodes)")
+    return diff_nb(dict(a), dict(b))

@@ -69,6 +69,8 @@ def test_magics_log_a_whole_run(tmp_path: Path, store_dir: Path, monkeypatch: py
             "%mlm_run status",
             "%mlm_run end",
             "%mlm_runs --experiment churn",
+            "%mlm_run start second --experiment churn\n%mlm_log param lr=0.02 epochs=3 depth=6 model='xgb'\n%mlm_run end",
+            "%mlm_diff baseline second",
         ],
         store_dir,
         tmp_path,
@@ -79,6 +81,7 @@ def test_magics_log_a_whole_run(tmp_path: Path, store_dir: Path, monkeypatch: py
     assert "report.txt" in text(cells[8]) and "file, 8 bytes" in text(cells[8])
     assert "baseline" in text(cells[9]) and "running" in text(cells[9])
     assert "baseline" in text(cells[11]) and "finished" in text(cells[11])
+    assert "lr" in text(cells[13]) and "0.01" in text(cells[13]) and "0.02" in text(cells[13])
     store = opened(store_dir)
     data = store.get_run(store.resolve_run("baseline").id)
     assert data.info.status == "finished" and data.info.experiment == "churn"

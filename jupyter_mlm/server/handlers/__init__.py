@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .diff import DiffHandler
 from .runs import ArtifactHandler, MetricSeriesHandler, RunHandler, RunListHandler
 from .snapshots import DataCheckHandler, LiveNotebookHandler, SnapshotHandler, SnapshotNotebookHandler
 from .status import StatusHandler
@@ -20,6 +21,7 @@ def routes() -> list[tuple[str, Any]]:
         (rf"{API}/runs/(?P<ref>[^/]+)/snapshot/notebook", SnapshotNotebookHandler),
         (rf"{API}/runs/(?P<ref>[^/]+)/check", DataCheckHandler),
         (rf"{API}/snapshots", LiveNotebookHandler),
+        (rf"{API}/diff", DiffHandler),
         (rf"{API}/runs/(?P<ref>[^/]+)/metrics/(?P<key>.+)", MetricSeriesHandler),
         (rf"{API}/runs/(?P<ref>[^/]+)/artifacts/(?P<path>.+)", ArtifactHandler),
     ]

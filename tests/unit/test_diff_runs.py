@@ -1,0 +1,124 @@
+"""mlm.diff on real runs (SQLite and PostgreSQL): every section, rendering, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+import jupyter_mlm as mlm
+from jupyter_mlm.capture.executions import LOG
+from jupyter_mlm.store import Store
+
+JUPYTER = str(Path(sys.executable).with_name("jupyter"))
+
+
+def run_cells(sources: list[str]) -> None:
+    """What the kernel hooks record when cells run."""
+    for source in sources:
+        LOG.before(None, source)
+        LOG.after(True)
+
+
+@pytest.fixture
+def two_runs(session: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[mlm.Run, mlm.Run]:
+    notebook = tmp_path / "train.ipynb"
+    monkeypatch.setenv("JPY_SESSION_NAME", str(notebook))
+    data_a, data_b, shared = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "shared.csv"
+    shared.write_text("s\n1\n")
+    nb = new_notebook(cells=[new_code_cell(f"step_{i}()") for i in range(30)])
+    nbformat.write(nb, notebook)
+    data_a.write_text("a\n1\n")
+    with mlm.start_run("baseline", tags={"owner": "ana", "stage": "dev"}) as a:
+        mlm.set_metric_direction("loss", "min")
+        mlm.set_metric_direction("auc", "max")
+        mlm.log_params({"lr": 0.01, "depth": 6, "dropout": 0.1})
+        mlm.log_metrics({"loss": 0.40, "auc": 0.80, "f1": 0.5})
+        mlm.log_data(data_a)
+        mlm.log_data(shared)
+        run_cells(["load()", "train()", "evaluate()"])
+    nb.cells[4].source = "step_4(tuned=True)"  # the same notebook, edited: cell ids stay
+    nb.cells.insert(10, new_code_cell("extra_feature()"))
+    nbformat.write(nb, notebook)
+    data_b.write_text("b\n2\n")
+    shared.write_text("s\n2\n")
+    with mlm.start_run("deeper", tags={"owner": "ana", "reviewed": "yes"}) as b:
+        mlm.set_metric_direction("loss", "min")
+        mlm.set_metric_direction("auc", "max")
+        mlm.log_params({"lr": 0.01, "depth": 12, "layers": 3})
+        mlm.log_metrics({"loss": 0.30, "auc": 0.78, "f1": 0.5})
+        mlm.log_data(data_b)
+        mlm.log_data(shared)
+        run_cells(["load()", "evaluate()", "train()", "tune()"])
+    return a, b
+
+
+def test_every_section(two_runs: tuple[mlm.Run, mlm.Run]) -> None:
+    a, b = two_runs
+    diff = mlm.diff(a, b.name)
+    assert diff.params == {"added": {"layers": "3"}, "removed": {"dropout": "0.1"}, "changed": {"depth": ["6", "12"]}}
+    metrics = {m["key"]: m for m in diff.metrics}
+    assert metrics["loss"]["verdict"] == "better" and metrics["loss"]["delta"] == pytest.approx(-0.1)
+    assert metrics["loss"]["relative"] == pytest.approx(-0.25)
+    assert metrics["auc"]["verdict"] == "worse"
+    assert metrics["f1"]["delta"] == 0 and metrics["f1"]["verdict"] is None
+    assert [m["key"] for m in diff.changed_metrics] == ["auc", "loss"]
+    assert diff.tags["added"] == {"reviewed": "yes"} and diff.tags["removed"] == {"stage": "dev"}
+    assert [Path(p).name for p in diff.data["added"]] == ["b.csv"]
+    assert [Path(p).name for p in diff.data["removed"]] == ["a.csv"]
+    assert [Path(d["path"]).name for d in diff.data["changed"]] == ["shared.csv"]
+    assert diff.executions == {"only_a": [], "only_b": ["tune()"], "order_changed": True}
+    assert diff.environment["python"] is None and diff.environment["packages"]["changed"] == {}
+    notebook = diff.notebook
+    assert notebook is not None
+    assert notebook["summary"] == {"added": 1, "removed": 0, "changed": 1, "unchanged": 29}
+    assert notebook["cells"] == ["~ cell 5 (source): step_4()", "+ cell 11: extra_feature()"]
+    assert dict(diff.sections()) == {
+        "params": True, "metrics": True, "tags": True, "environment": False,
+        "data": True, "executions": True, "notebook": True,
+    }  # fmt: skip
+
+
+def test_json_and_html(two_runs: tuple[mlm.Run, mlm.Run]) -> None:
+    a, b = two_runs
+    diff = mlm.diff(a.id[:10], b.id)
+    as_json = json.loads(json.dumps(diff.to_dict(), allow_nan=False))
+    assert as_json["a"]["name"] == "baseline" and as_json["notebook"]["diff"][0]["key"] == "cells"
+    page = diff._repr_html_()
+    assert "<details open><summary><b>Params</b>" in page
+    assert "<details><summary><b>Environment</b> <span" in page  # unchanged: collapsed
+    assert "better" in page and "worse" in page
+    plain = "\n".join(diff.lines())
+    assert "~ depth: 6 → 12" in plain and "environment: no differences" in plain and "\x1b[" not in plain
+    assert "\x1b[32m" in "\n".join(diff.lines(color=True))
+
+
+def test_bad_references(session: Store) -> None:
+    with mlm.start_run("only") as run:
+        pass
+    with pytest.raises(mlm.UsageError, match="same run"):
+        mlm.diff(run, run.id)
+    with pytest.raises(mlm.NotFound):
+        mlm.diff(run, "missing-run")
+    with pytest.raises(mlm.UsageError, match="'min' or 'max'"):
+        mlm.set_metric_direction("loss", "down")
+
+
+def test_cli_diff(two_runs: tuple[mlm.Run, mlm.Run], session: Store, tmp_path: Path) -> None:
+    env = {**os.environ, "MLM_STORE_URI": session.location.db_url, "MLM_OBJECTS_URI": session.objects.uri}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([JUPYTER, "mlm", *args], capture_output=True, text=True, env=env, timeout=120)
+
+    result = cli("diff", "baseline", "deeper")
+    assert result.returncode == 0, result.stderr
+    assert "loss: 0.4 → 0.3" in result.stdout and "better" in result.stdout and "\x1b[" not in result.stdout
+    assert json.loads(cli("diff", "baseline", "deeper", "--json").stdout)["params"]["changed"] == {"depth": ["6", "12"]}
+    assert cli("diff", "baseline").returncode == 2
+    assert "no run" in cli("diff", "baseline", "nope").stderr
