@@ -20,33 +20,45 @@ def _section(title: str, changed: bool, body: str) -> str:
     return f"<details{' open' if changed else ''}><summary><b>{title}</b>{label}</summary>{body}</details>"
 
 
+def _code(value: Any) -> str:
+    return f"<code>{html.escape(str(value))}</code>"
+
+
+def _row(colour: str, label: str, old: str, new: str) -> str:
+    return f"<tr style='color:{colour}'><td>{html.escape(label)}</td><td>{old}</td><td>{new}</td></tr>"
+
+
 def _keyed(section: dict[str, Any]) -> str:
-    rows = [f"<tr style='color:{_GREEN}'><td>+ {html.escape(k)}</td><td></td><td><code>{html.escape(str(v))}</code></td></tr>"
-            for k, v in section.get("added", {}).items()]  # fmt: skip
-    rows += [f"<tr style='color:{_RED}'><td>- {html.escape(k)}</td><td><code>{html.escape(str(v))}</code></td><td></td></tr>"
-             for k, v in section.get("removed", {}).items()]  # fmt: skip
-    rows += [f"<tr style='color:{_AMBER}'><td>~ {html.escape(k)}</td><td><code>{html.escape(str(o))}</code></td>"
-             f"<td><code>{html.escape(str(n))}</code></td></tr>" for k, (o, n) in section.get("changed", {}).items()]  # fmt: skip
+    rows = [_row(_GREEN, f"+ {k}", "", _code(v)) for k, v in section.get("added", {}).items()]
+    rows += [_row(_RED, f"- {k}", _code(v), "") for k, v in section.get("removed", {}).items()]
+    rows += [_row(_AMBER, f"~ {k}", _code(o), _code(n)) for k, (o, n) in section.get("changed", {}).items()]
     return f"<table>{''.join(rows)}</table>" if rows else ""
 
 
 def run_diff_html(diff: RunDiff) -> str:
     changed = dict(diff.sections())
     a, b = diff.a.info, diff.b.info
-    head = (f"<div><b>{html.escape(a.name)}</b> <code>{a.id[:8]}</code> → <b>{html.escape(b.name)}</b> "
-            f"<code>{b.id[:8]}</code></div>")  # fmt: skip
+    head = (
+        f"<div><b>{html.escape(a.name)}</b> <code>{a.id[:8]}</code> → <b>{html.escape(b.name)}</b> "
+        f"<code>{b.id[:8]}</code></div>"
+    )
     metric_rows = []
     for m in diff.metrics:
         colour = _GREEN if m["verdict"] == "better" else _RED if m["verdict"] == "worse" else "inherit"
         rel = "" if m["relative"] is None else f" ({m['relative']:+.1%})"
         delta = "" if m["delta"] is None else html.escape(f"{m['delta']:+.6g}") + rel
-        metric_rows.append(f"<tr style='color:{colour}'><td>{html.escape(m['key'])}</td><td>{_num(m['a'])}</td>"
-                           f"<td>{_num(m['b'])}</td><td>{delta}</td><td>{m['verdict'] or ''}</td></tr>")  # fmt: skip
-    metrics = ("<table><tr><th>metric</th><th>a</th><th>b</th><th>Δ</th><th></th></tr>" + "".join(metric_rows) + "</table>"
-               if metric_rows else "")  # fmt: skip
+        metric_rows.append(
+            f"<tr style='color:{colour}'><td>{html.escape(m['key'])}</td><td>{_num(m['a'])}</td>"
+            f"<td>{_num(m['b'])}</td><td>{delta}</td><td>{m['verdict'] or ''}</td></tr>"
+        )
+    header = "<tr><th>metric</th><th>a</th><th>b</th><th>Δ</th><th></th></tr>"
+    metrics = f"<table>{header}{''.join(metric_rows)}</table>" if metric_rows else ""
     env = diff.environment
-    env_rows = "".join(f"<div>~ {k}: {html.escape(str(env[k][0]))} → {html.escape(str(env[k][1]))}</div>"
-                       for k in ("python", "platform") if env.get(k))  # fmt: skip
+    env_rows = "".join(
+        f"<div>~ {k}: {html.escape(str(env[k][0]))} → {html.escape(str(env[k][1]))}</div>"
+        for k in ("python", "platform")
+        if env.get(k)
+    )
     data = diff.data
     data_body = "".join(
         [f"<div style='color:{_GREEN}'>+ {html.escape(p)}</div>" for p in data.get("added", [])]
@@ -63,15 +75,24 @@ def run_diff_html(diff: RunDiff) -> str:
         nb_section = _section("Notebook", False, "<div>not captured in both runs</div>")
     else:
         s = nb["summary"]
-        nb_body = (f"<div>{s['changed']} changed, {s['added']} added, {s['removed']} removed, {s['unchanged']} unchanged</div>"
-                   + "".join(f"<div><code>{html.escape(line)}</code></div>" for line in nb["cells"]))  # fmt: skip
+        nb_body = (
+            f"<div>{s['changed']} changed, {s['added']} added, {s['removed']} removed, {s['unchanged']} unchanged</div>"
+            + "".join(f"<div><code>{html.escape(line)}</code></div>" for line in nb["cells"])
+        )
         nb_section = _section("Notebook", changed["notebook"], nb_body)
-    return "<div class='mlm-diff'>" + head + "".join([
-        _section("Params", changed["params"], _keyed(diff.params)),
-        _section("Metrics", changed["metrics"], metrics),
-        _section("Tags", changed["tags"], _keyed(diff.tags)),
-        _section("Environment", changed["environment"], env_rows + _keyed(env.get("packages", {}))),
-        _section("Data", changed["data"], data_body),
-        _section("Execution log", changed["executions"], ex_body),
-        nb_section,
-    ]) + "</div>"  # fmt: skip
+    return (
+        "<div class='mlm-diff'>"
+        + head
+        + "".join(
+            [
+                _section("Params", changed["params"], _keyed(diff.params)),
+                _section("Metrics", changed["metrics"], metrics),
+                _section("Tags", changed["tags"], _keyed(diff.tags)),
+                _section("Environment", changed["environment"], env_rows + _keyed(env.get("packages", {}))),
+                _section("Data", changed["data"], data_body),
+                _section("Execution log", changed["executions"], ex_body),
+                nb_section,
+            ]
+        )
+        + "</div>"
+    )

@@ -62,14 +62,27 @@ class RunDiff:
 
         def run(data: RunData) -> dict[str, Any]:
             info = data.info
-            return {"id": info.id, "name": info.name, "experiment": info.experiment, "status": info.status,
-                    "start_ms": info.start_ms, "end_ms": info.end_ms}  # fmt: skip
+            return {
+                "id": info.id,
+                "name": info.name,
+                "experiment": info.experiment,
+                "status": info.status,
+                "start_ms": info.start_ms,
+                "end_ms": info.end_ms,
+            }
 
         metrics = [{k: (_finite(v) if isinstance(v, float) else v) for k, v in row.items()} for row in self.metrics]
         return {
-            "a": run(self.a), "b": run(self.b), "params": self.params, "metrics": metrics, "tags": self.tags,
-            "environment": self.environment, "data": self.data, "executions": self.executions, "notebook": self.notebook,
-        }  # fmt: skip
+            "a": run(self.a),
+            "b": run(self.b),
+            "params": self.params,
+            "metrics": metrics,
+            "tags": self.tags,
+            "environment": self.environment,
+            "data": self.data,
+            "executions": self.executions,
+            "notebook": self.notebook,
+        }
 
     @property
     def changed_metrics(self) -> list[dict[str, Any]]:
@@ -89,7 +102,7 @@ class RunDiff:
                     or self.environment.get("platform")
                     or not _empty(self.environment.get("packages", {}))
                 ),
-            ),  # fmt: skip
+            ),
             ("data", not _empty(self.data)),
             (
                 "executions",
@@ -98,7 +111,7 @@ class RunDiff:
                     or self.executions.get("only_b")
                     or self.executions.get("order_changed")
                 ),
-            ),  # fmt: skip
+            ),
             ("notebook", notebook_changed),
         ]
 
@@ -109,7 +122,8 @@ class RunDiff:
             ("\x1b[31m", "\x1b[32m", "\x1b[33m", "\x1b[1m", "\x1b[2m", "\x1b[0m") if color else ("",) * 6
         )
         out = [
-            f"{bold}{self.a.info.name}{reset} ({self.a.info.id[:8]}) → {bold}{self.b.info.name}{reset} ({self.b.info.id[:8]})"
+            f"{bold}{self.a.info.name}{reset} ({self.a.info.id[:8]}) → "
+            f"{bold}{self.b.info.name}{reset} ({self.b.info.id[:8]})"
         ]
         changed = dict(self.sections())
 
@@ -167,8 +181,10 @@ class RunDiff:
             out.append(f"{dim}notebook: not captured in both runs{reset}")
         elif changed["notebook"]:
             summary = self.notebook["summary"]
-            out.append(f"{bold}notebook{reset}: {summary['changed']} changed, {summary['added']} added, "
-                       f"{summary['removed']} removed, {summary['unchanged']} unchanged cells")  # fmt: skip
+            out.append(
+                f"{bold}notebook{reset}: {summary['changed']} changed, {summary['added']} added, "
+                f"{summary['removed']} removed, {summary['unchanged']} unchanged cells"
+            )
             out.extend(f"  {line}" for line in self.notebook["cells"])
         else:
             out.append(f"{dim}notebook: no differences{reset}")
@@ -198,8 +214,17 @@ def _metric_rows(a: RunData, b: RunData) -> list[dict[str, Any]]:
         verdict = None
         if delta is not None and direction is not None:
             verdict = "same" if delta == 0 else ("better" if (delta < 0) == (direction == "min") else "worse")
-        rows.append({"key": key, "a": va, "b": vb, "delta": delta, "relative": relative,
-                     "direction": direction, "verdict": verdict})  # fmt: skip
+        rows.append(
+            {
+                "key": key,
+                "a": va,
+                "b": vb,
+                "delta": delta,
+                "relative": relative,
+                "direction": direction,
+                "verdict": verdict,
+            }
+        )
     return rows
 
 
@@ -282,10 +307,15 @@ def _notebook(store: Store, manifest_a: str, manifest_b: str) -> dict[str, Any]:
     header = header_diff(nb_a, nb_b)
     diff: Diff = ([{"op": "patch", "key": "cells", "diff": cells}] if cells else []) + header
     return {
-        "manifest_a": manifest_a, "manifest_b": manifest_b, "cells_a": len(digests_a), "cells_b": len(digests_b),
-        "summary": summarize(diff, len(digests_a)), "header": bool(header), "diff": diff,
+        "manifest_a": manifest_a,
+        "manifest_b": manifest_b,
+        "cells_a": len(digests_a),
+        "cells_b": len(digests_b),
+        "summary": summarize(diff, len(digests_a)),
+        "header": bool(header),
+        "diff": diff,
         "cells": describe_cells(cells, lambda i: loader(digests_a)(i, i + 1)[0]),
-    }  # fmt: skip
+    }
 
 
 def describe_cells(cells_diff: Diff, cell_a: Any) -> list[str]:
@@ -315,8 +345,7 @@ def diff_runs(store: Store, ref_a: str, ref_b: str) -> RunDiff:
     if record_a.id == record_b.id:
         raise UsageError(f"{ref_a!r} and {ref_b!r} are the same run; name two different runs")
     a, b = store.get_run(record_a.id), store.get_run(record_b.id)
-    result = RunDiff(a, b, params=_keyed(a.params, b.params), metrics=_metric_rows(a, b),
-                     tags=_keyed(a.tags, b.tags))  # fmt: skip
+    result = RunDiff(a, b, params=_keyed(a.params, b.params), metrics=_metric_rows(a, b), tags=_keyed(a.tags, b.tags))
     try:
         snap_a, snap_b = read_snapshot(store, a.info.id), read_snapshot(store, b.info.id)
     except NotFound:
