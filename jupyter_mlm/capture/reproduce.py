@@ -46,7 +46,7 @@ def restore(store: Store, run_ref: str, output: str | os.PathLike[str], overwrit
     return target
 
 
-@dataclass
+@dataclass(repr=False)
 class CheckReport:
     """What differs between a run's snapshot and the machine now."""
 
@@ -76,6 +76,9 @@ class CheckReport:
         out.append(f"packages: {len(self.packages)} differ")
         out += [f"  {p['name']}: {p['old'] or '(absent)'} → {p['new'] or '(absent)'}" for p in self.packages]
         return out
+
+    def __repr__(self) -> str:
+        return "\n".join(self.lines())
 
     def _repr_html_(self) -> str:
         return "<pre>" + html.escape("\n".join(self.lines())) + "</pre>"

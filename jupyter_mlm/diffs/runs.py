@@ -43,7 +43,7 @@ def direction_of(key: str, *runs: RunData) -> str | None:
     return None
 
 
-@dataclass
+@dataclass(repr=False)
 class RunDiff:
     """Sections: ``params``, ``metrics``, ``tags``, ``environment``, ``data``, ``executions``, ``notebook``."""
 
@@ -189,6 +189,9 @@ class RunDiff:
         else:
             out.append(f"{dim}notebook: no differences{reset}")
         return out
+
+    def __repr__(self) -> str:
+        return "\n".join(self.lines())
 
     def _repr_html_(self) -> str:
         from .render import run_diff_html

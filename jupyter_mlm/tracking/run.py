@@ -136,7 +136,7 @@ class Run:
 
     # -- display ----------------------------------------------------------------------------
     def __repr__(self) -> str:
-        return f"<Run {self.name!r} {self.id[:8]} {self._record.status} in {self.experiment!r}>"
+        return f"<Run {self.name!r} {self.id[:8]} {self.status} in {self.experiment!r}>"
 
     def _repr_html_(self) -> str:
         data = self._data()

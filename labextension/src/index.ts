@@ -4,6 +4,7 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { MainAreaWidget } from '@jupyterlab/apputils';
+import { IEditorServices } from '@jupyterlab/codeeditor';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 
@@ -17,6 +18,7 @@ import {
   RUN_DETAIL_PREFIX,
   RUNS_TABLE_ID
 } from './tokens';
+import { CompareWidget } from './widgets/CompareWidget';
 import { RunDetailWidget } from './widgets/RunDetailWidget';
 import { RunsTableWidget } from './widgets/RunsTableWidget';
 import { SidebarPanel } from './widgets/SidebarPanel';
@@ -25,12 +27,18 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-mlm:sidebar',
   description: 'Model management sidebar: runs, run detail, store status.',
   autoStart: true,
-  optional: [ILayoutRestorer, INotebookTracker, IRenderMimeRegistry],
+  optional: [
+    ILayoutRestorer,
+    INotebookTracker,
+    IRenderMimeRegistry,
+    IEditorServices
+  ],
   activate: (
     app: JupyterFrontEnd,
     restorer: ILayoutRestorer | null,
     notebooks: INotebookTracker | null,
-    rendermime: IRenderMimeRegistry | null
+    rendermime: IRenderMimeRegistry | null,
+    editorServices: IEditorServices | null
   ) => {
     const model = new MLMModel();
     if (notebooks) {
@@ -94,6 +102,30 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
         name: run.name
       });
     };
+    const compare = (runs: IRun[]): void => {
+      const content = new CompareWidget(
+        model,
+        runs,
+        rendermime,
+        editorServices?.factoryService.newInlineEditor ?? null
+      );
+      const existing = [...app.shell.widgets('main')].find(
+        w => w.id === content.id
+      );
+      if (existing) {
+        content.dispose();
+        app.shell.activateById(existing.id);
+        return;
+      }
+      const widget = new MainAreaWidget({ content });
+      widget.id = content.id;
+      widget.title.label = content.title.label;
+      widget.title.icon = content.title.icon;
+      widget.title.closable = true;
+      app.shell.add(widget, 'main');
+      app.shell.activateById(widget.id);
+    };
+
     app.commands.addCommand(CommandIDs.openRunsTable, {
       label: 'Open Runs Table',
       execute: () => {
@@ -101,7 +133,7 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
           w => w.id === RUNS_TABLE_ID
         );
         if (!existing) {
-          const content = new RunsTableWidget(model, openRun);
+          const content = new RunsTableWidget(model, openRun, compare);
           const widget = new MainAreaWidget({ content });
           widget.id = RUNS_TABLE_ID;
           widget.title.label = content.title.label;
@@ -113,9 +145,14 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
-    const panel = new SidebarPanel(model, openRun, () => {
-      void app.commands.execute(CommandIDs.openRunsTable);
-    });
+    const panel = new SidebarPanel(
+      model,
+      openRun,
+      () => {
+        void app.commands.execute(CommandIDs.openRunsTable);
+      },
+      compare
+    );
     app.shell.add(panel, 'left', { rank: 600 });
     if (restorer) {
       restorer.add(panel, panel.id);

@@ -10,6 +10,7 @@ import {
   IMetricSeries,
   INotebookContent,
   IRun,
+  IRunDiff,
   IRunList,
   ISnapshot,
   IStoreStatus
@@ -212,6 +213,34 @@ export class MLMModel {
     );
   }
 
+  async getDiff(a: string, b: string): Promise<IRunDiff> {
+    const params = new URLSearchParams({ a, b });
+    return requestAPI<IRunDiff>(`diff?${params.toString()}`);
+  }
+
+  // -- selection for Compare ----------------------------------------------------------------
+  get selected(): IRun[] {
+    return [...this._selected.values()];
+  }
+
+  isSelected(runId: string): boolean {
+    return this._selected.has(runId);
+  }
+
+  toggleSelected(run: IRun): void {
+    if (this._selected.has(run.id)) {
+      this._selected.delete(run.id);
+    } else {
+      this._selected.set(run.id, run);
+    }
+    this._changed.emit();
+  }
+
+  clearSelection(): void {
+    this._selected.clear();
+    this._changed.emit();
+  }
+
   async getSnapshot(runId: string): Promise<ISnapshot> {
     return requestAPI<ISnapshot>(`runs/${encodeURIComponent(runId)}/snapshot`);
   }
@@ -241,6 +270,7 @@ export class MLMModel {
     this.stopPolling();
   }
 
+  private _selected = new Map<string, IRun>();
   private _status: IStoreStatus | null = null;
   private _statusError: string | null = null;
   private _pages = new Map<number, IRun[]>();

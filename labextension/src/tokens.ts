@@ -168,3 +168,51 @@ export interface INotebookContent {
   nbformat: number;
   nbformat_minor: number;
 }
+
+export interface IKeyedDiff {
+  added: Record<string, string>;
+  removed: Record<string, string>;
+  changed: Record<string, [string, string]>;
+}
+
+export interface IMetricDiff {
+  key: string;
+  a: number | null;
+  b: number | null;
+  delta: number | null;
+  relative: number | null;
+  direction: 'min' | 'max' | null;
+  verdict: 'better' | 'worse' | 'same' | null;
+}
+
+export interface IRunDiff {
+  a: { id: string; name: string; experiment: string; status: RunStatus };
+  b: { id: string; name: string; experiment: string; status: RunStatus };
+  params: IKeyedDiff;
+  metrics: IMetricDiff[];
+  tags: IKeyedDiff;
+  environment: {
+    python?: [string, string] | null;
+    platform?: [string, string] | null;
+    packages?: IKeyedDiff;
+  };
+  data: {
+    added?: string[];
+    removed?: string[];
+    changed?: { path: string; old: string; new: string }[];
+  };
+  executions: { only_a?: string[]; only_b?: string[]; order_changed?: boolean };
+  notebook: {
+    summary: {
+      added: number;
+      removed: number;
+      changed: number;
+      unchanged: number;
+    };
+    cells: string[];
+    diff: unknown[];
+    base?: unknown;
+  } | null;
+}
+
+export const COMPARE_PREFIX = 'jupyter-mlm-compare-';

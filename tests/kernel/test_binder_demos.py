@@ -19,7 +19,11 @@ def test_demo_runs_top_to_bottom(notebook: Path, tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("MLM_STORE_URI", str(tmp_path / "store"))
     # The notebooks call `jupyter mlm`; the venv's bin must come first, as under `make lab`.
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    nb = nbformat.read(notebook, as_version=4)
+    # As JupyterLab would: the kernel learns which notebook it runs, so snapshots include it.
+    copy = tmp_path / notebook.name
+    copy.write_bytes(notebook.read_bytes())
+    monkeypatch.setenv("JPY_SESSION_NAME", str(copy))
+    nb = nbformat.read(copy, as_version=4)
     NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert errors == []

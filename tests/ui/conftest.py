@@ -37,7 +37,9 @@ class LabServer:
     store: Path
 
     def lab_url(self, path: str = "lab") -> str:
-        return f"{self.url}{path}?token={self.token}"
+        # `reset` starts each page from the default layout: a notebook a previous test left open
+        # must not be restored and become the current widget.
+        return f"{self.url}{path}?token={self.token}&reset"
 
 
 def _free_port() -> int:

@@ -3,6 +3,7 @@ a real notebook run."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -29,12 +30,18 @@ TRAINING = [
     "                     'auc': 0.6 + 0.25 * (1 - math.exp(-step / 50))})",
     "with open('report.txt', 'w') as f:\n    f.write('baseline report')\n%mlm_log artifact report.txt",
     "%mlm_run end",
-    "%mlm_run start deeper-trees --experiment churn --tag owner=bo",
-    "lr, depth = 0.05, 12\n%mlm_log param lr depth model='xgb'",
-    "for step in range(200):\n"
-    "    mlm.log_metrics({'loss': math.exp(-step / 30), 'auc': 0.6 + 0.3 * (1 - math.exp(-step / 40))})",
-    "%mlm_run end",
-]  # fmt: skip
+]
+
+
+def second_version(nb: Any) -> None:
+    """What the user changed before running the notebook again (cell ids stay)."""
+    nb.cells[2].source = "%mlm_run start deeper-trees --experiment churn --tag owner=bo"
+    nb.cells[4].source = "lr, depth = 0.05, 12\n%mlm_log param lr depth model='xgb'"
+    nb.cells[5].source = (
+        "for step in range(200):\n"
+        "    mlm.log_metrics({'loss': math.exp(-step / 30), 'auc': 0.6 + 0.3 * (1 - math.exp(-step / 40))})"
+    )
+    nb.cells.insert(6, new_code_cell("feature_importance = {'tenure': 0.6, 'plan': 0.4}"))
 
 
 @pytest.fixture(scope="package")
@@ -47,12 +54,17 @@ def filled(lab_server: LabServer, tmp_path_factory: pytest.TempPathFactory) -> S
     (work / "data" / "train.csv").write_text("tenure,plan,churned\n3,basic,1\n40,pro,0\n")
     nb = new_notebook(cells=[new_code_cell(source) for source in TRAINING])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, work / "training.ipynb")
     saved = {k: os.environ.get(k) for k in ("MLM_STORE_URI", "JPY_SESSION_NAME")}
     os.environ["MLM_STORE_URI"] = str(lab_server.store)
     os.environ["JPY_SESSION_NAME"] = str(work / "training.ipynb")
     try:
-        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(work)}}).execute()
+        for version in (1, 2):
+            if version == 2:
+                second_version(nb)
+            nbformat.write(nb, work / "training.ipynb")
+            NotebookClient(
+                nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(work)}}
+            ).execute()
     finally:
         for key, value in saved.items():
             if value is None:
@@ -165,6 +177,7 @@ def test_run_snapshot_tabs_and_restore(page: Any, lab_server: LabServer, filled:
     notebook.wait_for(timeout=30_000)
     assert "%mlm_run start baseline" in notebook.inner_text()
     assert detail.locator(".jp-mlm-nbcell").count() == len(TRAINING)
+    assert "depth = 0.05, 6" in notebook.inner_text()  # baseline's own version of the notebook
     screenshot(page, "run-notebook")
 
     detail.locator(".jp-mlm-tab", has_text="Environment").click()
@@ -240,6 +253,52 @@ def test_live_notebook_with_unsaved_edits_reaches_the_snapshot(page: Any, lab_se
         time.sleep(0.5)
     assert "an unsaved edit" not in (lab_server.root / "live.ipynb").read_text()  # never saved to disk
     screenshot(page, "live-notebook")
+
+
+def test_compare_two_runs_with_nbdime_notebook_diff(page: Any, lab_server: LabServer, filled: Store) -> None:
+    panel = open_sidebar(page, lab_server)
+    page.wait_for_function("() => document.querySelectorAll('.jp-mlm-row[data-run-id]').length >= 3", timeout=30_000)
+    compare = panel.locator(".jp-mlm-compare-button")
+    assert compare.is_disabled()
+    for name in ("baseline", "deeper-trees"):
+        panel.locator(".jp-mlm-row", has_text=name).locator(".jp-mlm-select").check()
+    assert compare.inner_text() == "Compare (2)"
+    compare.click()
+    view = page.locator(".jp-mlm-compare-widget")
+    view.locator(".jp-mlm-metric-diff").wait_for(timeout=30_000)
+    text = view.inner_text()
+    assert "Compare baseline · deeper-trees" in text
+    side = view.locator(".jp-mlm-side-by-side")
+    assert "params.depth" in side.inner_text()
+    assert "jp-mlm-diff-changed" in (side.locator("tr", has_text="params.depth").get_attribute("class") or "")
+    assert view.locator(".jp-mlm-chart").count() == 2
+    assert view.locator(".jp-mlm-chart").first.locator("polyline").count() == 2  # overlaid: one line per run
+    # Sources of 3 cells changed, and the second version was saved with the first run's outputs.
+    assert re.search(r"Notebook \((\d+) changed, 1 added, 0 removed\)", text)
+    # The notebook diff is nbdime's own widget.
+    nbdime = view.locator(".jp-Notebook-diff")
+    nbdime.wait_for(timeout=30_000)
+    page.wait_for_timeout(1000)
+    assert nbdime.locator(".jp-Cellrow-source, .jp-Cell-diff").count() > 0
+    assert "feature_importance" in nbdime.inner_text()
+    screenshot(page, "compare-two-runs")
+    view.locator(".jp-mlm-nbdime").scroll_into_view_if_needed()
+    screenshot(page, "compare-notebook-diff")
+
+
+def test_compare_three_runs_shows_table_and_charts(page: Any, lab_server: LabServer, filled: Store) -> None:
+    panel = open_sidebar(page, lab_server)
+    page.wait_for_function("() => document.querySelectorAll('.jp-mlm-row[data-run-id]').length >= 3", timeout=30_000)
+    for row in panel.locator(".jp-mlm-row[data-run-id]").all()[:3]:
+        checkbox = row.locator(".jp-mlm-select")
+        if not checkbox.is_checked():
+            checkbox.check()
+    panel.locator(".jp-mlm-compare-button").click()
+    view = page.locator(".jp-mlm-compare-widget").last
+    view.locator(".jp-mlm-side-by-side").wait_for(timeout=30_000)
+    assert view.locator(".jp-mlm-side-by-side thead th").count() >= 4
+    assert view.locator(".jp-Notebook-diff").count() == 0
+    screenshot(page, "compare-three-runs")
 
 
 def test_table_refreshes_live_while_runs_are_running(page: Any, lab_server: LabServer, filled: Store) -> None:

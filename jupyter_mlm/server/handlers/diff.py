@@ -9,6 +9,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ...capture.notebook import load_notebook
+from ...diffs.notebooks import joined
 from ...diffs.runs import diff_runs
 from .base import MLMHandler
 
@@ -26,8 +27,9 @@ class DiffHandler(MLMHandler):
             result = diff_runs(self.store, a, b)
             body = result.to_dict()
             if with_base and result.notebook is not None:
-                # nbdime's viewers render a diff against its base notebook.
-                body["notebook"]["base"] = load_notebook(self.store.objects, result.notebook["manifest_a"])
+                # nbdime's viewers render a diff against its base, normalised as the diff was computed.
+                base = load_notebook(self.store.objects, result.notebook["manifest_a"])
+                body["notebook"]["base"] = {**base, "cells": joined(base["cells"])}
             return body
 
         body = await self.call(compute)

@@ -156,6 +156,19 @@ export function LineChart(props: {
           />
         )}
       </svg>
+      {series.length > 1 && (
+        <ul className="jp-mlm-legend">
+          {series.map((s, index) => (
+            <li key={s.label}>
+              <span
+                className="jp-mlm-swatch"
+                style={{ background: COLOURS[index % COLOURS.length] }}
+              />
+              {s.label}
+            </li>
+          ))}
+        </ul>
+      )}
       {hover !== null && (
         <div className="jp-mlm-tooltip" role="tooltip">
           {series.map(s => {

@@ -73,6 +73,7 @@ function keyColumns(kind: 'params' | 'metrics', keys: string[]): IColumn[] {
 export interface IRunsTableProps {
   model: MLMModel;
   onOpen: (run: IRun) => void;
+  onCompare: (runs: IRun[]) => void;
 }
 
 /**
@@ -80,7 +81,7 @@ export interface IRunsTableProps {
  * thousand runs scroll as smoothly as ten.
  */
 export function RunsTable(props: IRunsTableProps): JSX.Element {
-  const { model, onOpen } = props;
+  const { model, onOpen, onCompare } = props;
   const [scrollTop, setScrollTop] = useState(0);
   const [height, setHeight] = useState(400);
   const [filterText, setFilterText] = useState(model.filter);
@@ -116,7 +117,24 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
     params: known.params.slice(0, 3),
     metrics: known.metrics.slice(0, 3)
   };
+  const selectColumn: IColumn = {
+    id: 'select',
+    title: '',
+    width: 28,
+    sortField: null,
+    render: run => (
+      <input
+        type="checkbox"
+        className="jp-mlm-select"
+        aria-label={`Select ${run.name} to compare`}
+        checked={model.isSelected(run.id)}
+        onClick={event => event.stopPropagation()}
+        onChange={() => model.toggleSelected(run)}
+      />
+    )
+  };
   const allColumns = [
+    selectColumn,
     ...BASE_COLUMNS,
     ...keyColumns('params', chosen.params),
     ...keyColumns('metrics', chosen.metrics)
@@ -202,6 +220,14 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
           aria-expanded={chooserOpen}
         >
           Columns
+        </button>
+        <button
+          className="jp-mlm-button jp-mod-styled jp-mlm-compare-button"
+          disabled={model.selected.length < 2}
+          onClick={() => onCompare(model.selected)}
+          title="Select two runs (or more) with the checkboxes"
+        >
+          Compare{model.selected.length ? ` (${model.selected.length})` : ''}
         </button>
       </div>
       {chooserOpen && (

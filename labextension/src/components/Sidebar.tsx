@@ -11,10 +11,11 @@ export interface ISidebarProps {
   model: MLMModel;
   onOpenRun: (run: IRun) => void;
   onOpenTable: () => void;
+  onCompare: (runs: IRun[]) => void;
 }
 
 export function Sidebar(props: ISidebarProps): JSX.Element {
-  const { model, onOpenRun, onOpenTable } = props;
+  const { model, onOpenRun, onOpenTable, onCompare } = props;
   const [tab, setTab] = useState<Tab>('runs');
   const tabs: [Tab, string][] = [
     ['runs', 'Runs'],
@@ -63,7 +64,7 @@ export function Sidebar(props: ISidebarProps): JSX.Element {
         ))}
       </div>
       {tab === 'runs' ? (
-        <RunsTable model={model} onOpen={onOpenRun} />
+        <RunsTable model={model} onOpen={onOpenRun} onCompare={onCompare} />
       ) : (
         <StatusView status={model.status} error={model.statusError} />
       )}

@@ -10,7 +10,8 @@ import { IRun, RUNS_TABLE_ID } from '../tokens';
 export class RunsTableWidget extends ReactWidget {
   constructor(
     private readonly _model: MLMModel,
-    private readonly _openRun: (run: IRun) => void
+    private readonly _openRun: (run: IRun) => void,
+    private readonly _compare: (runs: IRun[]) => void
   ) {
     super();
     this.id = RUNS_TABLE_ID;
@@ -23,7 +24,13 @@ export class RunsTableWidget extends ReactWidget {
   render(): JSX.Element {
     return (
       <UseSignal signal={this._model.changed}>
-        {() => <RunsTable model={this._model} onOpen={this._openRun} />}
+        {() => (
+          <RunsTable
+            model={this._model}
+            onOpen={this._openRun}
+            onCompare={this._compare}
+          />
+        )}
       </UseSignal>
     );
   }

@@ -13,7 +13,8 @@ export class SidebarPanel extends ReactWidget {
   constructor(
     readonly model: MLMModel,
     private readonly _openRun: (run: IRun) => void,
-    private readonly _openTable: () => void
+    private readonly _openTable: () => void,
+    private readonly _compare: (runs: IRun[]) => void
   ) {
     super();
     this.id = SIDEBAR_ID;
@@ -40,6 +41,7 @@ export class SidebarPanel extends ReactWidget {
             model={this.model}
             onOpenRun={this._openRun}
             onOpenTable={this._openTable}
+            onCompare={this._compare}
           />
         )}
       </UseSignal>
