@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 
-from traitlets import Int, Unicode, default
+from traitlets import Int, List, Unicode, default, validate
 from traitlets.config import Configurable
+
+from .entities import StagePolicy
 
 
 class MLM(Configurable):
@@ -37,6 +39,88 @@ class MLM(Configurable):
         50 * 1000 * 1000, help="Largest live notebook the frontend may post to /mlm/api/snapshots."
     ).tag(config=True)
 
+    stages = List(
+        Unicode(),
+        help=(
+            "Lifecycle stages of a model version, the first being where new versions start. "
+            "Default: $MLM_STAGES (comma-separated), else none, staging, production, archived."
+        ),
+    ).tag(config=True)
+
+    production_stage = Unicode(
+        help="The stage only one version of a model can be in at a time. Default: $MLM_PRODUCTION_STAGE or production."
+    ).tag(config=True)
+
+    archived_stage = Unicode(
+        help="Where a production version goes when another replaces it. Default: $MLM_ARCHIVED_STAGE or archived."
+    ).tag(config=True)
+
+    require_approval_for = List(
+        Unicode(),
+        help=(
+            "Stages a version may only enter once another user approves the request, e.g. "
+            '["production"]. Default: $MLM_REQUIRE_APPROVAL_FOR (comma-separated), else none.'
+        ),
+    ).tag(config=True)
+
+    approvers = List(
+        Unicode(),
+        help=(
+            "Users allowed to approve or reject requests; empty means anyone but the requester. "
+            "Default: $MLM_APPROVERS (comma-separated)."
+        ),
+    ).tag(config=True)
+
+    @default("stages")
+    def _default_stages(self) -> list[str]:
+        return _env_list("MLM_STAGES") or ["none", "staging", "production", "archived"]
+
+    @default("production_stage")
+    def _default_production_stage(self) -> str:
+        return os.environ.get("MLM_PRODUCTION_STAGE", "").strip() or "production"
+
+    @default("archived_stage")
+    def _default_archived_stage(self) -> str:
+        return os.environ.get("MLM_ARCHIVED_STAGE", "").strip() or "archived"
+
+    @default("require_approval_for")
+    def _default_require_approval_for(self) -> list[str]:
+        return _env_list("MLM_REQUIRE_APPROVAL_FOR")
+
+    @default("approvers")
+    def _default_approvers(self) -> list[str]:
+        return _env_list("MLM_APPROVERS")
+
+    @validate("stages")
+    def _check_stages(self, proposal: dict[str, list[str]]) -> list[str]:
+        stages = proposal["value"]
+        if len(stages) < 2 or len(set(stages)) != len(stages):
+            raise ValueError("MLM.stages needs at least two distinct stage names")
+        return stages
+
+    def stage_policy(self) -> StagePolicy:
+        """The registry rules these settings describe, checked for consistency."""
+        stages = tuple(self.stages)
+        for what, stage in (("production_stage", self.production_stage), ("archived_stage", self.archived_stage)):
+            if stage not in stages:
+                raise ValueError(f"MLM.{what} {stage!r} is not one of MLM.stages {list(stages)}")
+        unknown = [s for s in self.require_approval_for if s not in stages]
+        if unknown:
+            raise ValueError(f"MLM.require_approval_for names unknown stages {unknown}; stages are {list(stages)}")
+        return StagePolicy(
+            stages=stages, production=self.production_stage, archived=self.archived_stage,
+            require_approval_for=tuple(self.require_approval_for), approvers=tuple(self.approvers),
+        )  # fmt: skip
+
+    def export_policy(self) -> dict[str, str]:
+        """The ``MLM_*`` variables that make kernels follow the same registry rules."""
+        return {
+            "MLM_STAGES": ",".join(self.stages), "MLM_PRODUCTION_STAGE": self.production_stage,
+            "MLM_ARCHIVED_STAGE": self.archived_stage,
+            "MLM_REQUIRE_APPROVAL_FOR": ",".join(self.require_approval_for),
+            "MLM_APPROVERS": ",".join(self.approvers),
+        }  # fmt: skip
+
     @default("store_data_max_bytes")
     def _default_store_data_max_bytes(self) -> int:
         raw = os.environ.get("MLM_STORE_DATA_MAX_BYTES", "")
@@ -49,3 +133,17 @@ class MLM(Configurable):
     @default("objects_uri")
     def _default_objects_uri(self) -> str:
         return os.environ.get("MLM_OBJECTS_URI", "")
+
+
+def _env_list(name: str) -> list[str]:
+    return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
+
+
+def stage_policy() -> StagePolicy:
+    """The registry rules from ``MLM_*`` environment variables (kernels, CLI without config)."""
+    try:
+        return MLM().stage_policy()
+    except ValueError as exc:  # a TraitError is a ValueError too
+        from .errors import UsageError
+
+        raise UsageError(str(exc)) from None

@@ -74,3 +74,90 @@ class StoreStatus:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    id: str
+    name: str
+    description: str
+    created_ms: int
+
+
+@dataclass(frozen=True)
+class ModelVersionRecord:
+    """A registered version as stored: what the blob is, where it came from, where it stands."""
+
+    id: str
+    model_id: str
+    model: str
+    version: int
+    run_id: str | None
+    digest: str
+    size: int
+    flavor: str
+    serializer: str
+    filename: str
+    signature: str | None
+    profile_digest: str | None
+    description: str
+    stage: str
+    created_ms: int
+    created_by: str
+    deleted_ms: int | None
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    id: str
+    version_id: str
+    model: str
+    version: int
+    from_stage: str
+    to_stage: str
+    status: str
+    requested_by: str
+    requested_ms: int
+    comment: str | None
+    decided_by: str | None
+    decided_ms: int | None
+    decision_comment: str | None
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    seq: int
+    ts_ms: int
+    actor: str
+    action: str
+    entity_type: str
+    entity_id: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    comment: str | None
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class StagePolicy:
+    """Stage names and the rules around them; the registry reads it from ``c.MLM``/``MLM_*``."""
+
+    stages: tuple[str, ...] = ("none", "staging", "production", "archived")
+    production: str = "production"
+    archived: str = "archived"
+    require_approval_for: tuple[str, ...] = ()
+    approvers: tuple[str, ...] = ()
+
+    @property
+    def initial(self) -> str:
+        return self.stages[0]
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    events: int
+    ok: bool
+    first_bad_seq: int | None = None
+    problem: str | None = None

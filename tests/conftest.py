@@ -30,7 +30,10 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     # A developer's own MLM_* settings must never leak into (or be written by) the tests.
     # setenv first so that teardown restores the variable's absence even if a test (or the
     # server extension under test) sets it.
-    for name in ("MLM_STORE_URI", "MLM_OBJECTS_URI"):
+    for name in (
+        "MLM_STORE_URI", "MLM_OBJECTS_URI", "MLM_USER", "MLM_STAGES", "MLM_PRODUCTION_STAGE", "MLM_ARCHIVED_STAGE",
+        "MLM_REQUIRE_APPROVAL_FOR", "MLM_APPROVERS",
+    ):  # fmt: skip
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
 

@@ -20,6 +20,7 @@ from .base import new_id, now_ms
 from .location import resolve_location
 from .metrics import MetricSeries
 from .objects import open_object_store
+from .registry import RegistryMixin
 from .schema import create_store_engine, ensure_schema
 from .snapshots import SnapshotsMixin
 
@@ -28,7 +29,7 @@ __all__ = ["DEFAULT_EXPERIMENT", "MetricSeries", "Store", "open_store"]
 DEFAULT_EXPERIMENT = "Default"
 
 
-class Store(SnapshotsMixin):
+class Store(RegistryMixin, SnapshotsMixin):
     """Metadata database plus object store, opened and migrated.
 
     Use ``open_store()`` rather than constructing this directly.

@@ -172,3 +172,63 @@ checkpoints = Table(
     Column("created_ms", BigInteger, nullable=False),
     Index("ix_checkpoints_path", "path", "created_ms"),
 )
+
+# Versions are never deleted, only marked: their numbers are never reused and the audit trail
+# keeps pointing at something.
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("model_id", ID, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="SET NULL")),
+    Column("digest", DIGEST, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("flavor", String(32), nullable=False),
+    Column("serializer", String(32), nullable=False),
+    Column("filename", String(250), nullable=False),
+    Column("signature", Text),
+    Column("profile_digest", DIGEST),
+    Column("description", Text, nullable=False, default=""),
+    Column("stage", String(64), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("created_by", String(250), nullable=False),
+    Column("deleted_ms", BigInteger),
+    Index("ux_model_versions_number", "model_id", "version", unique=True),
+    Index("ix_model_versions_stage", "model_id", "stage"),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("model_id", ID, ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
+    Column("alias", String(250), primary_key=True),
+    Column("version_id", ID, ForeignKey("model_versions.id", ondelete="CASCADE"), nullable=False),
+)
+
+approval_requests = Table(
+    "approval_requests",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("version_id", ID, ForeignKey("model_versions.id", ondelete="CASCADE"), nullable=False),
+    Column("from_stage", String(64), nullable=False),
+    Column("to_stage", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # pending, approved, rejected, cancelled
+    Column("requested_by", String(250), nullable=False),
+    Column("requested_ms", BigInteger, nullable=False),
+    Column("comment", Text),
+    Column("decided_by", String(250)),
+    Column("decided_ms", BigInteger),
+    Column("decision_comment", Text),
+    Index("ix_approval_requests_version", "version_id", "status"),
+)
+
+# The newest audit event's number and hash, kept in the same transaction as each append, so that
+# removing events from the end of the chain is detected too.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", DIGEST, nullable=False),
+)

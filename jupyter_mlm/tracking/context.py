@@ -10,6 +10,10 @@ from pathlib import Path
 
 
 def current_user() -> str:
+    """Who acts: ``MLM_USER`` when set (shared accounts, CI), else the login name."""
+    named = os.environ.get("MLM_USER", "").strip()
+    if named:
+        return named
     try:
         return getpass.getuser()
     except (KeyError, OSError):

@@ -53,6 +53,8 @@ class TrackingSession:
         # Files read since the last top-level run ended: what the next run could depend on.
         self._reads: set[str] = set()
         self._explicit: dict[str, tuple[set[str], set[str]]] = {}
+        # A model registered just after its run ended belongs to that run.
+        self.last_ended: str | None = None
 
     # -- store ---------------------------------------------------------------------------
     @property
@@ -76,6 +78,7 @@ class TrackingSession:
         self._writer = None
         self._reads.clear()
         self._explicit.clear()
+        self.last_ended = None
         if store is not None:
             self._exclude_store(store)
 
@@ -155,6 +158,7 @@ class TrackingSession:
         self.snapshot(record, "end")
         self.stack.pop()
         ended = self.store.end_run(record.id, status)
+        self.last_ended = record.id
         self._explicit.pop(record.id, None)
         if not self.stack:
             self._reads.clear()

@@ -1,0 +1,198 @@
+"""Model flavors: recognise what the user registers, turn it into bytes, and back.
+
+Libraries are detected by the class's module (``type(obj).__mro__``), never imported to find out,
+so registering a scikit-learn model does not pay for importing torch. Native formats are preferred
+over pickle where the library has one (XGBoost UBJSON, LightGBM text, ONNX protobuf, torch
+``state_dict`` loaded with ``weights_only``), because loading them cannot run code.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+
+FLAVORS = ("sklearn", "xgboost", "lightgbm", "pytorch", "onnx", "skops", "pickle", "joblib", "file", "directory")
+PICKLE_SERIALIZERS = ("pickle", "joblib")
+
+_FILE_FLAVORS = {
+    ".onnx": ("onnx", "onnx"),
+    ".pkl": ("pickle", "pickle"),
+    ".pickle": ("pickle", "pickle"),
+    ".joblib": ("joblib", "joblib"),
+    ".skops": ("skops", "skops"),
+    ".pt": ("pytorch", "torch"),
+    ".pth": ("pytorch", "torch"),
+    ".ubj": ("xgboost", "xgboost"),
+}
+
+
+@dataclass(frozen=True)
+class Serialized:
+    data: bytes
+    flavor: str
+    serializer: str
+    filename: str
+
+
+def _roots(obj: Any) -> set[str]:
+    return {(cls.__module__ or "").split(".")[0] for cls in type(obj).__mro__}
+
+
+def detect_flavor(obj: Any) -> str:
+    """The flavor of an in-memory model, from the modules its classes come from."""
+    roots = _roots(obj)
+    if "xgboost" in roots:
+        return "xgboost"
+    if "lightgbm" in roots:
+        return "lightgbm"
+    if "torch" in roots:
+        return "pytorch"
+    if isinstance(obj, dict) and obj and all("torch" in _roots(v) for v in obj.values()):
+        return "pytorch"  # a state_dict
+    if "onnx" in roots and type(obj).__name__ == "ModelProto":
+        return "onnx"
+    if "sklearn" in roots:
+        return "sklearn"
+    return "pickle"
+
+
+def serialize(obj: Any, flavor: str | None = None) -> Serialized:
+    """Bytes for an in-memory model, in the flavor's native format where there is one."""
+    flavor = flavor or detect_flavor(obj)
+    if flavor not in FLAVORS or flavor in ("file", "directory"):
+        raise UsageError(f"flavor {flavor!r} cannot be used for an object; flavors: {', '.join(FLAVORS[:8])}")
+    if flavor == "xgboost":
+        import xgboost
+
+        if isinstance(obj, xgboost.Booster):
+            return Serialized(bytes(obj.save_raw(raw_format="ubj")), flavor, "xgboost", "Booster.ubj")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp, "model.ubj")
+            obj.save_model(path)
+            return Serialized(path.read_bytes(), flavor, "xgboost", f"{type(obj).__name__}.ubj")
+    if flavor == "lightgbm":
+        import lightgbm
+
+        if isinstance(obj, lightgbm.Booster):
+            return Serialized(obj.model_to_string().encode(), flavor, "lightgbm", "model.txt")
+        return Serialized(_joblib_bytes(obj), flavor, "joblib", "model.joblib")
+    if flavor == "pytorch":
+        import torch
+
+        state = obj.state_dict() if isinstance(obj, torch.nn.Module) else obj
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        return Serialized(buffer.getvalue(), flavor, "torch", "state_dict.pt")
+    if flavor == "onnx":
+        return Serialized(obj.SerializeToString(), flavor, "onnx", "model.onnx")
+    if flavor == "skops":
+        import skops.io
+
+        return Serialized(skops.io.dumps(obj), flavor, "skops", "model.skops")
+    if flavor in ("sklearn", "joblib"):
+        return Serialized(_joblib_bytes(obj), flavor, "joblib", "model.joblib")
+    try:
+        return Serialized(pickle.dumps(obj, protocol=5), "pickle", "pickle", "model.pkl")
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        raise UsageError(f"cannot pickle {type(obj).__name__}: {exc}; register a saved file instead") from None
+
+
+def _joblib_bytes(obj: Any) -> bytes:
+    try:
+        import joblib
+    except ImportError:
+        return pickle.dumps(obj, protocol=5)
+    buffer = io.BytesIO()
+    joblib.dump(obj, buffer)
+    return buffer.getvalue()
+
+
+def serialize_path(path: Path, flavor: str | None = None) -> Serialized:
+    """Bytes for a model saved on disk: a file as it is, a folder as a reproducible tar."""
+    if path.is_dir():
+        return Serialized(_tar(path), flavor or "directory", "tar", path.name)
+    detected, serializer = _FILE_FLAVORS.get(path.suffix.lower(), ("file", "file"))
+    return Serialized(path.read_bytes(), flavor or detected, serializer, path.name)
+
+
+def _tar(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    root = folder.resolve()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+            if not file.resolve().is_relative_to(root):
+                raise UsageError(f"{os.fspath(file)!r} links outside {os.fspath(folder)!r}; copy it in instead")
+            data = file.read_bytes()
+            # Fixed metadata: the same folder always gives the same digest.
+            info = tarfile.TarInfo(file.relative_to(folder).as_posix())
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def deserialize(data: bytes, flavor: str, serializer: str, filename: str, cache_dir: Path, trusted: bool) -> Any:
+    """The model object back from its bytes (already verified against the version's digest)."""
+    if serializer == "pickle":
+        return pickle.loads(data)
+    if serializer == "joblib":
+        import joblib
+
+        return joblib.load(io.BytesIO(data))
+    if serializer == "xgboost":
+        import xgboost
+
+        cls = getattr(xgboost, Path(filename).stem, None)
+        model = cls() if isinstance(cls, type) and Path(filename).stem != "Booster" else xgboost.Booster()
+        model.load_model(bytearray(data))
+        return model
+    if serializer == "lightgbm":
+        import lightgbm
+
+        return lightgbm.Booster(model_str=data.decode())
+    if serializer == "torch":
+        import torch
+
+        return torch.load(io.BytesIO(data), weights_only=True)
+    if serializer == "skops":
+        import skops.io
+
+        untrusted = skops.io.get_untrusted_types(data=data)
+        if untrusted and not trusted:
+            raise UsageError(
+                f"this skops file holds types that are not trusted by default ({', '.join(untrusted)}); "
+                "pass trusted=True if you trust its author"
+            )
+        return skops.io.loads(data, trusted=untrusted or None)
+    if serializer == "onnx":
+        try:
+            import onnx
+        except ImportError:
+            return _materialise(data, filename, cache_dir)
+        return onnx.load_from_string(data)
+    if serializer == "tar":
+        target = cache_dir / filename
+        if not target.exists():
+            partial = Path(tempfile.mkdtemp(dir=cache_dir))
+            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                tar.extractall(partial, filter="data")
+            os.replace(partial, target)
+        return target
+    return _materialise(data, filename, cache_dir)
+
+
+def _materialise(data: bytes, filename: str, cache_dir: Path) -> Path:
+    target = cache_dir / filename
+    if not target.exists():
+        fd, tmp = tempfile.mkstemp(dir=cache_dir)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, target)
+    return target

@@ -1,0 +1,241 @@
+"""Registering, finding and loading model versions, and what each one came from."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..entities import ModelVersionRecord, StagePolicy
+from ..errors import IntegrityError, NotFound, UsageError
+from ..store import Store
+from .flavors import PICKLE_SERIALIZERS, Serialized, deserialize, serialize, serialize_path
+from .profile import check_signature, profile_data, signature_from_profile
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,249}$")
+PICKLE_WARNING = (
+    "The pickle module is not secure. Only unpickle data you trust: this model was registered by "
+    "{who} in a store you do not own ({where}); loading it can run arbitrary code."
+)
+_warned_pickle = False
+
+
+def check_model_name(name: Any, what: str = "model name") -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise UsageError(
+            f"{what} must be 1-250 characters of letters, digits, '_', '.', '-' starting with a letter "
+            f"or digit, not {name!r}"
+        )
+    return name
+
+
+def register(
+    store: Store,
+    model_or_path: Any,
+    name: str,
+    *,
+    run_id: str | None,
+    actor: str,
+    policy: StagePolicy,
+    flavor: str | None = None,
+    reference_data: Any = None,
+    signature: Any = None,
+    description: str | None = None,
+) -> ModelVersionRecord:
+    """Store the model as a blob and record a new version of ``name`` linked to ``run_id``."""
+    check_model_name(name)
+    if description is not None and not isinstance(description, str):
+        raise UsageError("description must be a string")
+    if model_or_path is None:
+        raise UsageError("register_model needs a model object or the path of a saved model, not None")
+    if isinstance(model_or_path, (str, os.PathLike)):
+        path = Path(model_or_path)
+        if not path.exists():
+            raise NotFound(f"cannot register {os.fspath(model_or_path)!r}: no such file or folder")
+        serialized: Serialized = serialize_path(path, flavor)
+    else:
+        serialized = serialize(model_or_path, flavor)
+    profile_digest = None
+    if reference_data is not None:
+        profile = profile_data(reference_data)
+        profile_digest = store.objects.put_bytes(json.dumps(profile, sort_keys=True).encode())
+        if signature is None:
+            signature = signature_from_profile(profile)
+    signature_text = json.dumps(check_signature(signature), sort_keys=True) if signature is not None else None
+    digest = store.objects.put_bytes(serialized.data)
+    return store.add_model_version(
+        name, digest=digest, size=len(serialized.data), flavor=serialized.flavor, serializer=serialized.serializer,
+        filename=serialized.filename, run_id=run_id, signature=signature_text, profile_digest=profile_digest,
+        description=description or "", actor=actor, policy=policy,
+    )  # fmt: skip
+
+
+def parse_ref(ref: Any) -> tuple[str, str, str]:
+    """``"churn/3"`` → (churn, version, 3); ``"churn@production"`` → (churn, at, production);
+    ``"churn/latest"`` → (churn, latest, "")."""
+    if not isinstance(ref, str) or not ref:
+        raise UsageError(f"model reference must be NAME/VERSION or NAME@STAGE_OR_ALIAS, not {ref!r}")
+    if "@" in ref:
+        name, _, label = ref.partition("@")
+        check_model_name(name)
+        if not label:
+            raise UsageError(f"say which stage or alias after '@' in {ref!r}, e.g. {name}@production")
+        return name, "at", label
+    if "/" in ref:
+        name, _, number = ref.partition("/")
+        check_model_name(name)
+        if number == "latest":
+            return name, "latest", ""
+        if not number.isdigit() or int(number) < 1:
+            raise UsageError(f"version in {ref!r} must be a positive integer or 'latest'")
+        return name, "version", number
+    check_model_name(ref)
+    raise UsageError(f"say which version of {ref!r}: {ref}/1, {ref}/latest, {ref}@production or {ref}@champion")
+
+
+def resolve(store: Store, ref: str, policy: StagePolicy) -> ModelVersionRecord:
+    name, kind, value = parse_ref(ref)
+    if kind == "version":
+        return store.get_version(name, int(value))
+    if kind == "latest":
+        versions = store.list_versions(name)
+        if not versions:
+            raise NotFound(f"model {name!r} has no versions")
+        return versions[-1]
+    if value in policy.stages:
+        found = store.versions_in_stage(name, value)
+        if not found:
+            raise NotFound(f"model {name!r} has no version in {value}")
+        return found[-1]
+    record = store.version_by_alias(name, value)
+    if record is None:
+        raise NotFound(f"model {name!r} has no stage or alias {value!r} (stages: {', '.join(policy.stages)})")
+    return record
+
+
+def _store_is_own(store: Store, record: ModelVersionRecord, user: str) -> bool:
+    local = store.location.local_dir
+    if local is None or record.created_by != user:
+        return False
+    try:
+        return Path(local).stat().st_uid == os.getuid()
+    except (OSError, AttributeError):
+        return False
+
+
+def load(
+    store: Store, ref: str, policy: StagePolicy, user: str, cache_dir: Path, trusted: bool = False
+) -> tuple[Any, ModelVersionRecord]:
+    """The model behind ``ref``, after checking its bytes against the digest recorded at registration."""
+    global _warned_pickle
+    record = resolve(store, ref, policy)
+    data = store.objects.get(record.digest)  # the object store verifies content against the address
+    from ..store.objects import digest_bytes
+
+    if digest_bytes(data) != record.digest:
+        raise IntegrityError(f"model {record.model}/{record.version} does not match its digest {record.digest[:12]}")
+    foreign_pickle = record.serializer in PICKLE_SERIALIZERS and not _store_is_own(store, record, user)
+    if foreign_pickle and not trusted and not _warned_pickle:
+        _warned_pickle = True
+        warnings.warn(
+                PICKLE_WARNING.format(who=record.created_by, where=store.location.display_url),
+                UserWarning, stacklevel=3,
+            )  # fmt: skip
+    folder = cache_dir / record.digest
+    folder.mkdir(parents=True, exist_ok=True)
+    return deserialize(data, record.flavor, record.serializer, record.filename, folder, trusted), record
+
+
+def read_profile(store: Store, record: ModelVersionRecord) -> dict[str, Any] | None:
+    if record.profile_digest is None:
+        return None
+    return dict(json.loads(store.objects.get(record.profile_digest)))
+
+
+@dataclass
+class Lineage:
+    """Data files → run → notebook snapshot → model version."""
+
+    version: dict[str, Any]
+    run: dict[str, Any] | None = None
+    notebook: dict[str, Any] | None = None
+    environment: dict[str, Any] | None = None
+    data: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "data": self.data, "run": self.run, "notebook": self.notebook,
+            "environment": self.environment, "version": self.version,
+        }  # fmt: skip
+
+    def lines(self) -> list[str]:
+        out = [f"data: {len(self.data)} file(s)"]
+        out += [f"  {d['path']}  {d['digest'][:12]}" for d in self.data]
+        if self.run:
+            out.append(
+                f"run: {self.run['name']} ({self.run['id'][:8]}, {self.run['status']}) in {self.run['experiment']}"
+            )
+        if self.notebook:
+            out.append(
+                f"notebook: {self.notebook.get('path') or '(no notebook file)'} snapshot {self.notebook['manifest'][:12]}"
+            )
+        v = self.version
+        out.append(f"version: {v['model']}/{v['version']} {v['flavor']} {v['digest'][:12]}")
+        return out
+
+    def __repr__(self) -> str:
+        return "\n".join(self.lines())
+
+
+def lineage(store: Store, record: ModelVersionRecord) -> Lineage:
+    version = {
+        "model": record.model, "version": record.version, "digest": record.digest, "flavor": record.flavor,
+        "created_by": record.created_by, "created_ms": record.created_ms,
+    }  # fmt: skip
+    out = Lineage(version=version)
+    if record.run_id is None:
+        return out
+    try:
+        run = store.get_run(record.run_id)
+    except NotFound:
+        return out
+    info = run.info
+    out.run = {
+        "id": info.id, "name": info.name, "experiment": info.experiment, "status": info.status,
+        "user": info.user, "start_ms": info.start_ms, "end_ms": info.end_ms,
+        "params": run.params, "metrics": {k: m.value for k, m in run.metrics.items()},
+    }  # fmt: skip
+    from ..capture.snapshot import read_snapshot
+
+    try:
+        snapshot = read_snapshot(store, info.id)
+    except NotFound:
+        return out
+    out.notebook = {
+        "path": info.notebook_path, "manifest": snapshot.row.manifest_digest, "phase": snapshot.phase,
+        "created_ms": snapshot.row.created_ms, "out_of_order": snapshot.out_of_order,
+    }  # fmt: skip
+    env = snapshot.environment
+    out.environment = environment_summary(env)
+    out.data = [
+        {"path": d["path"], "digest": d["digest"], "size": d.get("size"), "kind": d.get("kind", "file")}
+        for d in snapshot.data
+    ]
+    return out
+
+
+def environment_summary(env: dict[str, Any]) -> dict[str, Any]:
+    python = env.get("python") or {}
+    platform = env.get("platform") or {}
+    git = env.get("git") or None
+    return {
+        "python": python.get("version"),
+        "platform": platform.get("system") or platform.get("platform"),
+        "packages": len(env.get("packages") or {}),
+        "imported": dict(sorted((env.get("imported") or {}).items())[:40]),
+        "git": git,
+    }
