@@ -28,6 +28,8 @@ LOG_FORMS = (
     "%mlm_log tag k=v [k=v…] | %mlm_log artifact PATH [--name N] | %mlm_log data PATH [PATH…]"
 )
 
+REGISTER_FORMS = "%mlm_register VAR NAME [--reference VAR] [--flavor F] [--description TEXT] [--run RUN]"
+
 
 class _Parser(argparse.ArgumentParser):
     def __init__(self, prog: str, forms: str) -> None:
@@ -254,9 +256,46 @@ class MLMMagics(Magics):
         words = _split(line, "%mlm_diff A B")
         if len(words) != 2:
             raise UsageError("%mlm_diff takes two runs: %mlm_diff A B (ids, id prefixes or names)")
-        result = _call(tracking.diff, words[0], words[1])
-        display(result)
-        return None
+        return _call(tracking.diff, words[0], words[1])
+
+    # -- registry ----------------------------------------------------------------------------
+    @line_magic
+    def mlm_register(self, line: str) -> Any:
+        """Register the model held by a notebook variable as a new version, linked to the active
+        run (or the run this kernel ended last), and show its model card.
+
+        Forms::
+
+            %mlm_register VAR NAME [--reference VAR] [--flavor F] [--description TEXT] [--run RUN]
+
+        ``--reference`` names a variable holding the training data (DataFrame or array): it is
+        profiled for monitoring and gives the signature. ``--flavor`` forces one of sklearn,
+        xgboost, lightgbm, pytorch, onnx, skops, pickle, joblib.
+
+        Examples::
+
+            %mlm_register clf churn --reference X_train
+            %mlm_register booster churn --description "weekly retrain"
+            v = %mlm_register clf churn       # the ModelVersion
+        """
+        forms = REGISTER_FORMS
+        parser = _Parser("%mlm_register", forms)
+        parser.add_argument("var")
+        parser.add_argument("name")
+        parser.add_argument("--reference")
+        parser.add_argument("--flavor")
+        parser.add_argument("--description")
+        parser.add_argument("--run")
+        args = _parse(parser, _split(line, forms))
+        namespace = self.shell.user_ns  # type: ignore[union-attr]
+        for var in (args.var, args.reference):
+            if var is not None and var not in namespace:
+                raise UsageError(f"%mlm_register: no variable {var!r} in the notebook; forms: {forms}")
+        reference = namespace[args.reference] if args.reference else None
+        return _call(
+            tracking.register_model, namespace[args.var], args.name, run=args.run, flavor=args.flavor,
+            reference_data=reference, description=args.description,
+        )  # fmt: skip
 
     # -- listing -----------------------------------------------------------------------------
     @line_magic

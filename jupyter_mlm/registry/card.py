@@ -95,7 +95,7 @@ def card_lines(card: dict[str, Any]) -> list[str]:
         )
     if chain.get("notebook"):
         out.append(
-            f"notebook: {chain['notebook']['path'] or '(no notebook file)'} snapshot {chain['notebook']['manifest'][:12]}"
+            f"notebook: {chain['notebook']['path'] or '(no file)'} snapshot {chain['notebook']['manifest'][:12]}"
         )
     out.append("history:")
     out += [f"  {when(e['ts_ms'])}  {e['actor']:<12} {_event_text(e)}" + (f" — {e['comment']}" if e["comment"] else "")

@@ -181,7 +181,7 @@ class Lineage:
             )
         if self.notebook:
             out.append(
-                f"notebook: {self.notebook.get('path') or '(no notebook file)'} snapshot {self.notebook['manifest'][:12]}"
+                f"notebook: {self.notebook.get('path') or '(no file)'} snapshot {self.notebook['manifest'][:12]}"
             )
         v = self.version
         out.append(f"version: {v['model']}/{v['version']} {v['flavor']} {v['digest'][:12]}")

@@ -217,3 +217,38 @@ def test_magic_help_shows_every_form(tmp_path: Path, store_dir: Path, monkeypatc
         for form in forms:
             assert form in (method.__doc__ or ""), (method.__name__, form)
     assert os.environ.get("MLM_STORE_URI") is None
+
+
+def test_mlm_register_from_a_variable(tmp_path: Path, store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cells = execute(
+        [
+            "%load_ext jupyter_mlm\nimport pandas as pd\nfrom sklearn.tree import DecisionTreeClassifier",
+            "X = pd.DataFrame({'tenure': [1, 5, 30, 40], 'plan': ['a', 'b', 'a', 'b']})\ny = [1, 1, 0, 0]",
+            "%mlm_run start train --experiment churn\n%mlm_log param depth=2\n"
+            "clf = DecisionTreeClassifier(max_depth=2).fit(X[['tenure']], y)\n%mlm_run end",
+            "%mlm_register clf churn --reference X --description 'first tree'",
+            "v = %mlm_register clf churn\nprint(v.version, v.flavor, v.stage)",
+            "%mlm_register nope churn",
+            "%mlm_register clf 'bad name'",
+            "%mlm_register clf",
+            "%mlm_register clf churn --reference missing",
+            "%mlm_register clf churn --flavor tensorflow",
+        ],
+        store_dir,
+        tmp_path,
+        monkeypatch,
+    )
+    assert [errors(c) for c in cells[:5]] == [[]] * 5
+    card = text(cells[3])
+    assert "churn v1" in card and "first tree" in card and "depth" in card
+    assert text(cells[4]).strip() == "2 sklearn none"
+    expected = ["no variable 'nope'", "model name must be", "the following arguments are required: name",
+                "no variable 'missing'", "flavor 'tensorflow' cannot be used"]  # fmt: skip
+    for cell, message in zip(cells[5:], expected, strict=True):
+        found = errors(cell)
+        assert len(found) == 1 and found[0].startswith("UsageError: ") and message in found[0], found
+    store = opened(store_dir)
+    versions = store.list_versions("churn")
+    assert [v.version for v in versions] == [1, 2]
+    assert store.resolve_run("train").id == versions[0].run_id == versions[1].run_id
+    assert versions[0].profile_digest and versions[1].profile_digest is None

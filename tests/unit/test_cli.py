@@ -52,3 +52,79 @@ def test_bad_store_uri_is_one_line_exit_1(tmp_path: Path) -> None:
     assert result.stderr.strip().count("\n") == 0
     assert "unsupported store URI" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_registry_commands(tmp_path: Path) -> None:
+    import sqlite3
+
+    from jupyter_mlm.store import open_store
+    from jupyter_mlm.tracking import SESSION
+
+    store_dir = tmp_path / "store"
+    env = {"MLM_STORE_URI": str(store_dir), "MLM_REQUIRE_APPROVAL_FOR": "production", "MLM_USER": "ana"}
+    store = open_store(str(store_dir))
+    SESSION.use_store(store)
+    try:
+        import jupyter_mlm as api
+
+        with api.start_run("train", experiment="churn"):
+            api.log_param("depth", 4)
+            api.log_metric("auc", 0.91)
+        api.register_model({"weights": [1, 2]}, "churn", description="first")
+        api.register_model({"weights": [3, 4]}, "churn")
+    finally:
+        SESSION.use_store(None)
+        store.close()
+
+    def run(*args: str, user: str = "ana") -> subprocess.CompletedProcess[str]:
+        return mlm(*args, cwd=tmp_path, env={**env, "MLM_USER": user})
+
+    result = run("transition", "churn", "1", "production", "-m", "first release")
+    assert result.returncode == 0 and "requested production for churn/1" in result.stdout, result.stderr
+    denied = run("approve", "churn", "1")
+    assert denied.returncode == 1 and "ana requested this transition and cannot also approve" in denied.stderr
+    approved = run("approve", "churn", "1", "-m", "ok", "--as", "bo")
+    assert approved.returncode == 0 and "approved production for churn/1" in approved.stdout, approved.stderr
+    assert run("transition", "churn", "2", "staging").stdout.strip() == "churn/2 is now in staging"
+    run("transition", "churn", "2", "production")
+    rejected = run("reject", "churn", "2", "-m", "not yet", user="cy")
+    assert rejected.returncode == 0 and "rejected production for churn/2" in rejected.stdout
+    run("transition", "churn", "2", "production")
+    run("approve", "churn", user="cy")
+    assert "churn/1 is back in production" in run("rollback", "churn", "-m", "regression").stdout
+    assert run("alias", "churn", "champion", "1").returncode == 0
+
+    listing = run("models")
+    assert listing.returncode == 0
+    row = next(line for line in listing.stdout.splitlines() if line.startswith("churn"))
+    assert row.split()[:4] == ["churn", "2", "2", "1"] and "@champion=1" in row
+    models = json.loads(run("models", "--json").stdout)
+    assert models[0]["production"] == [1] and models[0]["aliases"] == {"champion": 1}
+
+    card = run("model", "churn")
+    assert card.returncode == 0, card.stderr
+    for expected in ("VERSION", "churn version 1  [production]", "source run: train", "metrics: auc=0.91",
+                     "params: depth=4", "environment: Python", "approvals: 1", "decided by bo"):  # fmt: skip
+        assert expected in card.stdout, expected
+    card2 = json.loads(run("model", "churn", "2", "--json").stdout)
+    assert card2["stage"] == "archived" and [a["status"] for a in card2["approvals"]] == ["rejected", "approved"]
+
+    verify = run("audit", "verify")
+    assert verify.returncode == 0 and "audit trail intact" in verify.stdout
+    log = run("audit", "log", "--model", "churn", "--limit", "3")
+    assert len(log.stdout.splitlines()) == 3 and "alias" in log.stdout.splitlines()[0]
+    with sqlite3.connect(store_dir / "mlm.db") as db:
+        db.execute("UPDATE audit_events SET comment = 'approved by the board' WHERE seq = 4")
+    broken = run("audit", "verify")
+    assert broken.returncode == 1 and "audit trail BROKEN at event 4: event 4 was altered" in broken.stdout
+
+    for args, message in [
+        (("model", "nope"), "no registered model 'nope'"),
+        (("transition", "churn", "9", "staging"), "has no version 9"),
+        (("transition", "churn", "1", "gold"), "unknown stage 'gold'"),
+        (("rollback", "ghost"), "no registered model 'ghost'"),
+        (("approve", "churn", "1"), "no pending request for churn/1"),
+    ]:
+        bad = run(*args)
+        assert bad.returncode == 1 and message in bad.stderr and bad.stderr.count("\n") == 1, (args, bad.stderr)
+    assert run("transition", "churn", "x", "staging").returncode == 2
