@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from traitlets import Int, List, Unicode, default, validate
+from traitlets import Bool, Int, List, Unicode, default, validate
 from traitlets.config import Configurable
 
 from .entities import StagePolicy
@@ -68,6 +68,15 @@ class MLM(Configurable):
         help=(
             "Users allowed to approve or reject requests; empty means anyone but the requester. "
             "Default: $MLM_APPROVERS (comma-separated)."
+        ),
+    ).tag(config=True)
+
+    named_approvers = Bool(
+        True,
+        help=(
+            "Whether the sidebar may name the approver of a request. A single-user server has one "
+            "identity for everybody, so the approver says who they are; behind JupyterHub (one "
+            "identity per person) turn this off so approvers always act as themselves."
         ),
     ).tag(config=True)
 

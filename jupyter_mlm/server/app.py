@@ -20,12 +20,15 @@ class MLMExtension(ExtensionApp):
 
     def initialize_settings(self) -> None:
         settings = MLM(parent=self)
+        settings.stage_policy()  # a contradictory registry configuration stops the server here, clearly
         assert self.serverapp is not None
         store = open_store(settings.store_uri or None, settings.objects_uri or None, cwd=self.serverapp.root_dir)
         # Kernels started by this server inherit the environment: exporting the resolved
         # location makes every notebook write to the store this server reads.
         os.environ["MLM_STORE_URI"] = store.location.db_url
         os.environ["MLM_OBJECTS_URI"] = store.objects.uri
+        # The same registry rules apply whether a change comes from the sidebar or a notebook.
+        os.environ.update(settings.export_policy())
         self.settings.update({
             "mlm_store": store,
             "mlm_config": settings,

@@ -5,6 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from .diff import DiffHandler
+from .registry import (
+    AliasHandler,
+    AuditHandler,
+    AuditVerifyHandler,
+    DecisionHandler,
+    MeHandler,
+    ModelHandler,
+    ModelListHandler,
+    RollbackHandler,
+    TransitionHandler,
+    VersionHandler,
+)
 from .runs import ArtifactHandler, MetricSeriesHandler, RunHandler, RunListHandler
 from .snapshots import DataCheckHandler, LiveNotebookHandler, SnapshotHandler, SnapshotNotebookHandler
 from .status import StatusHandler
@@ -22,6 +34,16 @@ def routes() -> list[tuple[str, Any]]:
         (rf"{API}/runs/(?P<ref>[^/]+)/check", DataCheckHandler),
         (rf"{API}/snapshots", LiveNotebookHandler),
         (rf"{API}/diff", DiffHandler),
+        (rf"{API}/me", MeHandler),
+        (rf"{API}/models", ModelListHandler),
+        (rf"{API}/models/(?P<name>[^/]+)", ModelHandler),
+        (rf"{API}/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", VersionHandler),
+        (rf"{API}/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)/transition", TransitionHandler),
+        (rf"{API}/models/(?P<name>[^/]+)/requests/(?P<request_id>[^/]+)/(?P<decision>[a-z]+)", DecisionHandler),
+        (rf"{API}/models/(?P<name>[^/]+)/rollback", RollbackHandler),
+        (rf"{API}/models/(?P<name>[^/]+)/aliases/(?P<alias>[^/]+)", AliasHandler),
+        (rf"{API}/audit", AuditHandler),
+        (rf"{API}/audit/verify", AuditVerifyHandler),
         (rf"{API}/runs/(?P<ref>[^/]+)/metrics/(?P<key>.+)", MetricSeriesHandler),
         (rf"{API}/runs/(?P<ref>[^/]+)/artifacts/(?P<path>.+)", ArtifactHandler),
     ]
