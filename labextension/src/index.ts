@@ -11,14 +11,17 @@ import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { LiveNotebookSync } from './livesync';
 
 import { MLMModel } from './model';
+import { RegistryModel } from './registry';
 import {
   CommandIDs,
   INotebookContent,
   IRun,
+  MODEL_PAGE_PREFIX,
   RUN_DETAIL_PREFIX,
   RUNS_TABLE_ID
 } from './tokens';
 import { CompareWidget } from './widgets/CompareWidget';
+import { ModelWidget } from './widgets/ModelWidget';
 import { RunDetailWidget } from './widgets/RunDetailWidget';
 import { RunsTableWidget } from './widgets/RunsTableWidget';
 import { SidebarPanel } from './widgets/SidebarPanel';
@@ -145,13 +148,42 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
+    const registry = new RegistryModel();
+    app.commands.addCommand(CommandIDs.openModel, {
+      label: 'Open Registered Model',
+      execute: args => {
+        const name = String(args.name);
+        const id = `${MODEL_PAGE_PREFIX}${name}`;
+        const existing = [...app.shell.widgets('main')].find(w => w.id === id);
+        if (!existing) {
+          const content = new ModelWidget(registry, name, (runId, runName) => {
+            void app.commands.execute(CommandIDs.openRun, {
+              id: runId,
+              name: runName
+            });
+          });
+          const widget = new MainAreaWidget({ content });
+          widget.id = id;
+          widget.title.label = content.title.label;
+          widget.title.icon = content.title.icon;
+          widget.title.closable = true;
+          app.shell.add(widget, 'main');
+        }
+        app.shell.activateById(id);
+      }
+    });
+
     const panel = new SidebarPanel(
       model,
       openRun,
       () => {
         void app.commands.execute(CommandIDs.openRunsTable);
       },
-      compare
+      compare,
+      registry,
+      name => {
+        void app.commands.execute(CommandIDs.openModel, { name });
+      }
     );
     app.shell.add(panel, 'left', { rank: 600 });
     if (restorer) {

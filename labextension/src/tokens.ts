@@ -79,6 +79,7 @@ export const RUNS_TABLE_ID = 'jupyter-mlm-runs-table';
 export const CommandIDs = {
   openRun: 'jupyter-mlm:open-run',
   openRunsTable: 'jupyter-mlm:open-runs-table',
+  openModel: 'jupyter-mlm:open-model',
   refresh: 'jupyter-mlm:refresh'
 };
 
@@ -216,3 +217,148 @@ export interface IRunDiff {
 }
 
 export const COMPARE_PREFIX = 'jupyter-mlm-compare-';
+
+// -- registry ---------------------------------------------------------------------------
+
+export const MODEL_PAGE_PREFIX = 'jp-mlm-model-';
+
+export interface IStagePolicy {
+  stages: string[];
+  production: string;
+  archived: string;
+  initial: string;
+  require_approval_for: string[];
+  approvers: string[];
+}
+
+export interface IMe {
+  username: string;
+  name: string;
+  rights: { read: boolean; write: boolean; approve: boolean };
+  policy: IStagePolicy;
+}
+
+export interface IModelVersion {
+  id: string;
+  model: string;
+  version: number;
+  stage: string;
+  aliases: string[];
+  flavor: string;
+  serializer: string;
+  digest: string;
+  size: number;
+  run_id: string | null;
+  description: string;
+  created_ms: number;
+  created_by: string;
+  run?: {
+    id: string;
+    name: string;
+    experiment: string;
+    status: RunStatus;
+    metrics: { [key: string]: number | string };
+  } | null;
+}
+
+export interface IModelSummary {
+  name: string;
+  description: string;
+  created_ms: number;
+  versions: number;
+  latest: number | null;
+  production: IModelVersion | null;
+  staged: IModelVersion[];
+  aliases: { [alias: string]: number };
+  pending: number;
+}
+
+export interface IApprovalRequest {
+  id: string;
+  version_id: string;
+  model: string;
+  version: number;
+  from_stage: string;
+  to_stage: string;
+  status: 'pending' | 'approved' | 'rejected' | 'cancelled';
+  requested_by: string;
+  requested_ms: number;
+  comment: string | null;
+  decided_by: string | null;
+  decided_ms: number | null;
+  decision_comment: string | null;
+}
+
+export interface IModelDetail {
+  name: string;
+  description: string;
+  created_ms: number;
+  versions: IModelVersion[];
+  requests: IApprovalRequest[];
+  production_history: number[];
+}
+
+export interface IAuditEvent {
+  seq: number;
+  ts_ms: number;
+  actor: string;
+  action: string;
+  entity_type: string;
+  entity_id: string;
+  before: { [key: string]: unknown } | null;
+  after: { [key: string]: unknown } | null;
+  comment: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface IAuditReport {
+  events: number;
+  ok: boolean;
+  first_bad_seq: number | null;
+  problem: string | null;
+}
+
+export interface ILineage {
+  data: { path: string; digest: string; size: number | null; kind: string }[];
+  run: {
+    id: string;
+    name: string;
+    experiment: string;
+    status: RunStatus;
+    params: { [key: string]: string };
+    metrics: { [key: string]: number };
+  } | null;
+  notebook: {
+    path: string | null;
+    manifest: string;
+    phase: string;
+    created_ms: number;
+    out_of_order: boolean;
+  } | null;
+  environment: {
+    python: string | null;
+    platform: string | null;
+    packages: number;
+    git: { commit?: string; branch?: string; dirty?: boolean } | null;
+  } | null;
+  version: { model: string; version: number; digest: string; flavor: string };
+}
+
+export interface IModelCard {
+  model: string;
+  version: number;
+  stage: string;
+  aliases: string[];
+  flavor: string;
+  digest: string;
+  size: number;
+  description: string;
+  created_by: string;
+  created_ms: number;
+  signature: { inputs?: { name: string; type: string }[] } | null;
+  reference_rows: number | null;
+  lineage: ILineage;
+  history: IAuditEvent[];
+  approvals: IApprovalRequest[];
+}

@@ -68,6 +68,7 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
             f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}",
             "--LabApp.news_url=None", f"--LabApp.user_settings_dir={settings / 'user'}",
             f"--LabApp.workspaces_dir={settings / 'workspaces'}", "--LabApp.expose_app_in_browser=True",
+            "--MLM.require_approval_for=production",
         ],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip

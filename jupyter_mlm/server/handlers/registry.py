@@ -5,6 +5,7 @@ requests ``approve`` — all on the ``mlm`` resource of jupyter_server's Authori
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict
 from typing import Any
 
@@ -17,6 +18,7 @@ from ...errors import UsageError
 from ...registry import check_model_name, model_card
 from .base import MLMHandler
 
+ANONYMOUS_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_BODY_BYTES = 64 * 1024
 MAX_COMMENT = 2000
 
@@ -42,8 +44,13 @@ class RegistryHandler(MLMHandler):
 
     @property
     def identity(self) -> str:
+        """The user's login name; a single-user server's anonymous users have a random hex
+        username, so their readable name ("Anonymous Io") goes into the audit trail instead."""
         user = self.current_user
-        return str(getattr(user, "username", None) or user)
+        username = str(getattr(user, "username", None) or user)
+        if ANONYMOUS_ID.match(username) and getattr(user, "name", None):
+            return str(user.name)
+        return username
 
     def body(self) -> dict[str, Any]:
         if len(self.request.body) > MAX_BODY_BYTES:
@@ -88,7 +95,7 @@ class MeHandler(RegistryHandler):
             rights[action] = bool(await _maybe_await(self.authorizer.is_authorized(self, user, action, "mlm")))
         policy = self.policy
         self.write_json({
-            "username": self.identity, "name": getattr(user, "name", None) or self.identity, "rights": rights,
+            "username": self.identity, "name": self.identity, "rights": rights,
             "policy": {"stages": list(policy.stages), "production": policy.production, "archived": policy.archived,
                        "initial": policy.initial, "require_approval_for": list(policy.require_approval_for),
                        "approvers": list(policy.approvers)},

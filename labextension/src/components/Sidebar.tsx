@@ -1,24 +1,30 @@
 import React, { useState } from 'react';
 
 import { MLMModel } from '../model';
+import { RegistryModel } from '../registry';
 import { IRun } from '../tokens';
+import { RegistryList } from './RegistryList';
 import { RunsTable } from './RunsTable';
 import { StatusView } from './StatusView';
 
-type Tab = 'runs' | 'store';
+type Tab = 'runs' | 'registry' | 'store';
 
 export interface ISidebarProps {
   model: MLMModel;
+  registry: RegistryModel;
+  onOpenModel: (name: string) => void;
   onOpenRun: (run: IRun) => void;
   onOpenTable: () => void;
   onCompare: (runs: IRun[]) => void;
 }
 
 export function Sidebar(props: ISidebarProps): JSX.Element {
-  const { model, onOpenRun, onOpenTable, onCompare } = props;
+  const { model, registry, onOpenModel, onOpenRun, onOpenTable, onCompare } =
+    props;
   const [tab, setTab] = useState<Tab>('runs');
   const tabs: [Tab, string][] = [
     ['runs', 'Runs'],
+    ['registry', 'Registry'],
     ['store', 'Store']
   ];
   return (
@@ -38,6 +44,7 @@ export function Sidebar(props: ISidebarProps): JSX.Element {
             onClick={() => {
               void model.refreshStatus();
               void model.refreshVisible();
+              void registry.refresh();
             }}
             title="Refresh"
           >
@@ -57,6 +64,9 @@ export function Sidebar(props: ISidebarProps): JSX.Element {
               if (id === 'store') {
                 void model.refreshStatus();
               }
+              if (id === 'registry') {
+                void registry.refresh();
+              }
             }}
           >
             {label}
@@ -65,6 +75,8 @@ export function Sidebar(props: ISidebarProps): JSX.Element {
       </div>
       {tab === 'runs' ? (
         <RunsTable model={model} onOpen={onOpenRun} onCompare={onCompare} />
+      ) : tab === 'registry' ? (
+        <RegistryList registry={registry} onOpenModel={onOpenModel} />
       ) : (
         <StatusView status={model.status} error={model.statusError} />
       )}

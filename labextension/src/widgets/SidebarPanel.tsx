@@ -4,6 +4,7 @@ import React from 'react';
 import { Sidebar } from '../components/Sidebar';
 import { mlmIcon } from '../icons';
 import { MLMModel } from '../model';
+import { RegistryModel } from '../registry';
 import { IRun, SIDEBAR_ID } from '../tokens';
 
 /**
@@ -14,7 +15,9 @@ export class SidebarPanel extends ReactWidget {
     readonly model: MLMModel,
     private readonly _openRun: (run: IRun) => void,
     private readonly _openTable: () => void,
-    private readonly _compare: (runs: IRun[]) => void
+    private readonly _compare: (runs: IRun[]) => void,
+    readonly registry: RegistryModel,
+    private readonly _openModel: (name: string) => void
   ) {
     super();
     this.id = SIDEBAR_ID;
@@ -37,12 +40,18 @@ export class SidebarPanel extends ReactWidget {
     return (
       <UseSignal signal={this.model.changed}>
         {() => (
-          <Sidebar
-            model={this.model}
-            onOpenRun={this._openRun}
-            onOpenTable={this._openTable}
-            onCompare={this._compare}
-          />
+          <UseSignal signal={this.registry.changed}>
+            {() => (
+              <Sidebar
+                model={this.model}
+                registry={this.registry}
+                onOpenModel={this._openModel}
+                onOpenRun={this._openRun}
+                onOpenTable={this._openTable}
+                onCompare={this._compare}
+              />
+            )}
+          </UseSignal>
         )}
       </UseSignal>
     );
