@@ -8,7 +8,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .entities import ModelVersionRecord
+from .config import MLM
+from .entities import ModelVersionRecord, StagePolicy
 from .errors import MLMError, NotFound, UsageError
 from .store import Store, open_store
 
@@ -24,8 +25,36 @@ def _human_bytes(size: int) -> str:
     return f"{size} B"
 
 
+def _settings() -> MLM:
+    """``c.MLM.*`` from the Jupyter server config files (as the server sees them), over ``MLM_*``."""
+    from jupyter_core.paths import jupyter_config_path
+    from traitlets.config import Config
+    from traitlets.config.loader import ConfigFileNotFound, JSONFileConfigLoader, PyFileConfigLoader
+
+    config = Config()
+    # jupyter_config_path() lists the user's folder first; later files override earlier ones.
+    for folder in reversed(jupyter_config_path()):
+        for loader in (JSONFileConfigLoader, PyFileConfigLoader):
+            suffix = "json" if loader is JSONFileConfigLoader else "py"
+            try:
+                config.merge(loader(f"jupyter_server_config.{suffix}", path=folder).load_config())
+            except ConfigFileNotFound:
+                continue
+            except Exception as exc:  # a broken config file must say which one
+                raise UsageError(f"cannot read {folder}/jupyter_server_config.{suffix}: {exc}") from None
+    return MLM(config=config)
+
+
+def _policy() -> StagePolicy:
+    try:
+        return _settings().stage_policy()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _open(args: argparse.Namespace) -> Store:
-    return open_store(args.store, args.objects)
+    settings = _settings()
+    return open_store(args.store or settings.store_uri or None, args.objects or settings.objects_uri or None)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -124,9 +153,8 @@ def _table(rows: list[list[Any]], header: list[str]) -> str:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from .config import stage_policy
 
-    store, policy = _open(args), stage_policy()
+    store, policy = _open(args), _policy()
     pending = store.approval_requests(status="pending")
     summary: list[dict[str, Any]] = []
     by_model: dict[str, list[ModelVersionRecord]] = {}
@@ -158,10 +186,9 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_model(args: argparse.Namespace) -> int:
-    from .config import stage_policy
     from .registry import card_lines, model_card
 
-    store, policy = _open(args), stage_policy()
+    store, policy = _open(args), _policy()
     versions = store.list_versions(args.name)
     if args.version is not None:
         record = store.get_version(args.name, args.version)
@@ -195,17 +222,15 @@ def _print_result(result: object) -> None:
 
 
 def cmd_transition(args: argparse.Namespace) -> int:
-    from .config import stage_policy
 
     store = _open(args)
-    result = store.transition(args.name, args.version, args.stage, actor=_actor(args), policy=stage_policy(),
+    result = store.transition(args.name, args.version, args.stage, actor=_actor(args), policy=_policy(),
                               comment=args.comment)  # fmt: skip
     _print_result(result)
     return 0
 
 
 def _decide(args: argparse.Namespace, approve: bool) -> int:
-    from .config import stage_policy
 
     store = _open(args)
     request_id = args.request
@@ -217,7 +242,7 @@ def _decide(args: argparse.Namespace, approve: bool) -> int:
         if len(pending) > 1:
             raise UsageError(f"{len(pending)} pending requests for {args.name}; give the VERSION or --request ID")
         request_id = pending[0].id
-    decided = store.decide(request_id, approve=approve, actor=_actor(args), policy=stage_policy(), comment=args.comment)
+    decided = store.decide(request_id, approve=approve, actor=_actor(args), policy=_policy(), comment=args.comment)
     print(f"{decided.status} {decided.to_stage} for {decided.model}/{decided.version} "
           f"(requested by {decided.requested_by}, decided by {decided.decided_by})")  # fmt: skip
     return 0
@@ -232,15 +257,13 @@ def cmd_reject(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from .config import stage_policy
 
-    record = _open(args).rollback(args.name, actor=_actor(args), policy=stage_policy(), comment=args.comment)
+    record = _open(args).rollback(args.name, actor=_actor(args), policy=_policy(), comment=args.comment)
     print(f"{record.model}/{record.version} is back in {record.stage}")
     return 0
 
 
 def cmd_alias(args: argparse.Namespace) -> int:
-    from .config import stage_policy
     from .registry import check_model_name
 
     store = _open(args)
@@ -251,7 +274,7 @@ def cmd_alias(args: argparse.Namespace) -> int:
         return 0
     if args.version is None:
         raise UsageError("say which version the alias points at: jupyter mlm alias NAME ALIAS VERSION")
-    store.set_alias(args.name, args.alias, args.version, actor=_actor(args), policy=stage_policy())
+    store.set_alias(args.name, args.alias, args.version, actor=_actor(args), policy=_policy())
     print(f"{args.name}@{args.alias} → version {args.version}")
     return 0
 

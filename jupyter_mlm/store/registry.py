@@ -77,10 +77,7 @@ class RegistryMixin(StoreBase):
         comment: str | None = None,
         entity_type: str = MODEL_EVENTS,
     ) -> AuditEvent:
-        if conn.dialect.name == "postgresql":
-            # SQLite's BEGIN IMMEDIATE already serialises writers; PostgreSQL needs a lock so two
-            # appends cannot both chain onto the same previous event.
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+        _serialise_registry_writes(conn)
         head = conn.execute(select(t.audit_head.c.seq, t.audit_head.c.hash).where(t.audit_head.c.id == 1)).first()
         seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
         ts = now_ms()
@@ -272,6 +269,7 @@ class RegistryMixin(StoreBase):
     ) -> ModelVersionRecord:
         """Register a new version of ``name`` (the model is created on first use); numbers are never reused."""
         with self._write() as conn:
+            _serialise_registry_writes(conn)
             model_row = conn.execute(select(t.models).where(t.models.c.name == name)).first()
             if model_row is None:
                 model = ModelRecord(id=new_id(), name=name, description=description, created_ms=now_ms())
@@ -311,6 +309,7 @@ class RegistryMixin(StoreBase):
         """Move a version to ``stage``; when the policy wants an approval for that stage, record a
         request instead and return it."""
         with self._write() as conn:
+            _serialise_registry_writes(conn)
             model, current = self._lock_version(conn, name, version)
             _check_transition(policy, current, stage)
             if stage in policy.require_approval_for:
@@ -322,8 +321,6 @@ class RegistryMixin(StoreBase):
         row = conn.execute(select(t.models).where(t.models.c.name == name)).first()
         if row is None:
             raise NotFound(f"no registered model {name!r}; `jupyter mlm models` lists them")
-        if conn.dialect.name == "postgresql":
-            conn.execute(select(t.models.c.id).where(t.models.c.id == row.id).with_for_update())
         model = ModelRecord(**row._mapping)
         return model, self._get_version(conn, model, version)
 
@@ -391,6 +388,7 @@ class RegistryMixin(StoreBase):
         """Approve (and carry out) or reject a pending request; the requester cannot decide their own."""
         r = t.approval_requests
         with self._write() as conn:
+            _serialise_registry_writes(conn)
             row = conn.execute(select(r).where(r.c.id.like(f"{_like_prefix(request_id)}%"))).all()
             if not row:
                 raise NotFound(f"no approval request {request_id!r}")
@@ -439,6 +437,7 @@ class RegistryMixin(StoreBase):
     def rollback(self, name: str, *, actor: str, policy: StagePolicy, comment: str | None = None) -> ModelVersionRecord:
         """Put back the version that was in production before the current one; the current one is archived."""
         with self._write() as conn:
+            _serialise_registry_writes(conn)
             row = conn.execute(select(t.models).where(t.models.c.name == name)).first()
             if row is None:
                 raise NotFound(f"no registered model {name!r}; `jupyter mlm models` lists them")
@@ -478,6 +477,7 @@ class RegistryMixin(StoreBase):
         if alias in policy.stages:
             raise UsageError(f"alias {alias!r} is a stage name; pick another (stages: {', '.join(policy.stages)})")
         with self._write() as conn:
+            _serialise_registry_writes(conn)
             model, target = self._lock_version(conn, name, version)
             a = t.model_aliases
             existing = conn.execute(select(a.c.version_id).where(a.c.model_id == model.id, a.c.alias == alias)).first()
@@ -497,6 +497,7 @@ class RegistryMixin(StoreBase):
 
     def delete_alias(self, name: str, alias: str, *, actor: str) -> None:
         with self._write() as conn:
+            _serialise_registry_writes(conn)
             row = conn.execute(select(t.models).where(t.models.c.name == name)).first()
             if row is None:
                 raise NotFound(f"no registered model {name!r}")
@@ -513,6 +514,7 @@ class RegistryMixin(StoreBase):
     ) -> None:
         """Retire a version for good: it can no longer be loaded or staged; its number stays taken."""
         with self._write() as conn:
+            _serialise_registry_writes(conn)
             _, current = self._lock_version(conn, name, version)
             if current.stage == policy.production:
                 raise Conflict(
@@ -532,6 +534,15 @@ class RegistryMixin(StoreBase):
                 {"version": version, "stage": current.stage, "aliases": list(current.aliases)},
                 {"version": version, "deleted": True}, comment,
             )  # fmt: skip
+
+
+def _serialise_registry_writes(conn: Connection) -> None:
+    """SQLite's BEGIN IMMEDIATE already serialises writers. On PostgreSQL (read committed) two
+    registrations could pick the same version number, two promotions could both see no other
+    production version, and two audit appends could chain onto the same event: registry writes
+    are rare, so they take one transaction-scoped lock."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
 
 
 def _like_prefix(value: str) -> str:

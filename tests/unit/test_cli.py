@@ -128,3 +128,30 @@ def test_registry_commands(tmp_path: Path) -> None:
         bad = run(*args)
         assert bad.returncode == 1 and message in bad.stderr and bad.stderr.count("\n") == 1, (args, bad.stderr)
     assert run("transition", "churn", "x", "staging").returncode == 2
+
+
+def test_cli_follows_the_servers_jupyter_config(tmp_path: Path) -> None:
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    (config_dir / "jupyter_server_config.json").write_text(json.dumps({
+        "MLM": {"store_uri": str(tmp_path / "configured"), "require_approval_for": ["staging"]}
+    }))  # fmt: skip
+    env = {"JUPYTER_CONFIG_DIR": str(config_dir), "MLM_USER": "ana"}
+    status = json.loads(mlm("status", "--json", cwd=tmp_path, env=env).stdout)
+    assert status["store_uri"] == f"sqlite:///{tmp_path / 'configured' / 'mlm.db'}"
+    from jupyter_mlm.store import open_store
+
+    store = open_store(str(tmp_path / "configured"))
+    from jupyter_mlm.entities import StagePolicy
+
+    store.add_model_version(
+        "m", digest=store.objects.put_bytes(b"x"), size=1, flavor="file", serializer="file", filename="m.bin",
+        run_id=None, signature=None, profile_digest=None, description="", actor="ana", policy=StagePolicy(),
+    )  # fmt: skip
+    store.close()
+    result = mlm("transition", "m", "1", "staging", cwd=tmp_path, env=env)
+    assert result.returncode == 0 and "requested staging for m/1" in result.stdout, result.stderr
+    (config_dir / "jupyter_server_config.json").write_text('{"MLM": {"require_approval_for": ["gold"]}}')
+    for args in (("models",), ("transition", "m", "1", "production")):
+        bad = mlm(*args, cwd=tmp_path, env=env)
+        assert bad.returncode == 1 and "require_approval_for names unknown stages ['gold']" in bad.stderr

@@ -388,3 +388,37 @@ def test_model_card_html_and_text(recording: Store, training: tuple[pd.DataFrame
     text = version.card_text()
     assert "source run: train-c1.0" in text and "metrics: auc=0.81" in text and "for shadow traffic" in text
     assert "environment: Python" in text
+
+
+def test_concurrent_registrations_and_promotions_keep_the_rules(store: Store) -> None:
+    """Four writers at once: version numbers stay unique, one production version, an unbroken chain."""
+    import threading
+
+    from jupyter_mlm.entities import StagePolicy
+
+    policy = StagePolicy()
+    errors: list[BaseException] = []
+
+    def writer(worker: int) -> None:
+        try:
+            for i in range(8):
+                digest = store.objects.put_bytes(f"{worker}-{i}".encode())
+                record = store.add_model_version(
+                    "busy", digest=digest, size=3, flavor="file", serializer="file", filename="m", run_id=None,
+                    signature=None, profile_digest=None, description="", actor=f"w{worker}", policy=policy,
+                )  # fmt: skip
+                store.transition("busy", record.version, "production", actor=f"w{worker}", policy=policy)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    versions = store.list_versions("busy")
+    assert sorted(v.version for v in versions) == list(range(1, 33))
+    assert [v.stage for v in versions].count("production") == 1
+    report = store.verify_audit()
+    assert report.ok and report.events == 32 + 32 + 31  # register, promote, archive-by-promotion
