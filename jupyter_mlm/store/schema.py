@@ -97,8 +97,15 @@ def ensure_schema(engine: Engine, location: StoreLocation) -> str:
     """
     head = head_revision()
     try:
-        with engine.connect() as conn:
-            found = current_revision(conn)
+        try:
+            with engine.connect() as conn:
+                found = current_revision(conn)
+        except OperationalError as exc:
+            # A process creating the same fresh SQLite store holds it exclusively while it turns
+            # on WAL; wait for it behind the migration lock instead of failing.
+            if location.backend != "sqlite" or "locked" not in str(exc):
+                raise
+            found = None
         if found == head:
             return head
         _check_not_newer(found, location)

@@ -4,6 +4,7 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { MainAreaWidget } from '@jupyterlab/apputils';
+import { Widget } from '@lumino/widgets';
 import { IEditorServices } from '@jupyterlab/codeeditor';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
@@ -71,6 +72,16 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
       return path;
     };
 
+    /** Wraps a view in a closable main-area tab that carries the view's title and icon. */
+    const addToMain = (content: Widget, id: string): void => {
+      const widget = new MainAreaWidget({ content });
+      widget.id = id;
+      widget.title.label = content.title.label;
+      widget.title.icon = content.title.icon;
+      widget.title.closable = true;
+      app.shell.add(widget, 'main');
+    };
+
     app.commands.addCommand(CommandIDs.openRun, {
       label: 'Open Run',
       execute: args => {
@@ -89,12 +100,7 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
           rendermime,
           restoreNotebook
         );
-        const widget = new MainAreaWidget({ content });
-        widget.id = id;
-        widget.title.label = content.title.label;
-        widget.title.icon = content.title.icon;
-        widget.title.closable = true;
-        app.shell.add(widget, 'main');
+        addToMain(content, id);
         app.shell.activateById(id);
       }
     });
@@ -120,13 +126,8 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
         app.shell.activateById(existing.id);
         return;
       }
-      const widget = new MainAreaWidget({ content });
-      widget.id = content.id;
-      widget.title.label = content.title.label;
-      widget.title.icon = content.title.icon;
-      widget.title.closable = true;
-      app.shell.add(widget, 'main');
-      app.shell.activateById(widget.id);
+      addToMain(content, content.id);
+      app.shell.activateById(content.id);
     };
 
     app.commands.addCommand(CommandIDs.openRunsTable, {
@@ -137,12 +138,7 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
         );
         if (!existing) {
           const content = new RunsTableWidget(model, openRun, compare);
-          const widget = new MainAreaWidget({ content });
-          widget.id = RUNS_TABLE_ID;
-          widget.title.label = content.title.label;
-          widget.title.icon = content.title.icon;
-          widget.title.closable = true;
-          app.shell.add(widget, 'main');
+          addToMain(content, RUNS_TABLE_ID);
         }
         app.shell.activateById(RUNS_TABLE_ID);
       }
@@ -162,12 +158,7 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
               name: runName
             });
           });
-          const widget = new MainAreaWidget({ content });
-          widget.id = id;
-          widget.title.label = content.title.label;
-          widget.title.icon = content.title.icon;
-          widget.title.closable = true;
-          app.shell.add(widget, 'main');
+          addToMain(content, id);
         }
         app.shell.activateById(id);
       }

@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,3 +131,18 @@ def jp_asyncio_loop() -> None:
 def jp_server_cleanup() -> None:
     """No in-process server here (the lab runs in a subprocess), so nothing to clean up."""
     return None
+
+
+@contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """Set environment variables for kernels started in the block (nbclient), then restore them."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

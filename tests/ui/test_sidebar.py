@@ -15,7 +15,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from jupyter_mlm.store import Store, open_store
 
-from .conftest import LabServer, screenshot
+from .conftest import LabServer, environment, screenshot
 
 SIDEBAR = "jupyter-mlm-sidebar"
 
@@ -47,17 +47,12 @@ def second_version(nb: Any) -> None:
 @pytest.fixture(scope="package")
 def filled(lab_server: LabServer, tmp_path_factory: pytest.TempPathFactory) -> Store:
     """Two runs logged by a real notebook in a real kernel, plus one still running."""
-    import os
-
     work = lab_server.root / "project"
     (work / "data").mkdir(parents=True)
     (work / "data" / "train.csv").write_text("tenure,plan,churned\n3,basic,1\n40,pro,0\n")
     nb = new_notebook(cells=[new_code_cell(source) for source in TRAINING])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    saved = {k: os.environ.get(k) for k in ("MLM_STORE_URI", "JPY_SESSION_NAME")}
-    os.environ["MLM_STORE_URI"] = str(lab_server.store)
-    os.environ["JPY_SESSION_NAME"] = str(work / "training.ipynb")
-    try:
+    with environment(MLM_STORE_URI=str(lab_server.store), JPY_SESSION_NAME=str(work / "training.ipynb")):
         for version in (1, 2):
             if version == 2:
                 second_version(nb)
@@ -65,12 +60,6 @@ def filled(lab_server: LabServer, tmp_path_factory: pytest.TempPathFactory) -> S
             NotebookClient(
                 nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(work)}}
             ).execute()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     store = open_store(str(lab_server.store))
     exp = store.get_or_create_experiment("live")
     live = store.create_run(exp.id, "live-run")

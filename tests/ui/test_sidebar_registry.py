@@ -5,7 +5,6 @@ counts assume a store without these runs)."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import nbformat
@@ -15,7 +14,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from jupyter_mlm.store import Store, open_store
 
-from .conftest import LabServer, screenshot
+from .conftest import LabServer, environment, screenshot
 from .test_sidebar import open_sidebar
 
 REGISTERING = [
@@ -42,18 +41,9 @@ def registered(lab_server: LabServer) -> Store:
     nb = new_notebook(cells=[new_code_cell(source) for source in REGISTERING])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, work / "registry.ipynb")
-    env = {"MLM_STORE_URI": str(lab_server.store), "JPY_SESSION_NAME": str(work / "registry.ipynb"),
-           "MLM_USER": "ana", "MLM_REQUIRE_APPROVAL_FOR": "production"}  # fmt: skip
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with environment(MLM_STORE_URI=str(lab_server.store), JPY_SESSION_NAME=str(work / "registry.ipynb"),
+                     MLM_USER="ana", MLM_REQUIRE_APPROVAL_FOR="production"):  # fmt: skip
         NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(work)}}).execute()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     assert "'pending'" in nb.cells[2].outputs[0]["data"]["text/plain"]
     return open_store(str(lab_server.store))
 
