@@ -162,3 +162,23 @@ async def test_path_tricks_never_reach_the_store(jp_fetch: Any, registry: Store)
         with pytest.raises(HTTPClientError) as caught:
             await jp_fetch(f"mlm/api/models/{name}", method="GET")
         assert caught.value.code in (400, 404)
+
+
+async def test_cookie_authenticated_writes_need_the_xsrf_token(
+    jp_serverapp: Any, http_server_client: Any, jp_base_url: str, registry: Store
+) -> None:
+    from jupyter_server.utils import url_path_join
+
+    token = jp_serverapp.identity_provider.token
+    login = await http_server_client.fetch(url_path_join(jp_base_url, f"api/me?token={token}"), raise_error=False)
+    cookies = [c.split(";")[0] for c in login.headers.get_list("Set-Cookie")]
+    assert cookies, "the token login set no cookie"
+    headers = {"Cookie": "; ".join(cookies)}
+    me = await http_server_client.fetch(url_path_join(jp_base_url, "mlm/api/me"), headers=headers, raise_error=False)
+    assert me.code == 200  # the cookie alone authenticates reads
+    response = await http_server_client.fetch(
+        url_path_join(jp_base_url, "mlm/api/models/churn/versions/1/transition"),
+        method="POST", body=json.dumps({"stage": "staging"}), headers=headers, raise_error=False,
+    )  # fmt: skip
+    assert response.code == 403 and "xsrf" in response.body.decode().lower()
+    assert registry.get_version("churn", 1).stage == "none"

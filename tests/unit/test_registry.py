@@ -422,3 +422,20 @@ def test_concurrent_registrations_and_promotions_keep_the_rules(store: Store) ->
     assert [v.stage for v in versions].count("production") == 1
     report = store.verify_audit()
     assert report.ok and report.events == 32 + 32 + 31  # register, promote, archive-by-promotion
+
+
+def test_xgboost_native_format(session: Store, training: tuple[pd.DataFrame, pd.Series]) -> None:
+    import xgboost
+
+    frame, target = training
+    features = frame[["tenure", "usage"]]
+    classifier = xgboost.XGBClassifier(n_estimators=5, max_depth=2).fit(features, target)
+    booster = xgboost.train({"max_depth": 2}, xgboost.DMatrix(features, label=target), num_boost_round=3)
+    for name, model in (("xgb-sk", classifier), ("xgb-booster", booster)):
+        version = mlm.register_model(model, name)
+        assert (version.flavor, session.get_version(name, 1).serializer) == ("xgboost", "xgboost")
+    loaded = mlm.load_model("xgb-sk/1")
+    assert type(loaded) is xgboost.XGBClassifier
+    assert (loaded.predict(features) == classifier.predict(features)).all()
+    again = mlm.load_model("xgb-booster/1")
+    assert np.allclose(again.predict(xgboost.DMatrix(features)), booster.predict(xgboost.DMatrix(features)))
