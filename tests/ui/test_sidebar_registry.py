@@ -127,3 +127,20 @@ def test_request_in_a_notebook_approve_in_the_sidebar(page: Any, lab_server: Lab
         timeout=15_000,
     )
     screenshot(page, "registry-after-rollback")
+
+
+def test_model_page_follows_the_dark_theme(page: Any, lab_server: LabServer, registered: Store) -> None:
+    open_sidebar(page, lab_server)
+    page.evaluate("() => window.jupyterapp.commands.execute('jupyter-mlm:open-model', {name: 'churn'})")
+    view = page.locator(".jp-mlm-model-page[data-model='churn']")
+    view.locator(".jp-mlm-lineage").wait_for(timeout=30_000)
+    widget = page.locator(".jp-mlm-model-widget")
+    light = widget.evaluate("el => getComputedStyle(el).backgroundColor")
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=30_000)
+    page.wait_for_timeout(500)
+    dark = widget.evaluate("el => getComputedStyle(el).backgroundColor")
+    screenshot(page, "registry-model-dark")
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'", timeout=30_000)
+    assert light != dark

@@ -129,6 +129,8 @@ export function ModelPage(props: {
   const [detail, setDetail] = useState<IModelDetail | null>(null);
   const [audit, setAudit] = useState<IAuditEvent[]>([]);
   const [selected, setSelected] = useState<number | null>(null);
+  // A version the user clicked stays shown; otherwise the page follows production (else latest).
+  const [chosen, setChosen] = useState<number | null>(null);
   const [card, setCard] = useState<IModelCard | null>(null);
   const [comment, setComment] = useState('');
   const [approver, setApprover] = useState('');
@@ -150,7 +152,7 @@ export function ModelPage(props: {
       setAudit(events);
       setLoadError(null);
       const shown =
-        selected ??
+        chosen ??
         model.versions.find(v => v.stage === policy?.production)?.version ??
         model.versions[model.versions.length - 1]?.version ??
         null;
@@ -161,7 +163,7 @@ export function ModelPage(props: {
     } catch (e) {
       setLoadError(e instanceof Error ? e.message : String(e));
     }
-  }, [registry, name, selected, policy?.production]);
+  }, [registry, name, chosen, policy?.production]);
 
   useEffect(() => {
     if (!me) {
@@ -342,10 +344,13 @@ export function ModelPage(props: {
           </thead>
           <tbody>
             {(detail?.versions ?? []).map(v => {
-              const target =
-                targets[v.version] ??
-                policy?.stages.find(s => s !== v.stage) ??
-                '';
+              // An archived version goes back through review (or a rollback), never straight to production.
+              const choices = (policy?.stages ?? []).filter(
+                s =>
+                  s !== v.stage &&
+                  !(v.stage === policy?.archived && s === policy?.production)
+              );
+              const target = targets[v.version] ?? choices[0] ?? '';
               const gated = policy?.require_approval_for.includes(target);
               return (
                 <tr
@@ -355,6 +360,7 @@ export function ModelPage(props: {
                     selected === v.version ? 'jp-mlm-selected' : undefined
                   }
                   onClick={() => {
+                    setChosen(v.version);
                     setSelected(v.version);
                     void registry
                       .getCard(name, v.version)
@@ -411,13 +417,11 @@ export function ModelPage(props: {
                       }
                       aria-label={`Target stage for v${v.version}`}
                     >
-                      {(policy?.stages ?? [])
-                        .filter(s => s !== v.stage)
-                        .map(s => (
-                          <option key={s} value={s}>
-                            {s}
-                          </option>
-                        ))}
+                      {choices.map(s => (
+                        <option key={s} value={s}>
+                          {s}
+                        </option>
+                      ))}
                     </select>
                     <button
                       className="jp-mlm-button jp-mod-styled jp-mlm-move"
