@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -146,3 +147,17 @@ def environment(**values: str) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def compare_themes(page: Any, element: Any, name: str) -> tuple[str, str]:
+    """Background of ``element`` in the light theme and in the dark one (screenshot ``name`` taken
+    in the dark), leaving the light theme on for the next test."""
+    light = element.evaluate("el => getComputedStyle(el).backgroundColor")
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=30_000)
+    page.wait_for_timeout(500)  # the theme's CSS variables apply after the class flips
+    dark = element.evaluate("el => getComputedStyle(el).backgroundColor")
+    screenshot(page, name)
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'", timeout=30_000)
+    return light, dark

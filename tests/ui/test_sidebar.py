@@ -15,7 +15,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from jupyter_mlm.store import Store, open_store
 
-from .conftest import LabServer, environment, screenshot
+from .conftest import LabServer, compare_themes, environment, screenshot
 
 SIDEBAR = "jupyter-mlm-sidebar"
 
@@ -309,14 +309,7 @@ def test_table_refreshes_live_while_runs_are_running(page: Any, lab_server: LabS
 def test_sidebar_follows_the_dark_theme(page: Any, lab_server: LabServer, filled: Store) -> None:
     panel = open_sidebar(page, lab_server)
     page.wait_for_function("() => document.querySelectorAll('.jp-mlm-row[data-run-id]').length >= 3", timeout=30_000)
-    light = panel.evaluate("el => getComputedStyle(el).backgroundColor")
-    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
-    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=30_000)
-    page.wait_for_timeout(500)
-    dark = panel.evaluate("el => getComputedStyle(el).backgroundColor")
-    screenshot(page, "runs-table-dark")
-    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
-    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'", timeout=30_000)
+    light, dark = compare_themes(page, panel, "runs-table-dark")
     assert light != dark
 
 

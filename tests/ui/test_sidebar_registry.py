@@ -14,7 +14,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from jupyter_mlm.store import Store, open_store
 
-from .conftest import LabServer, environment, screenshot
+from .conftest import LabServer, compare_themes, environment, screenshot
 from .test_sidebar import open_sidebar
 
 REGISTERING = [
@@ -135,12 +135,5 @@ def test_model_page_follows_the_dark_theme(page: Any, lab_server: LabServer, reg
     view = page.locator(".jp-mlm-model-page[data-model='churn']")
     view.locator(".jp-mlm-lineage").wait_for(timeout=30_000)
     widget = page.locator(".jp-mlm-model-widget")
-    light = widget.evaluate("el => getComputedStyle(el).backgroundColor")
-    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
-    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=30_000)
-    page.wait_for_timeout(500)
-    dark = widget.evaluate("el => getComputedStyle(el).backgroundColor")
-    screenshot(page, "registry-model-dark")
-    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
-    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'", timeout=30_000)
+    light, dark = compare_themes(page, widget, "registry-model-dark")
     assert light != dark
