@@ -386,10 +386,14 @@ class RegistryMixin(StoreBase):
         comment: str | None = None,
     ) -> ApprovalRequest:
         """Approve (and carry out) or reject a pending request; the requester cannot decide their own."""
+        if not isinstance(request_id, str) or not request_id.isalnum():
+            raise UsageError(
+                f"request id must be an id or a unique prefix of one (letters and digits), not {request_id!r}"
+            )
         r = t.approval_requests
         with self._write() as conn:
             _serialise_registry_writes(conn)
-            row = conn.execute(select(r).where(r.c.id.like(f"{_like_prefix(request_id)}%"))).all()
+            row = conn.execute(select(r).where(r.c.id.startswith(request_id, autoescape=True))).all()
             if not row:
                 raise NotFound(f"no approval request {request_id!r}")
             if len(row) > 1:
@@ -543,10 +547,6 @@ def _serialise_registry_writes(conn: Connection) -> None:
     are rare, so they take one transaction-scoped lock."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
-
-
-def _like_prefix(value: str) -> str:
-    return value.replace("\\", "").replace("%", "").replace("_", "\\_")
 
 
 def _replay_production(conn: Connection, name: str, policy: StagePolicy) -> list[int]:

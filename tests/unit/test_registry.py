@@ -16,6 +16,7 @@ from sklearn.linear_model import LogisticRegression
 import jupyter_mlm as mlm
 import jupyter_mlm.registry.models as registry_models
 from jupyter_mlm.capture.data import RECORDER
+from jupyter_mlm.config import stage_policy
 from jupyter_mlm.entities import ApprovalRequest
 from jupyter_mlm.errors import Conflict, IntegrityError, NotFound, PermissionDenied, UsageError
 from jupyter_mlm.store import Store, open_store
@@ -254,6 +255,9 @@ def test_rejection_and_approver_list(
     assert rejected.status == "rejected" and mlm.get_model_version("churn/1").stage == "none"
     with pytest.raises(NotFound, match="no pending request"):
         mlm.approve("churn", 1, approver="lead")
+    for malformed in ("%", "", "a_b"):
+        with pytest.raises(UsageError, match="request id must be an id or a unique prefix"):
+            session.decide(malformed, approve=True, actor="lead", policy=stage_policy())
 
 
 def test_policy_misconfiguration_is_reported(session: Store, monkeypatch: pytest.MonkeyPatch) -> None:
