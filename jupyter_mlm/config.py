@@ -39,6 +39,15 @@ class MLM(Configurable):
         50 * 1000 * 1000, help="Largest live notebook the frontend may post to /mlm/api/snapshots."
     ).tag(config=True)
 
+    unlimited_checkpoints = Bool(
+        True,
+        help=(
+            'Keep every "Save and Create Checkpoint" of every file, deduplicated in the object store '
+            "(retention: c.MLMCheckpoints.max_count / max_age_days). Off, or when a contents manager's "
+            "checkpoints_class is configured explicitly, jupyter_server's own checkpoints are used."
+        ),
+    ).tag(config=True)
+
     stages = List(
         Unicode(),
         help=(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 
@@ -11,12 +12,35 @@ from ..config import MLM
 from ..store import open_store
 from .handlers import routes
 
+_CONTENTS_MANAGERS = (
+    "ContentsManager", "FileContentsManager", "LargeFileManager",
+    "AsyncContentsManager", "AsyncFileContentsManager", "AsyncLargeFileManager",
+)  # fmt: skip
+
+
+def install_checkpoints(config: Any) -> bool:
+    """Make jupyter_server keep every checkpoint in the object store; False (and nothing changed)
+    when some contents manager already has a ``checkpoints_class`` configured."""
+    if any("checkpoints_class" in config.get(name, {}) for name in _CONTENTS_MANAGERS):
+        return False
+    config.ContentsManager.checkpoints_class = "jupyter_mlm.server.checkpoints.MLMCheckpoints"
+    config.AsyncContentsManager.checkpoints_class = "jupyter_mlm.server.checkpoints.AsyncMLMCheckpoints"
+    return True
+
 
 class MLMExtension(ExtensionApp):
     """Serves the REST API under ``/mlm/api``; configured through ``c.MLM.*``."""
 
     name = "jupyter_mlm"
     classes = [MLM]
+
+    def _link_jupyter_server_extension(self, serverapp: Any) -> None:
+        super()._link_jupyter_server_extension(serverapp)
+        # A server extension's jupyter_server_config.d file only enables it (jupyter_server reads
+        # nothing else from there), and linking is the last moment before the contents manager is
+        # built: the checkpoints class is chosen here, unless the user chose one themselves.
+        if MLM(parent=self).unlimited_checkpoints:
+            install_checkpoints(serverapp.config)
 
     def initialize_settings(self) -> None:
         settings = MLM(parent=self)

@@ -11,5 +11,4 @@ def jp_server_config(tmp_path: Path) -> dict[str, Any]:
     return {
         "ServerApp": {"jpserver_extensions": {"jupyter_mlm": True}},
         "MLM": {"store_uri": str(tmp_path / "server-store")},
-        "AsyncContentsManager": {"checkpoints_class": "jupyter_mlm.server.checkpoints.AsyncMLMCheckpoints"},
     }

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from tornado.httpclient import HTTPClientError
 
 from jupyter_mlm.capture.snapshot import SnapshotWriter
+from jupyter_mlm.server.checkpoints import AsyncMLMCheckpoints
 from jupyter_mlm.store import Store, open_store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -166,8 +170,32 @@ async def test_retention_keeps_the_newest(jp_fetch: Any, jp_serverapp: Any, jp_r
     assert [c["id"] for c in listed] == ids[2:]
 
 
-def test_shipped_server_config_enables_extension_and_checkpoints() -> None:
-    config = json.loads((REPO / "jupyter-config" / "server-config" / "jupyter_mlm.json").read_text())
-    assert config["ServerApp"]["jpserver_extensions"]["jupyter_mlm"] is True
-    assert config["AsyncContentsManager"]["checkpoints_class"].endswith("AsyncMLMCheckpoints")
-    assert config["ContentsManager"]["checkpoints_class"].endswith(".MLMCheckpoints")
+def checkpoints_class_of_a_server(tmp_path: Path, *argv: str) -> str:
+    """The checkpoints class a ``jupyter server`` started with the installed configuration uses."""
+    script = (
+        "import sys\n"
+        "from jupyter_server.serverapp import ServerApp\n"
+        "app = ServerApp()\n"
+        "app.initialize(argv=sys.argv[1:])\n"
+        "print(type(app.contents_manager.checkpoints).__name__)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLM_", "JUPYTER_CONFIG"))}
+    env["MLM_STORE_URI"] = str(tmp_path / "store")
+    done = subprocess.run(
+        [sys.executable, "-c", script, "--allow-root", "--no-browser", f"--ServerApp.root_dir={tmp_path}", *argv],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=True,
+    )  # fmt: skip
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_installed_extension_brings_unlimited_checkpoints(tmp_path: Path) -> None:
+    # jupyter_server reads only jpserver_extensions from a config.d file; the extension itself
+    # must choose the checkpoints class, and a user's own choice must win over it.
+    assert checkpoints_class_of_a_server(tmp_path) == "AsyncMLMCheckpoints"
+    assert checkpoints_class_of_a_server(tmp_path, "--MLM.unlimited_checkpoints=False") == "AsyncFileCheckpoints"
+    own = "--AsyncFileContentsManager.checkpoints_class=jupyter_server.services.contents.checkpoints.AsyncCheckpoints"
+    assert checkpoints_class_of_a_server(tmp_path, own) == "AsyncCheckpoints"
+
+
+def test_server_under_test_uses_the_extension_checkpoints(jp_serverapp: Any) -> None:
+    assert type(jp_serverapp.contents_manager.checkpoints) is AsyncMLMCheckpoints
