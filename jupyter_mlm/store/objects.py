@@ -12,6 +12,7 @@ import io
 import os
 import re
 import tempfile
+import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ import blake3
 from ..errors import IntegrityError, NotFound, StoreError, UsageError
 
 CHUNK = 1 << 20
+ABANDONED_AFTER_SECONDS = 3600
 DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -154,6 +156,7 @@ class LocalObjectStore(ObjectStore):
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.uri = str(self.root)
+        self._swept = False
 
     def _path(self, digest: str) -> Path:
         return self.root / digest[:2] / digest[2:]
@@ -172,6 +175,20 @@ class LocalObjectStore(ObjectStore):
                 f"cannot write objects folder {self.root}: permission denied; "
                 "set MLM_OBJECTS_URI to a folder you can write"
             ) from None
+        if not self._swept:
+            self._swept = True
+            self._remove_abandoned_temporaries()
+
+    def _remove_abandoned_temporaries(self) -> None:
+        # A writer killed mid-put leaves its temporary file; a live writer keeps touching its own,
+        # so one untouched for an hour belongs to nobody.
+        cutoff = time.time() - ABANDONED_AFTER_SECONDS
+        for entry in os.scandir(self.root / "tmp"):
+            try:
+                if entry.name.startswith("put-") and entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+            except FileNotFoundError:
+                continue  # another process swept it first
 
     def _write_new(self, chunks: Iterator[bytes]) -> tuple[str, int]:
         self.ensure_writable()

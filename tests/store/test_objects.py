@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,13 @@ import blake3
 import pytest
 
 from jupyter_mlm.errors import IntegrityError, NotFound, UsageError
-from jupyter_mlm.store.objects import FsspecObjectStore, LocalObjectStore, ObjectStore, open_object_store
+from jupyter_mlm.store.objects import (
+    ABANDONED_AFTER_SECONDS,
+    FsspecObjectStore,
+    LocalObjectStore,
+    ObjectStore,
+    open_object_store,
+)
 
 
 @pytest.fixture(params=["local", "memory"])
@@ -126,3 +133,16 @@ def test_put_file_of_missing_path(objects: ObjectStore, tmp_path: Path) -> None:
         objects.put_file(tmp_path / "nope.csv")
     with pytest.raises(UsageError, match="is a folder"):
         objects.put_file(tmp_path)
+
+
+def test_temporaries_of_killed_writers_are_swept_but_live_ones_kept(tmp_path: Path) -> None:
+    (tmp_path / "objects" / "tmp").mkdir(parents=True)
+    abandoned = tmp_path / "objects" / "tmp" / "put-abandoned"
+    live = tmp_path / "objects" / "tmp" / "put-live"
+    abandoned.write_bytes(b"half a blob")
+    live.write_bytes(b"being written")
+    old = time.time() - ABANDONED_AFTER_SECONDS - 60
+    os.utime(abandoned, (old, old))
+    objects = LocalObjectStore(tmp_path / "objects")
+    objects.put_bytes(b"first write of this process")
+    assert not abandoned.exists() and live.exists()
