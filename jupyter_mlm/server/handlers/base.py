@@ -15,8 +15,6 @@ from ...store import Store
 
 T = TypeVar("T")
 
-MAX_BODY_BYTES = 50 * 1024 * 1024
-
 
 class MLMHandler(APIHandler):
     """Every /mlm/api route derives from this; ``auth_resource`` feeds jupyter_server's Authorizer."""
@@ -33,6 +31,20 @@ class MLMHandler(APIHandler):
             return await IOLoop.current().run_in_executor(None, func, *args)
         except MLMError as exc:
             raise web.HTTPError(exc.http_status, "%s", exc.message, reason=exc.code) from None
+
+    def json_object(self, limit: int, shape: str, too_large: str = "") -> dict[str, Any]:
+        """The request body as a JSON object of at most ``limit`` bytes; ``shape`` names the
+        expected fields in the 400 message, ``too_large`` says which setting raises the limit."""
+        size = len(self.request.body)
+        if size > limit:
+            raise web.HTTPError(413, "request body is %d bytes; the limit is %d%s", size, limit, too_large)
+        try:
+            body = json.loads(self.request.body or b"null")
+        except ValueError:
+            raise web.HTTPError(400, "body must be JSON: %s", shape) from None
+        if not isinstance(body, dict):
+            raise web.HTTPError(400, "body must be a JSON object: %s", shape)
+        return body
 
     def write_json(self, payload: Any) -> None:
         self.set_header("Content-Type", "application/json")

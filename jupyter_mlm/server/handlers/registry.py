@@ -53,15 +53,9 @@ class RegistryHandler(MLMHandler):
         return username
 
     def body(self) -> dict[str, Any]:
-        if len(self.request.body) > MAX_BODY_BYTES:
-            raise web.HTTPError(413, "request body is larger than %d bytes", MAX_BODY_BYTES)
-        try:
-            body = json.loads(self.request.body or b"{}")
-        except ValueError:
-            raise web.HTTPError(400, "body must be a JSON object") from None
-        if not isinstance(body, dict):
-            raise web.HTTPError(400, "body must be a JSON object")
-        return body
+        if not self.request.body:
+            return {}
+        return self.json_object(MAX_BODY_BYTES, "{stage, comment, approver, version, …} as the route needs")
 
     def comment(self, body: dict[str, Any]) -> str | None:
         comment = body.get("comment")

@@ -89,16 +89,7 @@ class LiveNotebookHandler(MLMHandler):
     @authorized
     async def post(self) -> None:
         limit = self.settings.get("mlm_max_notebook_bytes", DEFAULT_MAX_NOTEBOOK_BYTES)
-        if len(self.request.body) > limit:
-            raise web.HTTPError(
-                413, "notebook is %d bytes; the limit is %d (c.MLM.max_notebook_bytes)", len(self.request.body), limit
-            )
-        try:
-            body = json.loads(self.request.body or b"null")
-        except ValueError:
-            raise web.HTTPError(400, "body must be JSON: {kernel_id, path, notebook}") from None
-        if not isinstance(body, dict):
-            raise web.HTTPError(400, "body must be a JSON object: {kernel_id, path, notebook}")
+        body = self.json_object(limit, "{kernel_id, path, notebook}", " (c.MLM.max_notebook_bytes)")
         kernel_id, path, notebook = body.get("kernel_id"), body.get("path"), body.get("notebook")
         if not isinstance(kernel_id, str) or not KERNEL_ID.match(kernel_id):
             raise web.HTTPError(400, "kernel_id must be a kernel id (letters, digits and dashes)")
