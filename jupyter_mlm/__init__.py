@@ -6,6 +6,7 @@ so ``import jupyter_mlm`` stays cheap in a kernel.
 
 from __future__ import annotations
 
+import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -81,6 +82,20 @@ def unload_ipython_extension(ipython: Any) -> None:
     from .kernel import unload_ipython_extension as unload
 
     unload(ipython)
+
+
+def _attach_to_running_shell() -> None:
+    """``import jupyter_mlm`` inside IPython or a kernel loads the extension as ``%load_ext``
+    would: the execution log and the data reads come from the shell's hooks, and a user of the
+    Python API alone would otherwise get runs without them, silently."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    # Loading is idempotent, so a later %load_ext finds everything in place (and says nothing).
+    if shell is not None and hasattr(shell, "events"):
+        load_ipython_extension(shell)
+
+
+_attach_to_running_shell()
 
 
 __all__ = [

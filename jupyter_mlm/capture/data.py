@@ -30,11 +30,16 @@ class ReadRecorder:
         self._excluded: tuple[str, ...] = ()
 
     def install(self, exclude: list[str] | None = None) -> None:
-        """Add the audit hook (once) and start recording reads."""
-        self._excluded = tuple(os.path.join(os.path.realpath(p), "") for p in _interpreter_dirs() + (exclude or []))
+        """Add the audit hook (once) and start recording reads.
+
+        Places excluded earlier (the store, opened before recording started) stay excluded.
+        """
         if not self._installed:
+            self._excluded = (*self._excluded, *(os.path.join(os.path.realpath(p), "") for p in _interpreter_dirs()))
             sys.addaudithook(self._hook)
             self._installed = True
+        for path in exclude or []:
+            self.exclude(path)
         self.recording = True
 
     @contextmanager

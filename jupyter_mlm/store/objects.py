@@ -98,6 +98,24 @@ class ObjectStore(ABC):
     def _iter_sizes(self) -> Iterator[int]: ...
 
     # -- public API --------------------------------------------------------------------
+    def put(self, source: bytes | bytearray | memoryview | str | os.PathLike[str] | IO[bytes]) -> str:
+        """Store bytes, a file (by path) or a binary stream; returns the digest.
+
+        Args:
+            source: the content itself (``bytes``-like), the path of a regular file, or an
+                object with a binary ``read``.
+
+        Returns:
+            The BLAKE3 hex digest that names the blob.
+        """
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            return self.put_bytes(bytes(source))
+        if isinstance(source, (str, os.PathLike)):
+            return self.put_file(source)
+        if callable(getattr(source, "read", None)):
+            return self.put_stream(source)
+        raise UsageError(f"put takes bytes, a file path or a binary stream, not {type(source).__name__}")
+
     def put_bytes(self, data: bytes) -> str:
         """Store ``data``; returns its digest. Idempotent."""
         digest = digest_bytes(data)

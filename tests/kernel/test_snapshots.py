@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path
     return folder, path
 
 
-def run_cells(path: Path, order: list[int]) -> Any:
+def run_cells(path: Path, order: Iterable[int]) -> Any:
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
     with client.setup_kernel():
@@ -83,6 +84,25 @@ def test_out_of_order_execution_is_flagged(project: tuple[Path, Path], tmp_path:
     snapshot = read_snapshot(store, store.resolve_run("train").id)
     assert snapshot.out_of_order is True
     assert any("out of document order" in r for r in snapshot.out_of_order_reasons)
+
+
+def test_the_python_api_alone_captures_as_much_as_the_extension(project: tuple[Path, Path], tmp_path: Path) -> None:
+    folder, _ = project
+    cells = [
+        "import jupyter_mlm as mlm",
+        "run = mlm.start_run('api-only')",
+        "rows = open('data/train.csv').read().splitlines()",
+        "mlm.log_metric('rows', float(len(rows)))\nmlm.end_run()",
+        "%load_ext jupyter_mlm",
+    ]
+    path = write_notebook(folder, cells)
+    executed = run_cells(path, range(len(cells)))
+    # Loading the extension after the import is quiet: it was loaded by the import.
+    assert executed.cells[-1].outputs == []
+    store = open_store(str(tmp_path / "store"))
+    snapshot = read_snapshot(store, store.resolve_run("api-only").id)
+    assert [e["source"] for e in snapshot.executions] == cells[:4]
+    assert [Path(d["path"]).relative_to(folder).as_posix() for d in snapshot.data] == ["data/train.csv"]
 
 
 def mlm_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -73,6 +73,21 @@ def test_put_file_and_stream_of_large_content(objects: ObjectStore, tmp_path: Pa
     assert objects.stats() == (1, len(content))
 
 
+def test_put_takes_bytes_a_path_or_a_stream(objects: ObjectStore, tmp_path: Path) -> None:
+    source = tmp_path / "data.bin"
+    source.write_bytes(b"one content")
+    expected = blake3.blake3(b"one content").hexdigest()
+    assert objects.put(b"one content") == expected
+    assert objects.put(bytearray(b"one content")) == expected
+    assert objects.put(source) == expected
+    assert objects.put(str(source)) == expected
+    assert objects.put(io.BytesIO(b"one content")) == expected
+    assert objects.stats() == (1, len(b"one content"))
+    with pytest.raises(UsageError, match="bytes, a file path or a binary stream"):
+        objects.put(42)  # type: ignore[arg-type]
+    assert objects.stats() == (1, len(b"one content"))
+
+
 @pytest.mark.parametrize("damage", ["corrupted", "truncated"])
 def test_damaged_blob_is_detected_on_read(objects: ObjectStore, damage: str) -> None:
     content = b"0123456789" * 1000

@@ -76,6 +76,20 @@ def test_files_read_during_a_run_are_hashed_and_stored(recording: Store, tmp_pat
     assert entry["stored"] is True and recording.objects.get(entry["digest"]) == b"a,b\n1,2\n"
 
 
+def test_a_script_without_the_extension_records_reads_from_its_first_run_on(session: Store, tmp_path: Path) -> None:
+    RECORDER.recording = False  # as in a plain `python train.py`
+    data = tmp_path / "features.csv"
+    data.write_text("x\n1\n")
+    try:
+        with mlm.start_run("script") as run:
+            data.read_text()
+    finally:
+        RECORDER.recording = False
+    assert [Path(e["path"]).name for e in run.snapshot.data] == ["features.csv"]
+    # The store's own files are never the run's data, even when recording began after it opened.
+    assert all(not e["path"].startswith(str(tmp_path / "store")) for e in run.snapshot.data)
+
+
 def test_pandas_reads_are_seen(recording: Store, tmp_path: Path) -> None:
     pd = pytest.importorskip("pandas")
     data = tmp_path / "frame.csv"
