@@ -11,7 +11,6 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from .errors import Conflict, MLMError, NotFound, UsageError
-from .registry.version import ModelVersion
 from .tracking import (
     Run,
     active_run,
@@ -60,6 +59,15 @@ try:
     __version__ = version("jupyter_mlm")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0"
+
+
+def __getattr__(name: str) -> Any:
+    # The registry pulls in the store (SQLAlchemy): loaded when first asked for, not at import.
+    if name == "ModelVersion":
+        from .registry.version import ModelVersion
+
+        return ModelVersion
+    raise AttributeError(f"module 'jupyter_mlm' has no attribute {name!r}")
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 from .capture.data import RECORDER
@@ -17,6 +18,8 @@ def kernel_id_from_connection_file(path: str) -> str | None:
 
 
 def _kernel_id() -> str | None:
+    if "ipykernel" not in sys.modules:  # a terminal IPython, not a kernel: nothing to import for
+        return None
     try:
         from ipykernel.connect import get_connection_file
 

@@ -10,6 +10,7 @@ insert, well under a microsecond); filtering and hashing happen at snapshot time
 from __future__ import annotations
 
 import os
+import re
 import site
 import stat
 import sys
@@ -83,9 +84,14 @@ class ReadRecorder:
         return sorted(found)
 
 
+# A blob of any jupyter_mlm object store (``objects/ab/cdef…``), e.g. one opened by the CLI or
+# another store object in the same process: the store's own bookkeeping, not the user's data.
+_BLOB_PATH = re.compile(r"/[0-9a-f]{2}/[0-9a-f]{62}$")
+
+
 def _skipped_name(path: str) -> bool:
     name = os.path.basename(path)
-    return name.endswith((".pyc", ".py", ".so", ".pth")) or "/__pycache__/" in path
+    return name.endswith((".pyc", ".py", ".so", ".pth")) or "/__pycache__/" in path or bool(_BLOB_PATH.search(path))
 
 
 def _interpreter_dirs() -> list[str]:

@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import stage_policy
 from ..entities import ApprovalRequest, AuditEvent, AuditReport
 from ..errors import NotFound, UsageError
-from ..registry import ModelVersion, check_model_name
-from ..registry import load as load_version
-from ..registry import register as register_version
-from ..registry import resolve as resolve_version
 from .context import current_user
 from .run import Run
 from .session import SESSION
 
+if TYPE_CHECKING:
+    from ..registry import ModelVersion
+
+# The registry (and with it the store and SQLAlchemy) loads on first use, not with
+# ``import jupyter_mlm`` or ``%load_ext``: that import sits on the path of every kernel start.
+
+
+def check_model_name(name: Any, what: str = "model name") -> str:
+    from ..registry import check_model_name as check
+
+    return check(name, what)
+
 
 def _version(record: Any) -> ModelVersion:
+    from ..registry import ModelVersion
+
     return ModelVersion(SESSION.store, record, stage_policy())
 
 
@@ -69,6 +79,7 @@ def register_model(
         run_id = SESSION.ensure_run().id
     SESSION.flush()
     from ..capture.data import RECORDER
+    from ..registry import register as register_version
 
     with RECORDER.paused():  # reading a saved model to store it is not a data input of the run
         record = register_version(
@@ -80,6 +91,8 @@ def register_model(
 
 def get_model_version(ref: str) -> ModelVersion:
     """A version by reference: ``"churn/3"``, ``"churn/latest"``, ``"churn@production"``, ``"churn@champion"``."""
+    from ..registry import resolve as resolve_version
+
     return _version(resolve_version(SESSION.store, ref, stage_policy()))
 
 
@@ -100,6 +113,8 @@ def load_model(ref: str, trusted: bool = False) -> Any:
     deserialised; a mismatch raises. Pickle-based flavors from a store you do not own print the
     pickle-safety warning once; ``trusted=True`` silences it (and admits untrusted skops types).
     """
+    from ..registry import load as load_version
+
     cache = Path(os.environ.get("MLM_CACHE_DIR") or Path.home() / ".cache" / "jupyter_mlm" / "models")
     model, _ = load_version(SESSION.store, ref, stage_policy(), current_user(), cache, trusted)
     return model

@@ -72,8 +72,11 @@ class TrackingSession:
 
     def use_store(self, store: Store | None) -> None:
         """Point this session at another store (tests, notebooks switching stores)."""
+        from ..capture.data import RECORDER
+
         self.flush()
         self.stack.clear()
+        RECORDER.take()  # reads made while another store was in use are not this store's runs' data
         self._store = store
         self._writer = None
         self._reads.clear()

@@ -80,13 +80,17 @@ def test_a_script_without_the_extension_records_reads_from_its_first_run_on(sess
     RECORDER.recording = False  # as in a plain `python train.py`
     data = tmp_path / "features.csv"
     data.write_text("x\n1\n")
+    other_store = open_store(str(tmp_path / "other"))
+    blob = other_store.objects.put_bytes(b"another store's blob")
     try:
         with mlm.start_run("script") as run:
             data.read_text()
+            assert other_store.objects.get(blob) == b"another store's blob"
     finally:
+        other_store.close()
         RECORDER.recording = False
     assert [Path(e["path"]).name for e in run.snapshot.data] == ["features.csv"]
-    # The store's own files are never the run's data, even when recording began after it opened.
+    # Store files are never the run's data, even when recording began after the store opened.
     assert all(not e["path"].startswith(str(tmp_path / "store")) for e in run.snapshot.data)
 
 
