@@ -14,7 +14,7 @@ from typing import Any
 from ..entities import RunData
 from ..errors import NotFound, UsageError
 from ..store import Store
-from .notebooks import Diff, aligned_cells_diff, header_diff, joined, summarize
+from .notebooks import Diff, aligned_cells_diff, cell_key, header_diff, joined, summarize
 
 DIRECTION_TAG = "mlm.direction."
 
@@ -281,6 +281,54 @@ def _executions(ex_a: list[dict[str, Any]], ex_b: list[dict[str, Any]], sources:
     }
 
 
+# Written on every execution even when nothing else changed: timings (nbclient, papermill,
+# JupyterLab's recordTiming) and execution counts. Left in, every executed cell of two runs
+# "differs" and the few real changes drown; the execution log section covers order instead.
+VOLATILE_CELL_METADATA = frozenset({"execution"})
+_STEADY_KEYS: dict[str, str] = {}
+_STEADY_KEYS_MAX = 200_000
+
+
+def steady_cell(cell: dict[str, Any]) -> dict[str, Any]:
+    """The cell without what changes on every execution (see ``VOLATILE_CELL_METADATA``)."""
+    steady = dict(cell)
+    metadata = steady.get("metadata")
+    if isinstance(metadata, dict) and not VOLATILE_CELL_METADATA.isdisjoint(metadata):
+        steady["metadata"] = {k: v for k, v in metadata.items() if k not in VOLATILE_CELL_METADATA}
+    if steady.get("cell_type") == "code":
+        steady["execution_count"] = None
+        outputs = steady.get("outputs")
+        if outputs:
+            steady["outputs"] = [
+                {**o, "execution_count": None} if o.get("output_type") == "execute_result" else o for o in outputs
+            ]
+    return steady
+
+
+def _steady_key(objects: Any, digest: str) -> str:
+    """A key equal for cells equal but for volatile fields. Blobs never change, so keys are
+    remembered by digest for the life of the process (large outputs stay references: equal
+    references mean equal content)."""
+    key = _STEADY_KEYS.get(digest)
+    if key is None:
+        from ..store.objects import digest_bytes
+
+        # Cell blobs are canonical JSON (sorted keys), so the repr of the parsed cell is too.
+        key = digest_bytes(cell_key(steady_cell(json.loads(objects.get(digest)))).encode("utf-8"))
+        if len(_STEADY_KEYS) >= _STEADY_KEYS_MAX:
+            _STEADY_KEYS.clear()
+        _STEADY_KEYS[digest] = key
+    return key
+
+
+def steady_notebook(store: Store, manifest: str) -> dict[str, Any]:
+    """A snapshot's notebook as run diffs compare it: the base nbdime renders their diff against."""
+    from ..capture.notebook import load_notebook
+
+    notebook = load_notebook(store.objects, manifest)
+    return {**notebook, "cells": joined([steady_cell(c) for c in notebook["cells"]])}
+
+
 def _notebook(store: Store, manifest_a: str, manifest_b: str) -> dict[str, Any]:
     from ..capture.notebook import _join_outputs, manifest_cells
 
@@ -289,14 +337,22 @@ def _notebook(store: Store, manifest_a: str, manifest_b: str) -> dict[str, Any]:
     header_b, digests_b = manifest_cells(objects, manifest_b)
 
     def loader(digests: list[str]) -> Any:
-        return lambda i, j: joined([_join_outputs(json.loads(objects.get(d)), objects) for d in digests[i:j]])
+        return lambda i, j: joined(
+            [steady_cell(_join_outputs(json.loads(objects.get(d)), objects)) for d in digests[i:j]]
+        )
 
+    # Cells with the same digest are identical; only the others are read to see whether they
+    # differ in more than volatile fields. (Keys of the two kinds never match each other, which
+    # can only cost alignment quality, never correctness: gaps go through nbdime as steady cells.)
+    same = set(digests_a) & set(digests_b)
+    keys_a = [d if d in same else _steady_key(objects, d) for d in digests_a]
+    keys_b = [d if d in same else _steady_key(objects, d) for d in digests_b]
     head = {
         "nbformat": header_a["nbformat"],
         "nbformat_minor": header_a["nbformat_minor"],
         "metadata": header_a["metadata"],
     }
-    cells = aligned_cells_diff(digests_a, digests_b, loader(digests_a), loader(digests_b), head)
+    cells = aligned_cells_diff(keys_a, keys_b, loader(digests_a), loader(digests_b), head)
     nb_a = {
         "nbformat": header_a["nbformat"],
         "nbformat_minor": header_a["nbformat_minor"],

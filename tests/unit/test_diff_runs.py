@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -83,6 +84,36 @@ def test_every_section(two_runs: tuple[mlm.Run, mlm.Run]) -> None:
         "params": True, "metrics": True, "tags": True, "environment": False,
         "data": True, "executions": True, "notebook": True,
     }  # fmt: skip
+
+
+def test_timings_and_execution_counts_alone_are_no_change(
+    session: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notebook = tmp_path / "timed.ipynb"
+    monkeypatch.setenv("JPY_SESSION_NAME", str(notebook))
+
+    def executed(count: int, stamp: str, lr: str) -> Any:
+        cells = [new_code_cell("load()"), new_code_cell(f"lr = {lr}"), new_code_cell("report()")]
+        for n, cell in enumerate(cells):
+            cell.id = f"cell-{n}"
+            cell.execution_count = count + n
+            cell.metadata["execution"] = {"iopub.execute_input": stamp, "shell.execute_reply": stamp}
+            cell.outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "42"}, execution_count=count + n)]
+        return new_notebook(cells=cells)
+
+    runs = []
+    for name, count, stamp, lr in (
+        ("first", 1, "2026-11-23T08:00:00Z", "0.1"),
+        ("second", 7, "2026-11-23T09:30:00Z", "0.2"),
+    ):
+        nbformat.write(executed(count, stamp, lr), notebook)
+        with mlm.start_run(name) as run:
+            pass
+        runs.append(run)
+    section = mlm.diff(*runs).notebook
+    assert section is not None
+    assert section["summary"] == {"added": 0, "removed": 0, "changed": 1, "unchanged": 2}
+    assert section["cells"] == ["~ cell 2 (source): lr = 0.1"]
 
 
 def test_json_and_html(two_runs: tuple[mlm.Run, mlm.Run]) -> None:

@@ -8,9 +8,7 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ...capture.notebook import load_notebook
-from ...diffs.notebooks import joined
-from ...diffs.runs import diff_runs
+from ...diffs.runs import diff_runs, steady_notebook
 from .base import MLMHandler
 
 
@@ -28,8 +26,7 @@ class DiffHandler(MLMHandler):
             body = result.to_dict()
             if with_base and result.notebook is not None:
                 # nbdime's viewers render a diff against its base, normalised as the diff was computed.
-                base = load_notebook(self.store.objects, result.notebook["manifest_a"])
-                body["notebook"]["base"] = {**base, "cells": joined(base["cells"])}
+                body["notebook"]["base"] = steady_notebook(self.store, result.notebook["manifest_a"])
             return body
 
         body = await self.call(compute)
