@@ -132,7 +132,8 @@ def test_runs_table_sort_and_filter(page: Any, lab_server: LabServer, filled: St
 
 def test_run_detail_with_charts_and_artifacts(page: Any, lab_server: LabServer, filled: Store) -> None:
     panel = open_sidebar(page, lab_server)
-    panel.locator(".jp-mlm-row", has_text="baseline").click()
+    # Clicked on its name, as a person would: a click at the middle of a wide row scrolls the table.
+    panel.locator(".jp-mlm-row", has_text="baseline").get_by_text("baseline", exact=True).click()
     detail = page.locator(".jp-mlm-detail")
     detail.locator(".jp-mlm-chart").first.wait_for(timeout=30_000)
     text = detail.inner_text()
@@ -159,7 +160,8 @@ def test_run_detail_with_charts_and_artifacts(page: Any, lab_server: LabServer, 
 
 def test_run_snapshot_tabs_and_restore(page: Any, lab_server: LabServer, filled: Store) -> None:
     panel = open_sidebar(page, lab_server)
-    panel.locator(".jp-mlm-row", has_text="baseline").click()
+    # Clicked on its name, as a person would: a click at the middle of a wide row scrolls the table.
+    panel.locator(".jp-mlm-row", has_text="baseline").get_by_text("baseline", exact=True).click()
     detail = page.locator(".jp-mlm-detail")
     detail.locator(".jp-mlm-tab", has_text="Notebook").click()
     notebook = detail.locator(".jp-mlm-notebook")
