@@ -141,23 +141,22 @@ class ObjectStore(ABC):
     def exists(self, digest: str) -> bool:
         return self._exists(check_digest(digest))
 
-    def open(self, digest: str) -> BinaryIO:
-        """A stream over the blob; reading it to the end raises ``IntegrityError`` on corruption."""
+    def _open_existing(self, digest: str) -> IO[bytes]:
         check_digest(digest)
         try:
-            raw = self._open_raw(digest)
+            return self._open_raw(digest)
         except FileNotFoundError:
             raise NotFound(f"object {digest} is not in the store at {self.uri}") from None
+
+    def open(self, digest: str) -> BinaryIO:
+        """A stream over the blob; reading it to the end raises ``IntegrityError`` on corruption."""
+        raw = self._open_existing(digest)
         return io.BufferedReader(VerifyingReader(raw, digest), CHUNK)  # type: ignore[return-value]
 
     def get(self, digest: str) -> bytes:
         """The blob's bytes, verified against the digest."""
-        check_digest(digest)
-        try:
-            with self._open_raw(digest) as raw:
-                data = raw.read()
-        except FileNotFoundError:
-            raise NotFound(f"object {digest} is not in the store at {self.uri}") from None
+        with self._open_existing(digest) as raw:
+            data = raw.read()
         # One hash over the whole content: snapshots and diffs read thousands of small cell blobs,
         # where the streaming verifier's per-read overhead would dominate.
         if digest_bytes(data) != digest:

@@ -85,15 +85,6 @@ class TrackingSession:
         if store is not None:
             self._exclude_store(store)
 
-    @staticmethod
-    def _record_reads() -> None:
-        """Scripts and kernels that never ran ``%load_ext`` record their data reads too, from the
-        first run on (in a kernel with the extension loaded, recording is on already)."""
-        from ..capture.data import RECORDER
-
-        if not RECORDER.recording:
-            RECORDER.install()
-
     def _exclude_store(self, store: Store) -> None:
         from ..capture.data import RECORDER
 
@@ -149,7 +140,11 @@ class TrackingSession:
         )  # fmt: skip
         self.stack.append((record, implicit))
         if self.capture:
-            self._record_reads()
+            from ..capture.data import RECORDER
+
+            # Scripts that never ran %load_ext record their data reads too, from the first run on.
+            if not RECORDER.recording:
+                RECORDER.install()
         self.snapshot(record, "start")
         if not self._atexit_registered:
             atexit.register(self.shutdown)
