@@ -6,12 +6,16 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import MLM
-from .entities import ModelVersionRecord, StagePolicy
-from .errors import MLMError, NotFound, UsageError
+from .errors import MLMError, UsageError
+from .identity import login_name
 from .store import Store, open_store
+from .wire import dumps
+
+if TYPE_CHECKING:
+    from .registry import Governance
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -45,13 +49,6 @@ def _settings() -> MLM:
     return MLM(config=config)
 
 
-def _policy() -> StagePolicy:
-    try:
-        return _settings().stage_policy()
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
-
 def _open(args: argparse.Namespace) -> Store:
     settings = _settings()
     return open_store(args.store or settings.store_uri or None, args.objects or settings.objects_uri or None)
@@ -66,7 +63,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     status = _open(args).status()
     if args.json:
-        print(json.dumps(status.to_dict(), indent=2))
+        print(dumps(status.to_dict(), indent=2))
         return 0
     rows = [
         ("store", status.store_uri),
@@ -97,7 +94,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     report = check(_open(args), args.run)
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(dumps(report.to_dict(), indent=2))
     else:
         print("\n".join(report.lines()))
     return 1 if report.differs else 0
@@ -121,7 +118,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
             return 2
         result = diff_checkpoints(store, args.checkpoint.strip("/"), args.refs[0], args.refs[1])
         if args.json:
-            print(json.dumps(result, indent=2))
+            print(dumps(result, indent=2))
         else:
             summary = result["summary"]
             print(f"{args.checkpoint}: {summary['changed']} changed, {summary['added']} added, "
@@ -133,16 +130,16 @@ def cmd_diff(args: argparse.Namespace) -> int:
         return 2
     report = diff_runs(store, args.refs[0], args.refs[1])
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(dumps(report.to_dict(), indent=2))
     else:
         print("\n".join(report.lines(color=sys.stdout.isatty() and not args.no_color)))
     return 0
 
 
-def _actor(args: argparse.Namespace) -> str:
-    from .tracking.context import current_user
+def _governance(args: argparse.Namespace) -> Governance:
+    from .registry import Governance
 
-    return getattr(args, "as_user", None) or current_user()
+    return Governance(_open(args), login_name())
 
 
 def _table(rows: list[list[Any]], header: list[str]) -> str:
@@ -153,25 +150,17 @@ def _table(rows: list[list[Any]], header: list[str]) -> str:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-
-    store, policy = _open(args), _policy()
-    pending = store.approval_requests(status="pending")
-    summary: list[dict[str, Any]] = []
-    by_model: dict[str, list[ModelVersionRecord]] = {}
-    for version in store.list_all_versions():
-        by_model.setdefault(version.model, []).append(version)
-    for model in store.list_models():
-        versions = by_model.get(model.name, [])
-        summary.append({
-            "name": model.name, "versions": len(versions), "latest": max((v.version for v in versions), default=None),
-            "production": [v.version for v in versions if v.stage == policy.production],
-            "staging": [v.version for v in versions
-                        if v.stage not in (policy.initial, policy.production, policy.archived)],
-            "aliases": {a: v.version for v in versions for a in v.aliases},
-            "pending": sum(1 for r in pending if r.model == model.name),
-        })  # fmt: skip
+    governance = _governance(args)
+    policy = governance.policy()
+    summary = [
+        m | {"production": [m["production"].version] if m["production"] else [],
+             "staging": [v.version for v in m["staged"]]}
+        for m in governance.summaries()
+    ]  # fmt: skip
+    for m in summary:
+        m.pop("staged")
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(dumps(summary, indent=2))
         return 0
     if not summary:
         print("no registered models yet: mlm.register_model(model, NAME) in a notebook")
@@ -188,24 +177,25 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_model(args: argparse.Namespace) -> int:
     from .registry import card_lines, model_card
 
-    store, policy = _open(args), _policy()
-    versions = store.list_versions(args.name)
+    governance = _governance(args)
+    detail = governance.model_detail(args.name)
     if args.version is not None:
-        record = store.get_version(args.name, args.version)
+        record = governance.store.get_version(args.name, args.version)
+    elif detail["current"] is None:
+        print(f"model {args.name!r} has no versions")
+        return 0
     else:
-        production = [v for v in versions if v.stage == policy.production]
-        if not versions:
-            print(f"model {args.name!r} has no versions")
-            return 0
-        record = production[-1] if production else versions[-1]
-    card = model_card(store, record, policy)
+        record = detail["current"]
+    card = model_card(governance.store, record, detail["policy"])
     if args.json:
-        print(json.dumps(card, indent=2, default=str))
+        card["moves"] = {str(v.version): [m.to_dict() for m in moves] for v, moves in detail["versions"]}
+        print(dumps(card, indent=2))
         return 0
     if args.version is None:
         rows = [[str(v.version), v.stage, " ".join(f"@{a}" for a in v.aliases), v.flavor, v.created_by,
-                 (v.run_id or "")[:8], v.digest[:12]] for v in versions]  # fmt: skip
-        print(_table(rows, ["VERSION", "STAGE", "ALIASES", "FLAVOR", "BY", "RUN", "DIGEST"]))
+                 (v.run_id or "")[:8], v.digest[:12], ",".join(m.stage for m in moves)]
+                for v, moves in detail["versions"]]  # fmt: skip
+        print(_table(rows, ["VERSION", "STAGE", "ALIASES", "FLAVOR", "BY", "RUN", "DIGEST", "CAN MOVE TO"]))
         print()
     print("\n".join(card_lines(card)))
     return 0
@@ -216,33 +206,20 @@ def _print_result(result: object) -> None:
 
     if isinstance(result, ApprovalRequest):
         print(f"requested {result.to_stage} for {result.model}/{result.version} (request {result.id[:8]}); "
-              f"another user approves with: jupyter mlm approve {result.model} {result.version}")  # fmt: skip
+              f"another person approves with: jupyter mlm approve {result.model} {result.version}")  # fmt: skip
     else:
         print(f"{result.model}/{result.version} is now in {result.stage}")  # type: ignore[attr-defined]
 
 
 def cmd_transition(args: argparse.Namespace) -> int:
-
-    store = _open(args)
-    result = store.transition(args.name, args.version, args.stage, actor=_actor(args), policy=_policy(),
-                              comment=args.comment)  # fmt: skip
-    _print_result(result)
+    _print_result(_governance(args).transition(args.name, args.version, args.stage, args.comment))
     return 0
 
 
 def _decide(args: argparse.Namespace, approve: bool) -> int:
-
-    store = _open(args)
-    request_id = args.request
-    if request_id is None:
-        pending = [r for r in store.approval_requests(args.name, status="pending")
-                   if args.version is None or r.version == args.version]  # fmt: skip
-        if not pending:
-            raise NotFound(f"no pending request for {args.name}" + (f"/{args.version}" if args.version else ""))
-        if len(pending) > 1:
-            raise UsageError(f"{len(pending)} pending requests for {args.name}; give the VERSION or --request ID")
-        request_id = pending[0].id
-    decided = store.decide(request_id, approve=approve, actor=_actor(args), policy=_policy(), comment=args.comment)
+    decided = _governance(args).decide(
+        args.name, args.version, approve=approve, request=args.request, comment=args.comment, as_user=args.as_user
+    )
     print(f"{decided.status} {decided.to_stage} for {decided.model}/{decided.version} "
           f"(requested by {decided.requested_by}, decided by {decided.decided_by})")  # fmt: skip
     return 0
@@ -257,42 +234,86 @@ def cmd_reject(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-
-    record = _open(args).rollback(args.name, actor=_actor(args), policy=_policy(), comment=args.comment)
+    record = _governance(args).rollback(args.name, args.comment)
     print(f"{record.model}/{record.version} is back in {record.stage}")
     return 0
 
 
 def cmd_alias(args: argparse.Namespace) -> int:
-    from .registry import check_model_name
-
-    store = _open(args)
-    check_model_name(args.alias, "alias")
+    governance = _governance(args)
     if args.delete:
-        store.delete_alias(args.name, args.alias, actor=_actor(args))
+        governance.delete_alias(args.name, args.alias)
         print(f"removed {args.name}@{args.alias}")
         return 0
     if args.version is None:
         raise UsageError("say which version the alias points at: jupyter mlm alias NAME ALIAS VERSION")
-    store.set_alias(args.name, args.alias, args.version, actor=_actor(args), policy=_policy())
+    governance.set_alias(args.name, args.alias, args.version)
     print(f"{args.name}@{args.alias} → version {args.version}")
     return 0
 
 
+def _on_off(value: str) -> bool:
+    if value.lower() in ("on", "true", "yes", "1"):
+        return True
+    if value.lower() in ("off", "false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"say on or off, not {value!r}")
+
+
+def _names(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def cmd_policy(args: argparse.Namespace) -> int:
+    governance = _governance(args)
+    if args.action == "set":
+        changes: dict[str, Any] = {}
+        for field in ("stages", "require_approval_for", "approvers"):
+            if getattr(args, field) is not None:
+                changes[field] = _names(getattr(args, field))
+        for field in ("production", "archived", "named_approvers"):
+            if getattr(args, field) is not None:
+                changes[field] = getattr(args, field)
+        if not changes:
+            raise UsageError("say what to change, e.g. jupyter mlm policy set --require-approval-for production")
+        policy = governance.set_policy(args.comment, **changes)
+    else:
+        policy = governance.policy()
+    if args.json:
+        print(dumps(policy.to_dict(), indent=2))
+        return 0
+    print(f"stages            {' → '.join(policy.stages)}  (production: {policy.production}, "
+          f"archived: {policy.archived})")  # fmt: skip
+    print(f"approval needed   {', '.join(policy.require_approval_for) or 'for no stage'}")
+    print(f"approvers         {', '.join(policy.approvers) or 'anyone but the requester'}")
+    print(f"named approvers   {'on (shared accounts: --as NAME is accepted)' if policy.named_approvers else 'off'}")
+    identity = governance.store.db_identity()
+    who = governance.actor + (f" (database role {identity.user})" if identity else " (OS login; SQLite knows no users)")
+    print(f"you act as        {who}")
+    return 0
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
+    from .registry.audit import anchor_line, parse_anchors, record_anchor
+
     store = _open(args)
+    if args.action == "anchor":
+        print(record_anchor(store, args.to) if args.to else anchor_line(store))
+        return 0
     if args.action == "verify":
-        report = store.verify_audit()
+        report = store.verify_audit(parse_anchors(args.anchor) if args.anchor else ())
         if args.json:
-            print(json.dumps(report.__dict__))
+            print(dumps(report))
         elif report.ok:
-            print(f"audit trail intact: {report.events} events, hash chain verified")
+            anchored = f", extends {report.anchors} anchor(s)" if report.anchors else ""
+            print(f"audit trail intact: {report.events} events, hash chain and registry state verified{anchored}")
         else:
-            print(f"audit trail BROKEN at event {report.first_bad_seq}: {report.problem}")
+            at = f" at event {report.first_bad_seq}" if report.first_bad_seq else ""
+            print(f"audit trail BROKEN{at}: {report.problem}")
         return 0 if report.ok else 1
     events = store.audit_events(args.model, args.limit)
     if args.json:
-        print(json.dumps([e.__dict__ for e in events], indent=2))
+        print(dumps(events, indent=2))
         return 0
     from .registry.card import when
 
@@ -372,7 +393,12 @@ def build_parser() -> argparse.ArgumentParser:
         decide.add_argument("version", nargs="?", type=_positive)
         decide.add_argument("--request", metavar="ID", help="the request id (or a unique prefix)")
         decide.add_argument("-m", "--comment", help="why")
-        decide.add_argument("--as", dest="as_user", metavar="USER", help="approver name (shared accounts)")
+        decide.add_argument(
+            "--as",
+            dest="as_user",
+            metavar="USER",
+            help="decide as USER (only if the policy allows named approvers)",
+        )
         decide.set_defaults(func=func)
 
     rollback = sub.add_parser("rollback", help="put the previous production version back")
@@ -387,12 +413,29 @@ def build_parser() -> argparse.ArgumentParser:
     alias.add_argument("--delete", action="store_true")
     alias.set_defaults(func=cmd_alias)
 
-    audit = sub.add_parser("audit", help="the registry's audit trail: verify the hash chain, or list events")
-    audit.add_argument("action", choices=["verify", "log"])
+    audit = sub.add_parser(
+        "audit", help="the registry's audit trail: verify it, anchor its head outside the store, or list events"
+    )
+    audit.add_argument("action", choices=["verify", "anchor", "log"])
     audit.add_argument("--model", help="only this model's events (log)")
     audit.add_argument("--limit", type=_positive, help="newest N events (log)")
+    audit.add_argument("--anchor", metavar="HASH|FILE", help="verify: also prove the log extends this anchor")
+    audit.add_argument("--to", metavar="FILE", help="anchor: append the anchor line to FILE")
     audit.add_argument("--json", action="store_true", help="print JSON")
     audit.set_defaults(func=cmd_audit)
+
+    policy = sub.add_parser("policy", help="show or set the registry's stage policy (shared by every face)")
+    policy.add_argument("action", nargs="?", choices=["show", "set"], default="show")
+    policy.add_argument("--stages", metavar="A,B,…", help="stage names, the first is where versions start")
+    policy.add_argument("--production", metavar="STAGE", help="the stage with one version at a time")
+    policy.add_argument("--archived", metavar="STAGE", help="where a replaced production version goes")
+    policy.add_argument("--require-approval-for", metavar="STAGE,…", help="stages that need another's approval")
+    policy.add_argument("--approvers", metavar="USER,…", help="who may approve (empty: anyone but the requester)")
+    policy.add_argument("--named-approvers", type=_on_off, metavar="on|off",
+                        help="accept --as NAME (shared accounts only)")  # fmt: skip
+    policy.add_argument("-m", "--comment", help="why")
+    policy.add_argument("--json", action="store_true", help="print JSON")
+    policy.set_defaults(func=cmd_policy)
     return parser
 
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 
-from traitlets import Bool, Int, List, Unicode, default, validate
+from traitlets import Bool, Int, List, Unicode, default
 from traitlets.config import Configurable
-
-from .entities import StagePolicy
 
 
 class MLM(Configurable):
@@ -48,96 +46,66 @@ class MLM(Configurable):
         ),
     ).tag(config=True)
 
+    # The stage policy lives in the store so every face applies the same rules; these settings,
+    # when given, are what the server sets it to at start (an audited change, if any).
     stages = List(
         Unicode(),
         help=(
-            "Lifecycle stages of a model version, the first being where new versions start. "
-            "Default: $MLM_STAGES (comma-separated), else none, staging, production, archived."
+            "Lifecycle stages of a model version, the first being where new versions start "
+            "(stored default: none, staging, production, archived). Applied to the store when the server starts."
         ),
     ).tag(config=True)
 
     production_stage = Unicode(
-        help="The stage only one version of a model can be in at a time. Default: $MLM_PRODUCTION_STAGE or production."
+        help="The stage only one version of a model can be in at a time (default: production)."
     ).tag(config=True)
 
-    archived_stage = Unicode(
-        help="Where a production version goes when another replaces it. Default: $MLM_ARCHIVED_STAGE or archived."
-    ).tag(config=True)
+    archived_stage = Unicode(help="Where a production version goes when another replaces it (default: archived).").tag(
+        config=True
+    )
 
     require_approval_for = List(
         Unicode(),
         help=(
-            "Stages a version may only enter once another user approves the request, e.g. "
-            '["production"]. Default: $MLM_REQUIRE_APPROVAL_FOR (comma-separated), else none.'
+            "Stages a version may only enter once another person approves the request, e.g. "
+            '["production"]. Applied to the store when the server starts.'
         ),
     ).tag(config=True)
 
     approvers = List(
         Unicode(),
-        help=(
-            "Users allowed to approve or reject requests; empty means anyone but the requester. "
-            "Default: $MLM_APPROVERS (comma-separated)."
-        ),
+        help="People allowed to approve or reject requests; empty means anyone but the requester.",
     ).tag(config=True)
 
     named_approvers = Bool(
-        True,
         help=(
-            "Whether the sidebar may name the approver of a request. A single-user server has one "
-            "identity for everybody, so the approver says who they are; behind JupyterHub (one "
-            "identity per person) turn this off so approvers always act as themselves."
+            "Let approvers decide in another person's name (--as in the CLI, the sidebar's approver box): "
+            "only for shared accounts, where no identity tells people apart. Off by default."
         ),
     ).tag(config=True)
 
-    @default("stages")
-    def _default_stages(self) -> list[str]:
-        return _env_list("MLM_STAGES") or ["none", "staging", "production", "archived"]
+    trusted_publishers = List(
+        Unicode(),
+        help=(
+            "People whose pickle-based models load without the pickle-safety warning. "
+            "Default: $MLM_TRUSTED_PUBLISHERS (comma-separated)."
+        ),
+    ).tag(config=True)
 
-    @default("production_stage")
-    def _default_production_stage(self) -> str:
-        return os.environ.get("MLM_PRODUCTION_STAGE", "").strip() or "production"
+    _POLICY_TRAITS = {
+        "stages": "stages", "production_stage": "production", "archived_stage": "archived",
+        "require_approval_for": "require_approval_for", "approvers": "approvers",
+        "named_approvers": "named_approvers",
+    }  # fmt: skip
 
-    @default("archived_stage")
-    def _default_archived_stage(self) -> str:
-        return os.environ.get("MLM_ARCHIVED_STAGE", "").strip() or "archived"
+    def configured_policy(self) -> dict[str, object]:
+        """The stage-policy settings given explicitly in configuration, by policy field name."""
+        given = self.config.get("MLM", {})
+        return {field: getattr(self, trait) for trait, field in self._POLICY_TRAITS.items() if trait in given}
 
-    @default("require_approval_for")
-    def _default_require_approval_for(self) -> list[str]:
-        return _env_list("MLM_REQUIRE_APPROVAL_FOR")
-
-    @default("approvers")
-    def _default_approvers(self) -> list[str]:
-        return _env_list("MLM_APPROVERS")
-
-    @validate("stages")
-    def _check_stages(self, proposal: dict[str, list[str]]) -> list[str]:
-        stages = proposal["value"]
-        if len(stages) < 2 or len(set(stages)) != len(stages):
-            raise ValueError("MLM.stages needs at least two distinct stage names")
-        return stages
-
-    def stage_policy(self) -> StagePolicy:
-        """The registry rules these settings describe, checked for consistency."""
-        stages = tuple(self.stages)
-        for what, stage in (("production_stage", self.production_stage), ("archived_stage", self.archived_stage)):
-            if stage not in stages:
-                raise ValueError(f"MLM.{what} {stage!r} is not one of MLM.stages {list(stages)}")
-        unknown = [s for s in self.require_approval_for if s not in stages]
-        if unknown:
-            raise ValueError(f"MLM.require_approval_for names unknown stages {unknown}; stages are {list(stages)}")
-        return StagePolicy(
-            stages=stages, production=self.production_stage, archived=self.archived_stage,
-            require_approval_for=tuple(self.require_approval_for), approvers=tuple(self.approvers),
-        )  # fmt: skip
-
-    def export_policy(self) -> dict[str, str]:
-        """The ``MLM_*`` variables that make kernels follow the same registry rules."""
-        return {
-            "MLM_STAGES": ",".join(self.stages), "MLM_PRODUCTION_STAGE": self.production_stage,
-            "MLM_ARCHIVED_STAGE": self.archived_stage,
-            "MLM_REQUIRE_APPROVAL_FOR": ",".join(self.require_approval_for),
-            "MLM_APPROVERS": ",".join(self.approvers),
-        }  # fmt: skip
+    @default("trusted_publishers")
+    def _default_trusted_publishers(self) -> list[str]:
+        return _env_list("MLM_TRUSTED_PUBLISHERS")
 
     @default("store_data_max_bytes")
     def _default_store_data_max_bytes(self) -> int:
@@ -155,13 +123,3 @@ class MLM(Configurable):
 
 def _env_list(name: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
-
-
-def stage_policy() -> StagePolicy:
-    """The registry rules from ``MLM_*`` environment variables (kernels, CLI without config)."""
-    try:
-        return MLM().stage_policy()
-    except ValueError as exc:  # a TraitError is a ValueError too
-        from .errors import UsageError
-
-        raise UsageError(str(exc)) from None

@@ -138,6 +138,8 @@ class AuditEvent:
     comment: str | None
     prev_hash: str
     hash: str
+    state: Any = None
+    db_user: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,10 +151,28 @@ class StagePolicy:
     archived: str = "archived"
     require_approval_for: tuple[str, ...] = ()
     approvers: tuple[str, ...] = ()
+    named_approvers: bool = False
 
     @property
     def initial(self) -> str:
         return self.stages[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stages": list(self.stages), "production": self.production, "archived": self.archived,
+            "initial": self.initial, "require_approval_for": list(self.require_approval_for),
+            "approvers": list(self.approvers), "named_approvers": self.named_approvers,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DatabaseIdentity:
+    """Who the database says is connected. ``vouches`` is True for a role trusted to act for the
+    people it names (a superuser, or a member of ``mlm_service``: a JupyterHub-wide server);
+    otherwise the role itself is the actor of every registry write."""
+
+    user: str
+    vouches: bool
 
 
 @dataclass(frozen=True)
@@ -161,3 +181,6 @@ class AuditReport:
     ok: bool
     first_bad_seq: int | None = None
     problem: str | None = None
+    head_seq: int = 0
+    head_hash: str | None = None
+    anchors: int = 0

@@ -31,8 +31,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     # setenv first so that teardown restores the variable's absence even if a test (or the
     # server extension under test) sets it.
     for name in (
-        "MLM_STORE_URI", "MLM_OBJECTS_URI", "MLM_USER", "MLM_STAGES", "MLM_PRODUCTION_STAGE", "MLM_ARCHIVED_STAGE",
-        "MLM_REQUIRE_APPROVAL_FOR", "MLM_APPROVERS",
+        "MLM_STORE_URI", "MLM_OBJECTS_URI", "MLM_USER", "MLM_TRUSTED_PUBLISHERS", "JUPYTERHUB_USER",
     ):  # fmt: skip
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)

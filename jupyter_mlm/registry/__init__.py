@@ -1,19 +1,28 @@
 """The model registry: versions stored by digest, flavors, lineage, stages, approvals, model cards.
 
-The rules that must hold under concurrency (one production version, approvals, the audit chain)
-are enforced by the store; this package turns models into bytes and back and explains versions.
+The rules (stage moves, approvals, rollback, aliases, the stage policy) live in ``governance``,
+checked inside the store's registry transactions so they hold under concurrency; the rest turns
+models into bytes and back and explains versions.
 """
 
 from .card import card_html, card_lines, model_card
-from .models import Lineage, check_model_name, lineage, load, parse_ref, read_profile, register, resolve
+from .governance import DEFAULT_POLICY, Governance, Move, allowed_moves, check_policy
+from .models import Lineage, lineage, load, parse_ref, read_profile, register, resolve
+from .names import check_model_name, check_version
 from .version import ModelVersion
 
 __all__ = [
+    "DEFAULT_POLICY",
+    "Governance",
     "Lineage",
     "ModelVersion",
+    "Move",
+    "allowed_moves",
     "card_html",
     "card_lines",
     "check_model_name",
+    "check_policy",
+    "check_version",
     "lineage",
     "load",
     "model_card",

@@ -10,7 +10,22 @@ from typing import Any
 
 from ..entities import ModelVersionRecord, StagePolicy
 from ..store import Store
+from .flavors import SAFE_SERIALIZERS
 from .models import lineage, read_profile
+
+
+def load_safety(serializer: str) -> str:
+    if serializer in ("pickle", "joblib"):
+        return (f"{serializer}: loading can run arbitrary code; load only if you trust the publisher "
+                "(prefer skops, ONNX or a native format)")  # fmt: skip
+    if serializer == "torch":
+        return "torch state_dict, loaded with weights_only=True: no code runs"
+    if serializer == "skops":
+        return "skops: only trusted types are loaded unless you pass trusted=True"
+    if serializer in ("file", "tar"):
+        return "stored files, written into the model cache and never executed by jupyter_mlm"
+    return f"{serializer} native format: loading runs no code"
+
 
 STAGE_COLOURS = {"production": "#2e7d32", "staging": "#ef6c00", "archived": "#757575"}
 
@@ -37,6 +52,8 @@ def model_card(store: Store, record: ModelVersionRecord, policy: StagePolicy) ->
         "aliases": list(record.aliases),
         "flavor": record.flavor,
         "serializer": record.serializer,
+        "safe_to_load": record.serializer in SAFE_SERIALIZERS,
+        "load_safety": load_safety(record.serializer),
         "digest": record.digest,
         "size": record.size,
         "description": record.description,
@@ -73,6 +90,7 @@ def card_lines(card: dict[str, Any]) -> list[str]:
         f"{card['model']} version {card['version']}  [{card['stage']}]"
         + (f"  aliases: {', '.join(card['aliases'])}" if card["aliases"] else ""),
         f"flavor {card['flavor']} ({card['serializer']}), {card['size']:,} bytes, blake3 {card['digest']}",
+        f"loading: {card['load_safety']}",
         f"registered by {card['created_by']} at {when(card['created_ms'])}",
     ]
     if card["description"]:
@@ -139,6 +157,7 @@ def card_html(card: dict[str, Any]) -> str:
         table(
             [
                 ("flavor", e(f"{card['flavor']} ({card['serializer']})")),
+                ("loading", e(card["load_safety"])),
                 ("digest", f"<code>{e(card['digest'])}</code>"),
                 ("size", f"{card['size']:,} bytes"),
                 ("registered", e(f"{card['created_by']}, {when(card['created_ms'])}")),

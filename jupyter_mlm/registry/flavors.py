@@ -11,13 +11,20 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import re
+import shutil
 import tarfile
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import IntegrityError, UsageError
+from .names import check_filename
+
+# Formats whose loading cannot run code (given a library without known flaws); pickle and joblib
+# can, and a torch file only with weights_only (which is how it is loaded here).
+SAFE_SERIALIZERS = ("xgboost", "lightgbm", "onnx", "skops", "torch", "file", "tar")
 
 FLAVORS = ("sklearn", "xgboost", "lightgbm", "pytorch", "onnx", "skops", "pickle", "joblib", "file", "directory")
 PICKLE_SERIALIZERS = ("pickle", "joblib")
@@ -118,9 +125,15 @@ def _joblib_bytes(obj: Any) -> bytes:
 def serialize_path(path: Path, flavor: str | None = None) -> Serialized:
     """Bytes for a model saved on disk: a file as it is, a folder as a reproducible tar."""
     if path.is_dir():
-        return Serialized(_tar(path), flavor or "directory", "tar", path.name)
+        return Serialized(_tar(path), flavor or "directory", "tar", plain_filename(path.name))
     detected, serializer = _FILE_FLAVORS.get(path.suffix.lower(), ("file", "file"))
-    return Serialized(path.read_bytes(), flavor or detected, serializer, path.name)
+    return Serialized(path.read_bytes(), flavor or detected, serializer, plain_filename(path.name))
+
+
+def plain_filename(name: str) -> str:
+    """The name a registered file keeps, reduced to what ``check_filename`` accepts."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.\- ]", "_", name)[:250].lstrip(".- ") or "model"
+    return check_filename(cleaned if cleaned[0].isalnum() or cleaned[0] == "_" else f"_{cleaned}")
 
 
 def _tar(folder: Path) -> bytes:
@@ -178,18 +191,43 @@ def deserialize(data: bytes, flavor: str, serializer: str, filename: str, cache_
             return _materialise(data, filename, cache_dir)
         return onnx.load_from_string(data)
     if serializer == "tar":
-        target = cache_dir / filename
+        target = cache_dir / check_filename(filename)
         if not target.exists():
             partial = Path(tempfile.mkdtemp(dir=cache_dir))
             with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-                tar.extractall(partial, filter="data")
+                _extract_confined(tar, partial)
             os.replace(partial, target)
         return target
     return _materialise(data, filename, cache_dir)
 
 
+def _extract_confined(tar: tarfile.TarFile, into: Path) -> None:
+    """Extract only regular files and folders whose names stay inside ``into``: no absolute
+    names, no '..', no links (in or out), no devices or FIFOs; checked before anything is written."""
+    members = tar.getmembers()
+    for member in members:
+        parts = PurePosixPath(member.name).parts
+        bad = (
+            member.name.startswith(("/", "\\")) or "\\" in member.name or ".." in parts or not parts
+            or any(":" in p or any(ord(c) < 32 for c in p) for p in parts)
+        )  # fmt: skip
+        if bad or not (member.isfile() or member.isdir()):
+            kind = "link" if member.issym() or member.islnk() else "entry"
+            raise IntegrityError(f"model archive has an unsafe {kind} {member.name!r}; refusing to extract it")
+    for member in members:
+        target = into.joinpath(*PurePosixPath(member.name).parts)
+        if member.isdir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = tar.extractfile(member)
+        assert source is not None
+        with source, open(target, "xb") as out:
+            shutil.copyfileobj(source, out)
+
+
 def _materialise(data: bytes, filename: str, cache_dir: Path) -> Path:
-    target = cache_dir / filename
+    target = cache_dir / check_filename(filename)
     if not target.exists():
         fd, tmp = tempfile.mkstemp(dir=cache_dir)
         with os.fdopen(fd, "wb") as out:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,23 +14,16 @@ from ..entities import ModelVersionRecord, StagePolicy
 from ..errors import IntegrityError, NotFound, UsageError
 from ..store import Store
 from .flavors import PICKLE_SERIALIZERS, Serialized, deserialize, serialize, serialize_path
+from .governance import Governance
+from .names import check_digest, check_model_name
 from .profile import check_signature, profile_data, signature_from_profile
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,249}$")
 PICKLE_WARNING = (
-    "The pickle module is not secure. Only unpickle data you trust: this model was registered by "
-    "{who} in a store you do not own ({where}); loading it can run arbitrary code."
+    "The pickle module is not secure. Only unpickle data you trust: {ref} was registered by {who}, "
+    "not by you ({user}), in {where}; loading it can run arbitrary code. Pass trusted=True for this "
+    "version, or list {who} in c.MLM.trusted_publishers ($MLM_TRUSTED_PUBLISHERS), once you trust it; "
+    "prefer skops, ONNX or a native format for models you share."
 )
-_warned_pickle = False
-
-
-def check_model_name(name: Any, what: str = "model name") -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise UsageError(
-            f"{what} must be 1-250 characters of letters, digits, '_', '.', '-' starting with a letter "
-            f"or digit, not {name!r}"
-        )
-    return name
 
 
 def register(
@@ -40,7 +33,6 @@ def register(
     *,
     run_id: str | None,
     actor: str,
-    policy: StagePolicy,
     flavor: str | None = None,
     reference_data: Any = None,
     signature: Any = None,
@@ -67,10 +59,10 @@ def register(
             signature = signature_from_profile(profile)
     signature_text = json.dumps(check_signature(signature), sort_keys=True) if signature is not None else None
     digest = store.objects.put_bytes(serialized.data)
-    return store.add_model_version(
+    return Governance(store, actor).add_version(
         name, digest=digest, size=len(serialized.data), flavor=serialized.flavor, serializer=serialized.serializer,
         filename=serialized.filename, run_id=run_id, signature=signature_text, profile_digest=profile_digest,
-        description=description or "", actor=actor, policy=policy,
+        description=description or "",
     )  # fmt: skip
 
 
@@ -90,8 +82,8 @@ def parse_ref(ref: Any) -> tuple[str, str, str]:
         check_model_name(name)
         if number == "latest":
             return name, "latest", ""
-        if not number.isdigit() or int(number) < 1:
-            raise UsageError(f"version in {ref!r} must be a positive integer or 'latest'")
+        if not number.isascii() or not number.isdigit() or not 0 < int(number) < 2**31:
+            raise UsageError(f"version in {ref!r} must be a positive whole number or 'latest'")
         return name, "version", number
     check_model_name(ref)
     raise UsageError(f"say which version of {ref!r}: {ref}/1, {ref}/latest, {ref}@production or {ref}@champion")
@@ -117,34 +109,42 @@ def resolve(store: Store, ref: str, policy: StagePolicy) -> ModelVersionRecord:
     return record
 
 
-def _store_is_own(store: Store, record: ModelVersionRecord, user: str) -> bool:
-    local = store.location.local_dir
-    if local is None or record.created_by != user:
+def needs_pickle_warning(
+    record: ModelVersionRecord, user: str, trusted: bool, trusted_publishers: Sequence[str]
+) -> bool:
+    """Whether loading this version may run code its loader has not vouched for: decided per
+    version, every time (never once per process)."""
+    if record.serializer not in PICKLE_SERIALIZERS or trusted:
         return False
-    try:
-        return Path(local).stat().st_uid == os.getuid()
-    except (OSError, AttributeError):
-        return False
+    return record.created_by != user and record.created_by not in trusted_publishers
 
 
 def load(
-    store: Store, ref: str, policy: StagePolicy, user: str, cache_dir: Path, trusted: bool = False
-) -> tuple[Any, ModelVersionRecord]:
-    """The model behind ``ref``, after checking its bytes against the digest recorded at registration."""
-    global _warned_pickle
+    store: Store, ref: str, policy: StagePolicy, user: str, cache_dir: Path, trusted: bool = False,
+    trusted_publishers: Sequence[str] = (),
+) -> tuple[Any, ModelVersionRecord]:  # fmt: skip
+    """The model behind ``ref``, after checking its bytes against the digest recorded at
+    registration; every name taken from the version row is confined to ``cache_dir``."""
     record = resolve(store, ref, policy)
+    check_digest(record.digest)
+    committed = (store.committed_state(record.model) or {}).get("versions", {}).get(str(record.version))
+    if committed is None or committed["digest"] != record.digest:
+        raise IntegrityError(
+            f"{record.model}/{record.version} points at blob {record.digest[:12]} but the audit log says "
+            f"{committed['digest'][:12] if committed else 'nothing'}: the registry was changed behind its "
+            "log; run `jupyter mlm audit verify`"
+        )
     data = store.objects.get(record.digest)  # the object store verifies content against the address
     from ..store.objects import digest_bytes
 
     if digest_bytes(data) != record.digest:
         raise IntegrityError(f"model {record.model}/{record.version} does not match its digest {record.digest[:12]}")
-    foreign_pickle = record.serializer in PICKLE_SERIALIZERS and not _store_is_own(store, record, user)
-    if foreign_pickle and not trusted and not _warned_pickle:
-        _warned_pickle = True
+    if needs_pickle_warning(record, user, trusted, trusted_publishers):
         warnings.warn(
-                PICKLE_WARNING.format(who=record.created_by, where=store.location.display_url),
-                UserWarning, stacklevel=3,
-            )  # fmt: skip
+            PICKLE_WARNING.format(ref=f"{record.model}/{record.version}", who=record.created_by, user=user,
+                                  where=store.location.display_url),
+            UserWarning, stacklevel=3,
+        )  # fmt: skip
     folder = cache_dir / record.digest
     folder.mkdir(parents=True, exist_ok=True)
     return deserialize(data, record.flavor, record.serializer, record.filename, folder, trusted), record

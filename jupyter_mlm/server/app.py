@@ -9,6 +9,9 @@ from jupyter_server.extension.application import ExtensionApp
 
 from ..capture.notebook import NotebookWriter
 from ..config import MLM
+from ..errors import MLMError
+from ..identity import login_name
+from ..registry import Governance
 from ..store import open_store
 from .handlers import routes
 
@@ -44,15 +47,22 @@ class MLMExtension(ExtensionApp):
 
     def initialize_settings(self) -> None:
         settings = MLM(parent=self)
-        settings.stage_policy()  # a contradictory registry configuration stops the server here, clearly
         assert self.serverapp is not None
         store = open_store(settings.store_uri or None, settings.objects_uri or None, cwd=self.serverapp.root_dir)
+        configured = settings.configured_policy()
+        if configured:
+            # The stage policy lives in the store (every face applies the same one); the server's
+            # configuration sets it, as an audited change by whoever runs the server. A
+            # contradictory configuration stops the server here, clearly.
+            try:
+                Governance(store, login_name()).set_policy("from the Jupyter server's configuration", **configured)
+            except MLMError as exc:
+                store.close()
+                raise ValueError(f"c.MLM registry settings: {exc}") from None
         # Kernels started by this server inherit the environment: exporting the resolved
         # location makes every notebook write to the store this server reads.
         os.environ["MLM_STORE_URI"] = store.location.db_url
         os.environ["MLM_OBJECTS_URI"] = store.objects.uri
-        # The same registry rules apply whether a change comes from the sidebar or a notebook.
-        os.environ.update(settings.export_policy())
         self.settings.update({
             "mlm_store": store,
             "mlm_config": settings,

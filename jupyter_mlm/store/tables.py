@@ -159,6 +159,19 @@ audit_events = Table(
     Column("comment", Text),
     Column("prev_hash", DIGEST, nullable=False),
     Column("hash", DIGEST, nullable=False),
+    # Since 0004: the registry state the event produced (JSON) and PostgreSQL's session_user,
+    # which a trigger sets whatever the client sends.
+    Column("state", Text),
+    Column("db_user", String(250)),
+)
+
+# The stage policy every face applies (one row), changed only together with an audit event.
+registry_policy = Table(
+    "registry_policy",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("body", Text, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
 )
 
 checkpoints = Table(

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import socket
 import sys
 from pathlib import Path
 
+from ..identity import login_name
+
 
 def current_user() -> str:
-    """Who acts: ``MLM_USER`` when set (shared accounts, CI), else the login name."""
-    named = os.environ.get("MLM_USER", "").strip()
-    if named:
-        return named
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    """Who acts: the hub user behind JupyterHub, else the OS login (see ``identity``)."""
+    return login_name()
 
 
 def current_host() -> str:

@@ -1,4 +1,8 @@
-"""The registry half of ``import jupyter_mlm as mlm``: register, stage, approve, roll back, load."""
+"""The registry half of ``import jupyter_mlm as mlm``: register, stage, approve, roll back, load.
+
+Each function is a thin call into ``registry.Governance`` acting as this process's identity
+(the hub user or the OS login; on PostgreSQL, the database role).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,13 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..config import stage_policy
-from ..entities import ApprovalRequest, AuditEvent, AuditReport
-from ..errors import NotFound, UsageError
+from ..entities import ApprovalRequest, AuditEvent, AuditReport, StagePolicy
 from .context import current_user
 from .run import Run
 from .session import SESSION
 
 if TYPE_CHECKING:
-    from ..registry import ModelVersion
+    from ..registry import Governance, ModelVersion
 
 # The registry (and with it the store and SQLAlchemy) loads on first use, not with
 # ``import jupyter_mlm`` or ``%load_ext``: that import sits on the path of every kernel start.
@@ -26,22 +28,34 @@ def check_model_name(name: Any, what: str = "model name") -> str:
     return check(name, what)
 
 
-def _version(record: Any) -> ModelVersion:
+def _governance() -> Governance:
+    from ..registry import Governance
+
+    return Governance(SESSION.store, current_user())
+
+
+def _version(record: Any, policy: StagePolicy | None = None) -> ModelVersion:
     from ..registry import ModelVersion
 
-    return ModelVersion(SESSION.store, record, stage_policy())
+    return ModelVersion(SESSION.store, record, policy or _governance().policy())
 
 
-def _number(version: Any) -> int:
-    if isinstance(version, bool) or not isinstance(version, (int, str)) or not str(version).isdigit():
-        raise UsageError(f"version must be a positive whole number, not {version!r}")
-    return int(version)
+def registry_policy() -> StagePolicy:
+    """The stage policy of this store: stages, which need approval, approvers. Every face
+    (notebooks, the sidebar, the CLI) applies this same policy."""
+    return _governance().policy()
 
 
-def _comment(comment: Any) -> str | None:
-    if comment is not None and not isinstance(comment, str):
-        raise UsageError("comment must be a string")
-    return comment or None
+def set_registry_policy(comment: str | None = None, **changes: Any) -> StagePolicy:
+    """Change the stage policy for everyone using this store (an audited event).
+
+    Args:
+        comment: why.
+        **changes: ``stages``, ``production``, ``archived``, ``require_approval_for``
+            (e.g. ``["production"]``), ``approvers`` (names; empty: anyone but the requester),
+            ``named_approvers`` (True only for shared accounts: approvers then say who they are).
+    """
+    return _governance().set_policy(comment, **changes)
 
 
 def register_model(
@@ -83,8 +97,8 @@ def register_model(
 
     with RECORDER.paused():  # reading a saved model to store it is not a data input of the run
         record = register_version(
-            store, model_or_path, name, run_id=run_id, actor=current_user(), policy=stage_policy(),
-            flavor=flavor, reference_data=reference_data, signature=signature, description=description,
+            store, model_or_path, name, run_id=run_id, actor=current_user(), flavor=flavor,
+            reference_data=reference_data, signature=signature, description=description,
         )  # fmt: skip
     return _version(record)
 
@@ -93,12 +107,14 @@ def get_model_version(ref: str) -> ModelVersion:
     """A version by reference: ``"churn/3"``, ``"churn/latest"``, ``"churn@production"``, ``"churn@champion"``."""
     from ..registry import resolve as resolve_version
 
-    return _version(resolve_version(SESSION.store, ref, stage_policy()))
+    policy = registry_policy()
+    return _version(resolve_version(SESSION.store, ref, policy), policy)
 
 
 def list_model_versions(name: str) -> list[ModelVersion]:
     """Every live version of ``name``, oldest first."""
-    return [_version(r) for r in SESSION.store.list_versions(check_model_name(name))]
+    policy = registry_policy()
+    return [_version(r, policy) for r in SESSION.store.list_versions(check_model_name(name))]
 
 
 def list_models() -> list[str]:
@@ -110,50 +126,37 @@ def load_model(ref: str, trusted: bool = False) -> Any:
     """The model behind ``ref`` (``"churn@production"``, ``"churn@champion"``, ``"churn/3"``).
 
     The bytes are checked against the digest recorded at registration before anything is
-    deserialised; a mismatch raises. Pickle-based flavors from a store you do not own print the
-    pickle-safety warning once; ``trusted=True`` silences it (and admits untrusted skops types).
+    deserialised; a mismatch raises. Loading a pickle-based version that someone else
+    registered warns every time, unless ``trusted=True`` or its publisher is listed in
+    ``c.MLM.trusted_publishers`` / ``$MLM_TRUSTED_PUBLISHERS``; ``trusted=True`` also admits a
+    skops file's non-default types.
     """
+    from ..config import MLM
     from ..registry import load as load_version
 
     cache = Path(os.environ.get("MLM_CACHE_DIR") or Path.home() / ".cache" / "jupyter_mlm" / "models")
-    model, _ = load_version(SESSION.store, ref, stage_policy(), current_user(), cache, trusted)
+    model, _ = load_version(
+        SESSION.store, ref, registry_policy(), current_user(), cache, trusted, MLM().trusted_publishers
+    )
     return model
 
 
 def transition(name: str, version: int, stage: str, comment: str | None = None) -> ModelVersion | ApprovalRequest:
     """Move a version to ``stage``. Promoting to production archives the previous production
-    version. When ``c.MLM.require_approval_for`` lists the stage, this records a request and
-    returns it; another user then calls ``approve``."""
-    result = SESSION.store.transition(
-        check_model_name(name), _number(version), stage, actor=current_user(), policy=stage_policy(),
-        comment=_comment(comment),
-    )  # fmt: skip
+    version. When the store's policy gates the stage, this records a request and returns it;
+    another person then calls ``approve``."""
+    result = _governance().transition(name, version, stage, comment)
     return result if isinstance(result, ApprovalRequest) else _version(result)
 
 
 def archive(name: str, version: int, comment: str | None = None) -> ModelVersion:
     """Move a version to the archived stage."""
-    result = transition(name, version, stage_policy().archived, comment)
-    if isinstance(result, ApprovalRequest):
-        return get_model_version(f"{name}/{version}")
-    return result
+    return _version(_governance().archive(name, version, comment))
 
 
 def pending_requests(name: str | None = None) -> list[ApprovalRequest]:
     """Approval requests waiting for a decision."""
-    return SESSION.store.approval_requests(name, status="pending")
-
-
-def _find_request(name: str, version: int | None, request: str | None) -> str:
-    if request is not None:
-        return request
-    pending = [r for r in SESSION.store.approval_requests(check_model_name(name), status="pending")
-               if version is None or r.version == _number(version)]  # fmt: skip
-    if not pending:
-        raise NotFound(f"no pending request for {name}" + (f"/{version}" if version is not None else ""))
-    if len(pending) > 1:
-        raise UsageError(f"{len(pending)} pending requests for {name}; say which version (or request=ID)")
-    return pending[0].id
+    return _governance().pending(name)
 
 
 def approve(
@@ -162,13 +165,10 @@ def approve(
 ) -> ApprovalRequest:  # fmt: skip
     """Approve the pending request for ``name``/``version`` (or ``request=ID``) and carry it out.
 
-    The approver is the current user, or ``approver`` when named explicitly (a single-user server
-    has one identity for everybody); it must not be the requester.
+    You approve as yourself; ``approver`` names someone else and is refused unless the store's
+    policy enables named approvers (shared accounts). The requester cannot approve.
     """
-    who = approver or current_user()
-    return SESSION.store.decide(
-        _find_request(name, version, request), approve=True, actor=who, policy=stage_policy(), comment=_comment(comment)
-    )
+    return _governance().decide(name, version, approve=True, request=request, comment=comment, as_user=approver)
 
 
 def reject(
@@ -176,46 +176,39 @@ def reject(
     request: str | None = None,
 ) -> ApprovalRequest:  # fmt: skip
     """Reject the pending request for ``name``/``version`` (or ``request=ID``), with a comment saying why."""
-    who = approver or current_user()
-    return SESSION.store.decide(
-        _find_request(name, version, request),
-        approve=False,
-        actor=who,
-        policy=stage_policy(),
-        comment=_comment(comment),
-    )
+    return _governance().decide(name, version, approve=False, request=request, comment=comment, as_user=approver)
 
 
 def rollback(name: str, comment: str | None = None) -> ModelVersion:
     """Put the previous production version back in production (the current one is archived)."""
-    record = SESSION.store.rollback(check_model_name(name), actor=current_user(), policy=stage_policy(),
-                                    comment=_comment(comment))  # fmt: skip
-    return _version(record)
+    return _version(_governance().rollback(name, comment))
 
 
 def set_alias(name: str, alias: str, version: int) -> ModelVersion:
     """Point ``name@alias`` (e.g. ``champion``) at a version; an alias names one version at a time."""
-    check_model_name(alias, "alias")
-    record = SESSION.store.set_alias(check_model_name(name), alias, _number(version), actor=current_user(),
-                                     policy=stage_policy())  # fmt: skip
-    return _version(record)
+    return _version(_governance().set_alias(name, alias, version))
 
 
 def delete_alias(name: str, alias: str) -> None:
-    SESSION.store.delete_alias(check_model_name(name), check_model_name(alias, "alias"), actor=current_user())
+    _governance().delete_alias(name, alias)
 
 
 def delete_model_version(name: str, version: int, comment: str | None = None) -> None:
     """Retire a version for good (not while in production). Its number is never reused."""
-    SESSION.store.delete_version(check_model_name(name), _number(version), actor=current_user(),
-                                 policy=stage_policy(), comment=_comment(comment))  # fmt: skip
+    _governance().delete_version(name, version, comment)
 
 
 def audit_log(name: str | None = None, limit: int | None = None) -> list[AuditEvent]:
     """Registry events, newest first (of one model when ``name`` is given)."""
+    if name is not None:
+        check_model_name(name)
     return SESSION.store.audit_events(name, limit)
 
 
-def verify_audit() -> AuditReport:
-    """Recompute the audit hash chain; ``ok`` False names the first altered or missing event."""
-    return SESSION.store.verify_audit()
+def verify_audit(anchor: str | None = None) -> AuditReport:
+    """Recompute the audit hash chain and compare the state it commits to with the registry;
+    with ``anchor`` (``"SEQ:HASH"`` from ``jupyter mlm audit anchor``), also prove the log still
+    extends it. ``ok`` False names the first problem."""
+    from ..registry.audit import parse_anchors
+
+    return SESSION.store.verify_audit(parse_anchors(anchor) if anchor else ())

@@ -25,8 +25,7 @@ class NoApprovals(Authorizer):
 def jp_server_config(tmp_path: Path) -> dict[str, Any]:
     return {
         "ServerApp": {"jpserver_extensions": {"jupyter_mlm": True}, "authorizer_class": NoApprovals},
-        "MLM": {"store_uri": str(tmp_path / "server-store"), "require_approval_for": ["production"],
-                "named_approvers": False},
+        "MLM": {"store_uri": str(tmp_path / "server-store"), "require_approval_for": ["production"]},
     }  # fmt: skip
 
 
@@ -43,10 +42,12 @@ async def test_approve_needs_the_approve_action(jp_fetch: Any, registry: Store) 
     assert registry.approval_requests("churn")[0].status == "pending"
 
 
-async def test_named_approvers_can_be_switched_off(jp_fetch: Any, registry: Store, jp_serverapp: Any) -> None:
+async def test_named_approvers_are_off_unless_the_policy_allows_them(
+    jp_fetch: Any, registry: Store, jp_serverapp: Any
+) -> None:
     jp_serverapp.authorizer.__class__ = AllowAllAuthorizer  # approvals allowed again, names still not
     _, body = await call(jp_fetch, "POST", "models", "churn", "versions", "2", "transition",
                          body={"stage": "production"})  # fmt: skip
     code, body = await call(jp_fetch, "POST", "models", "churn", "requests", body["request"]["id"], "approve",
                             body={"approver": "bo"})  # fmt: skip
-    assert code == 403 and "act as themselves" in body["message"]
+    assert code == 403 and "needs named approvers" in body["message"]

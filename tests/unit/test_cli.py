@@ -61,7 +61,7 @@ def test_registry_commands(tmp_path: Path) -> None:
     from jupyter_mlm.tracking import SESSION
 
     store_dir = tmp_path / "store"
-    env = {"MLM_STORE_URI": str(store_dir), "MLM_REQUIRE_APPROVAL_FOR": "production", "MLM_USER": "ana"}
+    env = {"MLM_STORE_URI": str(store_dir), "JUPYTERHUB_USER": "ana"}
     store = open_store(str(store_dir))
     SESSION.use_store(store)
     try:
@@ -77,13 +77,19 @@ def test_registry_commands(tmp_path: Path) -> None:
         store.close()
 
     def run(*args: str, user: str = "ana") -> subprocess.CompletedProcess[str]:
-        return mlm(*args, cwd=tmp_path, env={**env, "MLM_USER": user})
+        # Each person runs the CLI as themselves (as JupyterHub gives each user their own server).
+        return mlm(*args, cwd=tmp_path, env={**env, "JUPYTERHUB_USER": user})
 
+    policy = run("policy", "set", "--require-approval-for", "production", "-m", "four eyes")
+    assert policy.returncode == 0 and "approval needed   production" in policy.stdout, policy.stderr
+    assert "you act as        ana (OS login" in policy.stdout
     result = run("transition", "churn", "1", "production", "-m", "first release")
     assert result.returncode == 0 and "requested production for churn/1" in result.stdout, result.stderr
     denied = run("approve", "churn", "1")
     assert denied.returncode == 1 and "ana requested this transition and cannot also approve" in denied.stderr
-    approved = run("approve", "churn", "1", "-m", "ok", "--as", "bo")
+    claimed = run("approve", "churn", "1", "--as", "bo")  # the requester claiming to be someone else
+    assert claimed.returncode == 1 and "needs named approvers" in claimed.stderr
+    approved = run("approve", "churn", "1", "-m", "ok", user="bo")
     assert approved.returncode == 0 and "approved production for churn/1" in approved.stdout, approved.stderr
     assert run("transition", "churn", "2", "staging").stdout.strip() == "churn/2 is now in staging"
     run("transition", "churn", "2", "production")
@@ -111,12 +117,15 @@ def test_registry_commands(tmp_path: Path) -> None:
 
     verify = run("audit", "verify")
     assert verify.returncode == 0 and "audit trail intact" in verify.stdout
+    moves = json.loads(run("model", "churn", "--json").stdout)["moves"]
+    assert moves["1"] == [{"stage": s, "needs_approval": False} for s in ("none", "staging", "archived")]
+    assert {"stage": "production", "needs_approval": True} not in moves["2"]  # archived: never straight back
     log = run("audit", "log", "--model", "churn", "--limit", "3")
     assert len(log.stdout.splitlines()) == 3 and "alias" in log.stdout.splitlines()[0]
     with sqlite3.connect(store_dir / "mlm.db") as db:
-        db.execute("UPDATE audit_events SET comment = 'approved by the board' WHERE seq = 4")
+        db.execute("UPDATE audit_events SET comment = 'approved by the board' WHERE seq = 5")
     broken = run("audit", "verify")
-    assert broken.returncode == 1 and "audit trail BROKEN at event 4: event 4 was altered" in broken.stdout
+    assert broken.returncode == 1 and "audit trail BROKEN at event 5: event 5 was altered" in broken.stdout
 
     for args, message in [
         (("model", "nope"), "no registered model 'nope'"),
@@ -131,27 +140,27 @@ def test_registry_commands(tmp_path: Path) -> None:
 
 
 def test_cli_follows_the_servers_jupyter_config(tmp_path: Path) -> None:
+    """The CLI opens the store the server is configured with; the policy is the store's."""
     config_dir = tmp_path / "config"
     config_dir.mkdir()
     (config_dir / "jupyter_server_config.json").write_text(json.dumps({
         "MLM": {"store_uri": str(tmp_path / "configured"), "require_approval_for": ["staging"]}
     }))  # fmt: skip
-    env = {"JUPYTER_CONFIG_DIR": str(config_dir), "MLM_USER": "ana"}
+    env = {"JUPYTER_CONFIG_DIR": str(config_dir)}
     status = json.loads(mlm("status", "--json", cwd=tmp_path, env=env).stdout)
     assert status["store_uri"] == f"sqlite:///{tmp_path / 'configured' / 'mlm.db'}"
+    from jupyter_mlm.registry import Governance
     from jupyter_mlm.store import open_store
 
     store = open_store(str(tmp_path / "configured"))
-    from jupyter_mlm.entities import StagePolicy
-
-    store.add_model_version(
+    Governance(store, "ana").add_version(
         "m", digest=store.objects.put_bytes(b"x"), size=1, flavor="file", serializer="file", filename="m.bin",
-        run_id=None, signature=None, profile_digest=None, description="", actor="ana", policy=StagePolicy(),
+        run_id=None, signature=None, profile_digest=None, description="",
     )  # fmt: skip
     store.close()
     result = mlm("transition", "m", "1", "staging", cwd=tmp_path, env=env)
-    assert result.returncode == 0 and "requested staging for m/1" in result.stdout, result.stderr
-    (config_dir / "jupyter_server_config.json").write_text('{"MLM": {"require_approval_for": ["gold"]}}')
-    for args in (("models",), ("transition", "m", "1", "production")):
-        bad = mlm(*args, cwd=tmp_path, env=env)
-        assert bad.returncode == 1 and "require_approval_for names unknown stages ['gold']" in bad.stderr
+    assert result.returncode == 0 and "m/1 is now in staging" in result.stdout, result.stderr
+    bad = mlm("policy", "set", "--require-approval-for", "gold", cwd=tmp_path, env=env)
+    assert bad.returncode == 1 and "require_approval_for names unknown stages ['gold']" in bad.stderr
+    shown = json.loads(mlm("policy", "--json", cwd=tmp_path, env=env).stdout)
+    assert shown["require_approval_for"] == []

@@ -14,11 +14,10 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import jupyter_mlm as mlm
-import jupyter_mlm.registry.models as registry_models
 from jupyter_mlm.capture.data import RECORDER
-from jupyter_mlm.config import stage_policy
 from jupyter_mlm.entities import ApprovalRequest
 from jupyter_mlm.errors import Conflict, IntegrityError, NotFound, PermissionDenied, UsageError
+from jupyter_mlm.registry import Governance
 from jupyter_mlm.store import Store, open_store
 
 
@@ -215,11 +214,16 @@ def test_aliases(session: Store, training: tuple[pd.DataFrame, pd.Series]) -> No
     assert [e.action for e in mlm.audit_log("churn", limit=4)] == ["delete_alias", "alias", "alias", "alias"]
 
 
+def acting_as(monkeypatch: pytest.MonkeyPatch, user: str) -> None:
+    """Act as another person, as JupyterHub does for each user's server and kernels."""
+    monkeypatch.setenv("JUPYTERHUB_USER", user)
+
+
 def test_approvals_request_then_another_user_approves(
     session: Store, training: tuple[pd.DataFrame, pd.Series], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MLM_REQUIRE_APPROVAL_FOR", "production")
-    monkeypatch.setenv("MLM_USER", "ana")
+    acting_as(monkeypatch, "ana")
+    mlm.set_registry_policy(require_approval_for=["production"], comment="four eyes")
     mlm.register_model(fitted(training), "churn")
     request = mlm.transition("churn", 1, "production", comment="ready")
     assert isinstance(request, ApprovalRequest) and request.status == "pending" and request.requested_by == "ana"
@@ -228,11 +232,15 @@ def test_approvals_request_then_another_user_approves(
         mlm.transition("churn", 1, "production")
     with pytest.raises(PermissionDenied, match="ana requested this transition and cannot also approve"):
         mlm.approve("churn", 1)
-    decided = mlm.approve("churn", 1, comment="looks good", approver="bo")
+    with pytest.raises(PermissionDenied, match="needs named approvers"):
+        mlm.approve("churn", 1, approver="bo")  # claiming to be someone else is refused
+    acting_as(monkeypatch, "bo")
+    decided = mlm.approve("churn", 1, comment="looks good")
     assert decided.status == "approved" and decided.decided_by == "bo"
     assert mlm.get_model_version("churn@production").version == 1
+    acting_as(monkeypatch, "cy")
     with pytest.raises(Conflict, match="was already approved by bo"):
-        mlm.approve(request=request.id, approver="cy")
+        mlm.approve(request=request.id)
     staged = mlm.transition("churn", 1, "staging")  # not gated: happens at once
     assert not isinstance(staged, ApprovalRequest) and staged.stage == "staging"
     card = mlm.get_model_version("churn/1").card()
@@ -244,32 +252,60 @@ def test_approvals_request_then_another_user_approves(
 def test_rejection_and_approver_list(
     session: Store, training: tuple[pd.DataFrame, pd.Series], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MLM_REQUIRE_APPROVAL_FOR", "production,staging")
-    monkeypatch.setenv("MLM_APPROVERS", "lead")
-    monkeypatch.setenv("MLM_USER", "ana")
+    acting_as(monkeypatch, "ana")
+    mlm.set_registry_policy(require_approval_for=["production", "staging"], approvers=["lead"])
     mlm.register_model(fitted(training), "churn")
     mlm.transition("churn", 1, "staging")
+    acting_as(monkeypatch, "bo")
     with pytest.raises(PermissionDenied, match="bo is not an approver"):
-        mlm.approve("churn", 1, approver="bo")
-    rejected = mlm.reject("churn", 1, comment="missing fairness report", approver="lead")
+        mlm.approve("churn", 1)
+    acting_as(monkeypatch, "lead")
+    rejected = mlm.reject("churn", 1, comment="missing fairness report")
     assert rejected.status == "rejected" and mlm.get_model_version("churn/1").stage == "none"
     with pytest.raises(NotFound, match="no pending request"):
-        mlm.approve("churn", 1, approver="lead")
-    for malformed in ("%", "", "a_b"):
+        mlm.approve("churn", 1)
+    for malformed in ("%", "a_b", "²", "x" * 33):
         with pytest.raises(UsageError, match="request id must be an id or a unique prefix"):
-            session.decide(malformed, approve=True, actor="lead", policy=stage_policy())
+            Governance(session, "lead").decide(request=malformed, approve=True)
 
 
-def test_policy_misconfiguration_is_reported(session: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MLM_REQUIRE_APPROVAL_FOR", "prod")
+def test_named_approvers_are_an_audited_opt_in(session: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shared accounts: with named approvers on, an approver says who they are, and the log
+    keeps who said it."""
+    acting_as(monkeypatch, "shared")
+    mlm.set_registry_policy(require_approval_for=["production"], named_approvers=True)
+    mlm.register_model({"a": 1}, "m")
+    mlm.transition("m", 1, "production")
+    with pytest.raises(PermissionDenied, match="shared requested this transition"):
+        mlm.approve("m", 1, approver="shared")
+    decided = mlm.approve("m", 1, approver="lead")
+    assert decided.decided_by == "lead"
+    approval = next(e for e in mlm.audit_log("m") if e.action == "approve")
+    assert approval.actor == "lead" and approval.after["named_by"] == "shared"
+    policy_events = session.audit_events(None)
+    assert any(e.action == "policy" and e.after["named_approvers"] for e in policy_events)
+
+
+def test_policy_misconfiguration_is_reported(session: Store) -> None:
     with pytest.raises(UsageError, match="require_approval_for names unknown stages"):
-        mlm.register_model({"a": 1}, "x")
+        mlm.set_registry_policy(require_approval_for=["prod"])
+    with pytest.raises(UsageError, match="unknown policy setting"):
+        mlm.set_registry_policy(approval=["production"])
+    assert mlm.registry_policy().require_approval_for == ()
 
 
-def test_custom_stage_names(session: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MLM_STAGES", "dev,qa,live,retired")
-    monkeypatch.setenv("MLM_PRODUCTION_STAGE", "live")
-    monkeypatch.setenv("MLM_ARCHIVED_STAGE", "retired")
+def test_the_policy_is_the_stores_not_the_processes(session: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Environment variables of one kernel no longer change the rules (they used to)."""
+    mlm.set_registry_policy(require_approval_for=["production"])
+    monkeypatch.setenv("MLM_REQUIRE_APPROVAL_FOR", "")
+    monkeypatch.setenv("MLM_APPROVERS", "me")
+    mlm.register_model({"a": 1}, "m")
+    assert isinstance(mlm.transition("m", 1, "production"), ApprovalRequest)
+    assert mlm.registry_policy().approvers == ()
+
+
+def test_custom_stage_names(session: Store) -> None:
+    mlm.set_registry_policy(stages=["dev", "qa", "live", "retired"], production="live", archived="retired")
     mlm.register_model({"a": 1}, "x")
     mlm.register_model({"a": 2}, "x")
     assert mlm.get_model_version("x/1").stage == "dev"
@@ -277,6 +313,9 @@ def test_custom_stage_names(session: Store, monkeypatch: pytest.MonkeyPatch) -> 
     mlm.transition("x", 2, "live")
     assert mlm.get_model_version("x/1").stage == "retired"
     assert mlm.load_model("x@live") == {"a": 2}
+    with pytest.raises(Conflict, match="which the new policy drops"):
+        mlm.set_registry_policy(stages=["none", "staging", "production", "archived"], production="production",
+                                archived="archived")  # fmt: skip
 
 
 def test_load_verifies_the_digest_before_deserialising(
@@ -290,28 +329,39 @@ def test_load_verifies_the_digest_before_deserialising(
         mlm.load_model("churn/1")
 
 
-def test_pickle_warning_once_for_models_from_elsewhere(session: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry_models, "_warned_pickle", False)
-    monkeypatch.setenv("MLM_USER", "ana")
-    mlm.register_model({"w": 1}, "shared")
-    if session.location.local_dir is not None:  # a folder store ana owns: her own models load silently
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            assert mlm.load_model("shared/1") == {"w": 1}
-    monkeypatch.setenv("MLM_USER", "bo")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        mlm.load_model("shared/1")
-        mlm.load_model("shared/1")
-    messages = [str(w.message) for w in caught if "pickle module is not secure" in str(w.message)]
-    assert len(messages) == 1 and "registered by ana" in messages[0]
+def test_pickle_warning_every_time_for_versions_someone_else_registered(
+    session: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acting_as(monkeypatch, "ana")
+    monkeypatch.setenv("MLM_USER", "bo")  # a claim, not an identity: ignored
+    version = mlm.register_model({"w": 1}, "shared")
+    assert version.created_by == "ana"
+    mlm.register_model({"w": 2}, "shared")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert mlm.load_model("shared/1") == {"w": 1}  # her own: silent
+    acting_as(monkeypatch, "bo")
+
+    def pickle_warnings(*refs: str, **kwargs: bool) -> list[str]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for ref in refs:
+                mlm.load_model(ref, **kwargs)
+        return [str(w.message) for w in caught if "pickle module is not secure" in str(w.message)]
+
+    messages = pickle_warnings("shared/1", "shared/1", "shared/2")
+    assert len(messages) == 3 and all("registered by ana, not by you (bo)" in m for m in messages)
+    assert pickle_warnings("shared/1", trusted=True) == []
+    monkeypatch.setenv("MLM_TRUSTED_PUBLISHERS", "ana")
+    assert pickle_warnings("shared/2") == []
+    assert mlm.get_model_version("shared/1").card()["safe_to_load"] is False
 
 
 def test_references_and_bad_input(session: Store) -> None:
     mlm.register_model({"a": 1}, "m")
     assert mlm.get_model_version("m/latest").version == 1
     for ref, message in [
-        ("m", "say which version of 'm'"), ("m/0", "positive integer"), ("m@", "say which stage or alias"),
+        ("m", "say which version of 'm'"), ("m/0", "positive whole number"), ("m/²", "positive whole number"), ("m@", "say which stage or alias"),
         ("bad name/1", "model name must be"), ("", "model reference must be"),
     ]:  # fmt: skip
         with pytest.raises(UsageError, match=message):
@@ -357,7 +407,6 @@ def test_audit_chain_detects_a_deleted_row_and_a_truncated_tail(
 ) -> None:
     from jupyter_mlm.tracking import SESSION
 
-    monkeypatch.setenv("MLM_USER", "ana")
     store = open_store(str(tmp_path / "store"))
     SESSION.use_store(store)
     try:
@@ -398,20 +447,18 @@ def test_concurrent_registrations_and_promotions_keep_the_rules(store: Store) ->
     """Four writers at once: version numbers stay unique, one production version, an unbroken chain."""
     import threading
 
-    from jupyter_mlm.entities import StagePolicy
-
-    policy = StagePolicy()
     errors: list[BaseException] = []
 
     def writer(worker: int) -> None:
+        governance = Governance(store, f"w{worker}")
         try:
             for i in range(8):
                 digest = store.objects.put_bytes(f"{worker}-{i}".encode())
-                record = store.add_model_version(
+                record = governance.add_version(
                     "busy", digest=digest, size=3, flavor="file", serializer="file", filename="m", run_id=None,
-                    signature=None, profile_digest=None, description="", actor=f"w{worker}", policy=policy,
+                    signature=None, profile_digest=None, description="",
                 )  # fmt: skip
-                store.transition("busy", record.version, "production", actor=f"w{worker}", policy=policy)
+                governance.transition("busy", record.version, "production")
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 

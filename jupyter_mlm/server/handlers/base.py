@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -11,7 +12,20 @@ from tornado import web
 from tornado.ioloop import IOLoop
 
 from ...errors import MLMError
+from ...identity import login_name
 from ...store import Store
+from ...wire import dumps
+
+# jupyter_server's default IdentityProvider names token users with a fresh uuid4 hex per session.
+ANONYMOUS_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def server_identity(user: Any) -> str:
+    username = str(getattr(user, "username", None) or user or "")
+    if not username or ANONYMOUS_ID.fullmatch(username):
+        return login_name()
+    return username
+
 
 T = TypeVar("T")
 
@@ -40,15 +54,22 @@ class MLMHandler(APIHandler):
             raise web.HTTPError(413, "request body is %d bytes; the limit is %d%s", size, limit, too_large)
         try:
             body = json.loads(self.request.body or b"null")
-        except ValueError:
-            raise web.HTTPError(400, "body must be JSON: %s", shape) from None
+        except (ValueError, RecursionError):
+            raise web.HTTPError(400, "body must be JSON (nested at most a few hundred levels): %s", shape) from None
         if not isinstance(body, dict):
             raise web.HTTPError(400, "body must be a JSON object: %s", shape)
         return body
 
+    @property
+    def identity(self) -> str:
+        """The person behind this request, the same name the kernel and CLI use: the hub's (or
+        another identity provider's) user name; on a single-user server, whose token users get a
+        random name per browser session, the OS login of the server, which is that one person."""
+        return server_identity(self.current_user)
+
     def write_json(self, payload: Any) -> None:
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(payload))
+        self.finish(dumps(payload))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         # APIHandler would attach a traceback for unexpected errors; never leak one.

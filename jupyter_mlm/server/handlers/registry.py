@@ -1,69 +1,33 @@
 """The model registry over REST: models, versions and their cards, stage changes, approvals,
-aliases, rollback and the audit trail. Reads need ``read``, changes ``write``, decisions on
-requests ``approve`` — all on the ``mlm`` resource of jupyter_server's Authorizer."""
+aliases, rollback, the stage policy and the audit trail. Reads need ``read``, changes ``write``,
+decisions on requests and policy changes ``approve`` — all on the ``mlm`` resource of
+jupyter_server's Authorizer. Every rule is the governance core's; handlers parse and format."""
 
 from __future__ import annotations
 
-import json
-import re
-from dataclasses import asdict
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ...config import MLM
-from ...entities import ApprovalRequest, ModelVersionRecord, StagePolicy
-from ...errors import UsageError
-from ...registry import check_model_name, model_card
+from ...entities import ApprovalRequest
+from ...errors import NotFound, UsageError
+from ...registry import Governance, check_model_name, check_version, model_card
+from ...registry.audit import parse_anchor
 from .base import MLMHandler
+from .wire import request_json, version_json
 
-ANONYMOUS_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_BODY_BYTES = 64 * 1024
-MAX_COMMENT = 2000
-
-
-def version_json(record: ModelVersionRecord) -> dict[str, Any]:
-    return {
-        "id": record.id, "model": record.model, "version": record.version, "stage": record.stage,
-        "aliases": list(record.aliases), "flavor": record.flavor, "serializer": record.serializer,
-        "digest": record.digest, "size": record.size, "run_id": record.run_id,
-        "description": record.description, "created_ms": record.created_ms, "created_by": record.created_by,
-    }  # fmt: skip
-
-
-def request_json(request: ApprovalRequest) -> dict[str, Any]:
-    return asdict(request)
 
 
 class RegistryHandler(MLMHandler):
-    @property
-    def policy(self) -> StagePolicy:
-        settings: MLM = self.settings["mlm_config"]
-        return settings.stage_policy()
-
-    @property
-    def identity(self) -> str:
-        """The user's login name; a single-user server's anonymous users have a random hex
-        username, so their readable name ("Anonymous Io") goes into the audit trail instead."""
-        user = self.current_user
-        username = str(getattr(user, "username", None) or user)
-        if ANONYMOUS_ID.match(username) and getattr(user, "name", None):
-            return str(user.name)
-        return username
+    def governance(self) -> Governance:
+        return Governance(self.store, self.identity)
 
     def body(self) -> dict[str, Any]:
         if not self.request.body:
             return {}
         return self.json_object(MAX_BODY_BYTES, "{stage, comment, approver, version, …} as the route needs")
-
-    def comment(self, body: dict[str, Any]) -> str | None:
-        comment = body.get("comment")
-        if comment is None or comment == "":
-            return None
-        if not isinstance(comment, str) or len(comment) > MAX_COMMENT:
-            raise web.HTTPError(400, "comment must be text of at most %d characters", MAX_COMMENT)
-        return comment
 
     def model_name(self, name: str) -> str:
         try:
@@ -71,10 +35,17 @@ class RegistryHandler(MLMHandler):
         except UsageError as exc:
             raise web.HTTPError(400, "%s", exc.message) from None
 
-    def version_number(self, version: str) -> int:
-        if not version.isdigit() or not 0 < int(version) < 2**31:
-            raise web.HTTPError(400, "version must be a positive whole number, not %r", version)
-        return int(version)
+    def version_number(self, version: Any) -> int:
+        try:
+            return check_version(version)
+        except UsageError as exc:
+            raise web.HTTPError(400, "%s", exc.message) from None
+
+
+async def _maybe_await(value: Any) -> Any:
+    if hasattr(value, "__await__"):
+        return await value
+    return value
 
 
 class MeHandler(RegistryHandler):
@@ -87,19 +58,35 @@ class MeHandler(RegistryHandler):
         rights = {}
         for action in ("read", "write", "approve"):
             rights[action] = bool(await _maybe_await(self.authorizer.is_authorized(self, user, action, "mlm")))
-        policy = self.policy
-        self.write_json({
-            "username": self.identity, "name": self.identity, "rights": rights,
-            "policy": {"stages": list(policy.stages), "production": policy.production, "archived": policy.archived,
-                       "initial": policy.initial, "require_approval_for": list(policy.require_approval_for),
-                       "approvers": list(policy.approvers)},
-        })  # fmt: skip
+        governance = self.governance()
+
+        def load() -> dict[str, Any]:
+            identity = self.store.db_identity()
+            return {
+                "username": governance.actor, "name": governance.actor, "rights": rights,
+                "policy": governance.policy().to_dict(),
+                "database_user": identity.user if identity else None,
+            }  # fmt: skip
+
+        self.write_json(await self.call(load))
 
 
-async def _maybe_await(value: Any) -> Any:
-    if hasattr(value, "__await__"):
-        return await value
-    return value
+class PolicyHandler(RegistryHandler):
+    """GET the stage policy; PUT {require_approval_for, approvers, …, comment} changes it for every face."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json({"policy": (await self.call(self.governance().policy)).to_dict()})
+
+    @web.authenticated
+    @authorized("approve")  # type: ignore[untyped-decorator]  # jupyter_server types it loosely
+    async def put(self) -> None:
+        body = self.body()
+        comment = body.pop("comment", None)
+        governance = self.governance()
+        policy = await self.call(lambda: governance.set_policy(comment, **body))
+        self.write_json({"policy": policy.to_dict()})
 
 
 class ModelListHandler(RegistryHandler):
@@ -107,23 +94,12 @@ class ModelListHandler(RegistryHandler):
     @authorized
     async def get(self) -> None:
         def load() -> dict[str, Any]:
-            policy = self.policy
-            versions: dict[str, list[ModelVersionRecord]] = {}
-            for record in self.store.list_all_versions():
-                versions.setdefault(record.model, []).append(record)
-            pending = self.store.approval_requests(status="pending")
             models = []
-            for model in self.store.list_models():
-                own = versions.get(model.name, [])
-                production = [v for v in own if v.stage == policy.production]
-                models.append({
-                    "name": model.name, "description": model.description, "created_ms": model.created_ms,
-                    "versions": len(own), "latest": own[-1].version if own else None,
-                    "production": version_json(production[-1]) if production else None,
-                    "staged": [version_json(v) for v in own
-                               if v.stage not in (policy.initial, policy.production, policy.archived)],
-                    "aliases": {a: v.version for v in own for a in v.aliases},
-                    "pending": sum(1 for r in pending if r.model == model.name),
+            for summary in self.governance().summaries():
+                production = summary["production"]
+                models.append(summary | {
+                    "production": version_json(production) if production else None,
+                    "staged": [version_json(v) for v in summary["staged"]],
                 })  # fmt: skip
             return {"models": models}
 
@@ -131,38 +107,40 @@ class ModelListHandler(RegistryHandler):
 
 
 class ModelHandler(RegistryHandler):
+    """A model page's data: versions with the moves allowed for each, requests, production history."""
+
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
         name = self.model_name(name)
 
         def load() -> dict[str, Any]:
-            model = self.store.get_model(name)
+            detail = self.governance().model_detail(name)
             out = []
-            for record in self.store.list_versions(name):
-                item = version_json(record)
-                item["run"] = None
+            for record, moves in detail["versions"]:
+                item = version_json(record) | {"moves": [m.to_dict() for m in moves], "run": None}
                 if record.run_id:
                     try:
                         run = self.store.get_run(record.run_id)
-                    except Exception:  # the run was deleted: the version stands on its own
+                    except NotFound:  # the run was deleted: the version stands on its own
                         run = None
                     if run is not None:
-                        from .wire import number
-
                         item["run"] = {
                             "id": run.info.id, "name": run.info.name, "experiment": run.info.experiment,
                             "status": run.info.status,
-                            "metrics": {k: number(m.value) for k, m in sorted(run.metrics.items())},
+                            "metrics": {k: m.value for k, m in sorted(run.metrics.items())},
                         }  # fmt: skip
                 out.append(item)
+            model, current = detail["model"], detail["current"]
             return {
                 "name": model.name,
-                "description": model.description,
+                "description": current.description if current and current.description else model.description,
                 "created_ms": model.created_ms,
+                "current": current.version if current else None,
                 "versions": out,
-                "requests": [request_json(r) for r in self.store.approval_requests(name)],
-                "production_history": self.store.production_history(name, self.policy),
+                "requests": [request_json(r) for r in detail["requests"]],
+                "production_history": detail["production_history"],
+                "policy": detail["policy"].to_dict(),
             }
 
         self.write_json(await self.call(load))
@@ -178,10 +156,9 @@ class VersionHandler(RegistryHandler):
 
         def load() -> dict[str, Any]:
             record = self.store.get_version(name, number)
-            return model_card(self.store, record, self.policy) | {"run_id": record.run_id}
+            return model_card(self.store, record, self.governance().policy()) | {"run_id": record.run_id}
 
-        body = await self.call(load)
-        self.finish(json.dumps(body, allow_nan=False, default=str))
+        self.write_json(await self.call(load))
 
 
 class TransitionHandler(RegistryHandler):
@@ -195,10 +172,8 @@ class TransitionHandler(RegistryHandler):
         stage = body.get("stage")
         if not isinstance(stage, str) or not stage:
             raise web.HTTPError(400, 'body must name the target stage: {"stage": "production", "comment": …}')
-        comment = self.comment(body)
-        result = await self.call(
-            lambda: self.store.transition(name, number, stage, actor=self.identity, policy=self.policy, comment=comment)
-        )
+        governance = self.governance()
+        result = await self.call(lambda: governance.transition(name, number, stage, body.get("comment")))
         if isinstance(result, ApprovalRequest):
             self.set_status(202)
             self.write_json({"request": request_json(result)})
@@ -207,38 +182,27 @@ class TransitionHandler(RegistryHandler):
 
 
 class DecisionHandler(RegistryHandler):
-    """POST {comment, approver?} to …/requests/{id}/approve or …/reject."""
+    """POST {comment, approver?} to …/requests/{id}/approve or …/reject. ``approver`` (deciding in
+    another's name) is refused unless the store's policy enables named approvers."""
 
     @web.authenticated
     @authorized("approve")  # type: ignore[untyped-decorator]  # jupyter_server types it loosely
     async def post(self, name: str, request_id: str, decision: str) -> None:
-        self.model_name(name)
+        name = self.model_name(name)
         if decision not in ("approve", "reject"):
             raise web.HTTPError(404, "requests can be approved or rejected: …/approve or …/reject")
-        if not request_id.isalnum() or len(request_id) > 32:
-            raise web.HTTPError(400, "request id must be letters and digits")
         body = self.body()
-        comment = self.comment(body)
-        approver = body.get("approver")
-        if approver is not None and approver != "":
-            if not isinstance(approver, str) or len(approver) > 250 or not approver.strip():
-                raise web.HTTPError(400, "approver must be a user name")
-            settings: MLM = self.settings["mlm_config"]
-            if approver != self.identity and not settings.named_approvers:
-                raise web.HTTPError(403, "approvers act as themselves here (c.MLM.named_approvers is off)")
-            actor = approver.strip()
-        else:
-            actor = self.identity
-
-        def decide() -> ApprovalRequest:
-            found = [r for r in self.store.approval_requests(name) if r.id.startswith(request_id)]
-            if not found:
-                raise web.HTTPError(404, "model %s has no request %s", name, request_id)
-            return self.store.decide(
-                found[0].id, approve=decision == "approve", actor=actor, policy=self.policy, comment=comment
+        governance = self.governance()
+        decided = await self.call(
+            lambda: governance.decide(
+                name,
+                approve=decision == "approve",
+                request=request_id,
+                comment=body.get("comment"),
+                as_user=body.get("approver") or None,
             )
-
-        self.write_json({"request": request_json(await self.call(decide))})
+        )
+        self.write_json({"request": request_json(decided)})
 
 
 class RollbackHandler(RegistryHandler):
@@ -246,10 +210,9 @@ class RollbackHandler(RegistryHandler):
     @authorized
     async def post(self, name: str) -> None:
         name = self.model_name(name)
-        comment = self.comment(self.body())
-        record = await self.call(
-            lambda: self.store.rollback(name, actor=self.identity, policy=self.policy, comment=comment)
-        )
+        comment = self.body().get("comment")
+        governance = self.governance()
+        record = await self.call(lambda: governance.rollback(name, comment))
         self.write_json({"version": version_json(record)})
 
 
@@ -259,18 +222,19 @@ class AliasHandler(RegistryHandler):
     async def put(self, name: str, alias: str) -> None:
         name, alias = self.model_name(name), self.model_name(alias)
         version = self.body().get("version")
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        if isinstance(version, bool) or not isinstance(version, int):
             raise web.HTTPError(400, 'body must give the version: {"version": 3}')
-        record = await self.call(
-            lambda: self.store.set_alias(name, alias, version, actor=self.identity, policy=self.policy)
-        )
+        number = self.version_number(version)
+        governance = self.governance()
+        record = await self.call(lambda: governance.set_alias(name, alias, number))
         self.write_json({"version": version_json(record)})
 
     @web.authenticated
     @authorized
     async def delete(self, name: str, alias: str) -> None:
         name, alias = self.model_name(name), self.model_name(alias)
-        await self.call(lambda: self.store.delete_alias(name, alias, actor=self.identity))
+        governance = self.governance()
+        await self.call(lambda: governance.delete_alias(name, alias))
         self.set_status(204)
         self.finish()
 
@@ -283,15 +247,23 @@ class AuditHandler(RegistryHandler):
         if model is not None:
             model = self.model_name(model)
         raw_limit = self.get_query_argument("limit", "200")
-        if not raw_limit.isdigit() or not 0 < int(raw_limit) <= 10_000:
+        if not raw_limit.isascii() or not raw_limit.isdigit() or not 0 < int(raw_limit) <= 10_000:
             raise web.HTTPError(400, "limit must be a whole number from 1 to 10000")
         events = await self.call(lambda: self.store.audit_events(model, int(raw_limit)))
-        self.write_json({"events": [asdict(e) for e in events]})
+        self.write_json({"events": events})
 
 
 class AuditVerifyHandler(RegistryHandler):
+    """GET …/audit/verify[?anchor=SEQ:HASH]: the chain, the state it commits to, and the anchor."""
+
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        report = await self.call(self.store.verify_audit)
-        self.write_json(asdict(report))
+        anchor = self.get_query_argument("anchor", None)
+        anchors: list[tuple[int | None, str]] = []
+        if anchor is not None:
+            parsed = parse_anchor(anchor)  # only literal anchors: a query never names a server file
+            if parsed is None:
+                raise web.HTTPError(400, "anchor must be SEQ:HASH (from `jupyter mlm audit anchor`)")
+            anchors = [parsed]
+        self.write_json(await self.call(lambda: self.store.verify_audit(anchors)))

@@ -1,20 +1,27 @@
-"""Entities → JSON-ready dicts for the REST API (the shapes mirror labextension/src/tokens.ts)."""
+"""Entities → JSON-ready dicts for the REST API (the shapes mirror labextension/src/tokens.ts);
+non-finite numbers follow the one policy of ``jupyter_mlm.wire``."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from ...entities import RunData, RunRecord
+from ...entities import ApprovalRequest, ModelVersionRecord, RunData, RunRecord
+from ...wire import number
+
+__all__ = ["number", "request_json", "run_data", "run_record", "version_json"]
 
 
-def number(value: float) -> float | str:
-    """JSON has no NaN or infinity: those travel as the strings "NaN", "Infinity", "-Infinity"."""
-    if math.isfinite(value):
-        return value
-    if math.isnan(value):
-        return "NaN"
-    return "Infinity" if value > 0 else "-Infinity"
+def version_json(record: ModelVersionRecord) -> dict[str, Any]:
+    return {
+        "id": record.id, "model": record.model, "version": record.version, "stage": record.stage,
+        "aliases": list(record.aliases), "flavor": record.flavor, "serializer": record.serializer,
+        "digest": record.digest, "size": record.size, "run_id": record.run_id,
+        "description": record.description, "created_ms": record.created_ms, "created_by": record.created_by,
+    }  # fmt: skip
+
+
+def request_json(request: ApprovalRequest) -> dict[str, Any]:
+    return dict(request.__dict__)
 
 
 def run_record(info: RunRecord) -> dict[str, Any]:
