@@ -95,6 +95,18 @@ def _check_move(policy: StagePolicy, version: ModelVersionRecord, stage: str) ->
     )
 
 
+def decision_refusal(policy: StagePolicy, request: ApprovalRequest, actor: str) -> str | None:
+    """Why ``actor`` may not decide ``request``, or None when they may."""
+    if actor == request.requested_by:
+        return (
+            f"{actor} requested this transition and cannot also approve or reject it; another person "
+            "must (people are told apart by their Jupyter server user, OS login or database role)"
+        )
+    if policy.approvers and actor not in policy.approvers:
+        return f"{actor} is not an approver (approvers: {', '.join(policy.approvers)})"
+    return None
+
+
 def _comment(comment: Any) -> str | None:
     if comment is None or comment == "":
         return None
@@ -327,13 +339,9 @@ class Governance:
             found = self._find_request(tx, name, version, request)
             if found.status != "pending":
                 raise Conflict(f"request {found.id[:8]} was already {found.status} by {found.decided_by}")
-            if actor == found.requested_by:
-                raise PermissionDenied(
-                    f"{actor} requested this transition and cannot also approve or reject it; another person "
-                    "must (people are told apart by their Jupyter server user, OS login or database role)"
-                )
-            if policy.approvers and actor not in policy.approvers:
-                raise PermissionDenied(f"{actor} is not an approver (approvers: {', '.join(policy.approvers)})")
+            refusal = decision_refusal(policy, found, actor)
+            if refusal is not None:
+                raise PermissionDenied(refusal)
             current = tx.version_by_id(found.version_id)
             model = tx.model_of(current)
             if approve:
@@ -463,11 +471,14 @@ class Governance:
         policy = self.policy()
         versions = self.store.list_versions(name)
         production = [v for v in versions if v.stage == policy.production]
+        actor = self.actor
+        requests = self.store.approval_requests(name)
         return {
             "model": model,
             "policy": policy,
+            "actor": actor,
             "versions": [(v, allowed_moves(policy, v)) for v in versions],
             "current": production[-1] if production else (versions[-1] if versions else None),
-            "requests": self.store.approval_requests(name),
+            "requests": [(r, decision_refusal(policy, r, actor) if r.status == "pending" else None) for r in requests],
             "production_history": self.store.production_history(name, policy),
         }

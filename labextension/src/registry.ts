@@ -7,10 +7,8 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { requestAPI } from './request';
 import {
   IApprovalRequest,
-  IAuditEvent,
   IAuditReport,
   IMe,
-  IModelCard,
   IModelDetail,
   IModelSummary,
   IModelVersion
@@ -61,19 +59,10 @@ export class RegistryModel {
     this._changed.emit();
   }
 
-  getModel(name: string): Promise<IModelDetail> {
-    return requestAPI<IModelDetail>(`models/${quote(name)}`);
-  }
-
-  getCard(name: string, version: number): Promise<IModelCard> {
-    return requestAPI<IModelCard>(`models/${quote(name)}/versions/${version}`);
-  }
-
-  async getAudit(name: string): Promise<IAuditEvent[]> {
-    const body = await requestAPI<{ events: IAuditEvent[] }>(
-      `audit?model=${quote(name)}&limit=200`
-    );
-    return body.events;
+  /** A model page's data in one answer; `version` picks the card shown (default: current). */
+  getModel(name: string, version: number | null = null): Promise<IModelDetail> {
+    const query = version === null ? '' : `?version=${version}`;
+    return requestAPI<IModelDetail>(`models/${quote(name)}${query}`);
   }
 
   verifyAudit(): Promise<IAuditReport> {

@@ -229,6 +229,8 @@ export interface IStagePolicy {
   initial: string;
   require_approval_for: string[];
   approvers: string[];
+  /** Approvers may decide in another's name (shared accounts only). */
+  named_approvers: boolean;
 }
 
 export interface IMe {
@@ -236,6 +238,14 @@ export interface IMe {
   name: string;
   rights: { read: boolean; write: boolean; approve: boolean };
   policy: IStagePolicy;
+  /** PostgreSQL's session user, when the store is on PostgreSQL. */
+  database_user: string | null;
+}
+
+/** A stage a version may go to now, as the server's governance core decided. */
+export interface IMove {
+  stage: string;
+  needs_approval: boolean;
 }
 
 export interface IModelVersion {
@@ -252,6 +262,8 @@ export interface IModelVersion {
   description: string;
   created_ms: number;
   created_by: string;
+  /** Only on a model page: the moves allowed for this version; the sidebar offers nothing else. */
+  moves?: IMove[];
   run?: {
     id: string;
     name: string;
@@ -287,15 +299,26 @@ export interface IApprovalRequest {
   decided_by: string | null;
   decided_ms: number | null;
   decision_comment: string | null;
+  /** On a model page, for pending requests: why this user may not decide it (null: they may). */
+  refusal?: string | null;
 }
 
+/** One answer holds everything a model page draws. */
 export interface IModelDetail {
   name: string;
   description: string;
   created_ms: number;
+  /** The production version, else the latest. */
+  current: number | null;
   versions: IModelVersion[];
   requests: IApprovalRequest[];
   production_history: number[];
+  policy: IStagePolicy;
+  /** Who this user acts as in the registry. */
+  actor: string;
+  /** The card of the version asked for (else of `current`). */
+  card: IModelCard | null;
+  audit: IAuditEvent[];
 }
 
 export interface IAuditEvent {
@@ -310,6 +333,7 @@ export interface IAuditEvent {
   comment: string | null;
   prev_hash: string;
   hash: string;
+  db_user: string | null;
 }
 
 export interface IAuditReport {
@@ -317,6 +341,8 @@ export interface IAuditReport {
   ok: boolean;
   first_bad_seq: number | null;
   problem: string | null;
+  head_seq: number;
+  head_hash: string | null;
 }
 
 export interface ILineage {
@@ -327,7 +353,8 @@ export interface ILineage {
     experiment: string;
     status: RunStatus;
     params: { [key: string]: string };
-    metrics: { [key: string]: number };
+    /** Non-finite values arrive as "NaN", "Infinity", "-Infinity" (jupyter_mlm.wire). */
+    metrics: { [key: string]: number | string };
   } | null;
   notebook: {
     path: string | null;
@@ -358,6 +385,8 @@ export interface IModelCard {
   created_ms: number;
   signature: { inputs?: { name: string; type: string }[] } | null;
   reference_rows: number | null;
+  safe_to_load: boolean;
+  load_safety: string;
   lineage: ILineage;
   history: IAuditEvent[];
   approvals: IApprovalRequest[];

@@ -107,17 +107,25 @@ class ModelListHandler(RegistryHandler):
 
 
 class ModelHandler(RegistryHandler):
-    """A model page's data: versions with the moves allowed for each, requests, production history."""
+    """Everything a model page draws, in one answer: versions with the moves allowed for each,
+    requests with whether this user may decide them, production history, the card of the shown
+    version (``?version=N``, else production, else latest) and the model's audit log."""
 
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
         name = self.model_name(name)
+        raw_version = self.get_query_argument("version", None)
+        wanted = None if raw_version in (None, "") else self.version_number(raw_version)
 
         def load() -> dict[str, Any]:
-            detail = self.governance().model_detail(name)
+            governance = self.governance()
+            detail = governance.model_detail(name)
             out = []
+            shown = None
             for record, moves in detail["versions"]:
+                if record.version == wanted:
+                    shown = record
                 item = version_json(record) | {"moves": [m.to_dict() for m in moves], "run": None}
                 if record.run_id:
                     try:
@@ -131,16 +139,22 @@ class ModelHandler(RegistryHandler):
                             "metrics": {k: m.value for k, m in sorted(run.metrics.items())},
                         }  # fmt: skip
                 out.append(item)
+            if wanted is not None and shown is None:
+                raise NotFound(f"model {name!r} has no version {wanted}")
             model, current = detail["model"], detail["current"]
+            shown = shown or current
             return {
                 "name": model.name,
                 "description": current.description if current and current.description else model.description,
                 "created_ms": model.created_ms,
                 "current": current.version if current else None,
                 "versions": out,
-                "requests": [request_json(r) for r in detail["requests"]],
+                "requests": [request_json(r) | {"refusal": refusal} for r, refusal in detail["requests"]],
                 "production_history": detail["production_history"],
                 "policy": detail["policy"].to_dict(),
+                "actor": detail["actor"],
+                "card": None if shown is None else model_card(self.store, shown, detail["policy"]),
+                "audit": self.store.audit_events(name, 200),
             }
 
         self.write_json(await self.call(load))
