@@ -33,6 +33,19 @@ class MLM(Configurable):
         )
     ).tag(config=True)
 
+    capture_exclude = List(
+        Unicode(),
+        help=(
+            "Files whose bytes snapshots never store (recorded by path and digest only), beyond the "
+            "built-in deny-list of credential files (jupyter_mlm.capture.secrets): fnmatch patterns "
+            "on the absolute path or the file name, ~ for home. Default: $MLM_CAPTURE_EXCLUDE."
+        ),
+    ).tag(config=True)
+
+    @default("capture_exclude")
+    def _default_capture_exclude(self) -> list[str]:
+        return _env_list("MLM_CAPTURE_EXCLUDE")
+
     max_notebook_bytes = Int(
         50 * 1000 * 1000, help="Largest live notebook the frontend may post to /mlm/api/snapshots."
     ).tag(config=True)

@@ -47,6 +47,7 @@ class RunRecord:
     notebook_path: str | None
     kernel_id: str | None
     parent_id: str | None
+    notebook_id: str | None = None
 
 
 @dataclass(frozen=True)

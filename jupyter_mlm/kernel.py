@@ -38,6 +38,30 @@ def _after_cell(result: Any = None) -> None:
     SESSION.flush()
 
 
+COMM_TARGET = "jupyter_mlm"
+
+
+def _tell_frontend(phase: str, record: Any) -> None:
+    """Ask the frontend (JupyterLab, if one is attached) for the notebook as the user sees it.
+
+    A comm is opened and closed at once, carrying the event: every frontend attached to this
+    kernel receives it, reloaded pages included, and kernels without a frontend (nbclient,
+    papermill) ignore it. The kernel's own snapshot is already written; the frontend's answer,
+    posted to the server, completes it. For the end, the frontend answers once the cell that
+    ended the run has finished (its outputs included): iopub delivers this message before that
+    cell's idle status, so the frontend cannot miss the moment.
+    """
+    try:
+        from comm import create_comm
+    except ImportError:
+        return
+    entry = LOG.entries[-1] if LOG.entries and LOG.entries[-1].success is None else None
+    data = {"event": "snapshot", "phase": phase, "run_id": record.id, "run_name": record.name,
+            "cell_id": entry.cell_id if entry else None}  # fmt: skip
+    channel = create_comm(target_name=COMM_TARGET, data=data)
+    channel.close()
+
+
 def load_ipython_extension(ipython: Any) -> None:
     from .magics import MLMMagics
 
@@ -47,6 +71,8 @@ def load_ipython_extension(ipython: Any) -> None:
     if _after_cell not in ipython.events.callbacks["post_run_cell"]:
         ipython.events.register("post_run_cell", _after_cell)
     SESSION.kernel_id = _kernel_id()
+    if SESSION.kernel_id is not None and _tell_frontend not in SESSION.snapshot_listeners:
+        SESSION.snapshot_listeners.append(_tell_frontend)
     if SESSION.capture:
         RECORDER.install()
     if not LOG.entries:
@@ -61,4 +87,6 @@ def unload_ipython_extension(ipython: Any) -> None:
     if _before_cell in ipython.events.callbacks["pre_run_cell"]:
         ipython.events.unregister("pre_run_cell", _before_cell)
     RECORDER.recording = False
+    if _tell_frontend in SESSION.snapshot_listeners:
+        SESSION.snapshot_listeners.remove(_tell_frontend)
     SESSION.flush()

@@ -12,6 +12,7 @@ import math
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,12 +147,42 @@ def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.6g}"
 
 
-def reproduce(store: Store, run_ref: str, timeout: int = 600, kernel_name: str = "python3") -> Reproduction:
-    """Re-execute a run's notebook in a fresh kernel and compare the new run's metrics with the original's."""
+def provenance(store: Store, run_id: str) -> dict[str, Any]:
+    """What ``reproduce`` would execute: the snapshot's notebook digest, who ran the run, and
+    whether the kernel captured the notebook itself or a frontend sent it (through a server)."""
+    from .snapshot import read_snapshot
+
+    record = store.get_run_record(run_id)
+    part = read_snapshot(store, run_id).manifest.get("notebook") or {}
+    source = part.get("source")
+    return {
+        "run": record.id, "digest": part.get("manifest"), "source": source, "author": record.user,
+        "host": record.host, "captured_by": "the kernel" if source == "disk" else "the notebook's frontend",
+    }  # fmt: skip
+
+
+def provenance_line(info: dict[str, Any]) -> str:
+    digest = (info["digest"] or "")[:16]
+    return (f"executing notebook {digest} of run {info['run'][:8]} by {info['author']}@{info['host']}, "
+            f"captured by {info['captured_by']} ({info['source']})")  # fmt: skip
+
+
+def reproduce(
+    store: Store, run_ref: str, timeout: int = 600, kernel_name: str = "python3",
+    announce: Callable[[str], None] | None = print,
+) -> Reproduction:  # fmt: skip
+    """Re-execute a run's notebook in a fresh kernel and compare the new run's metrics with the original's.
+
+    Before anything runs, ``announce`` is told what will be executed: the notebook's digest, who
+    ran the original and whether the kernel captured it itself or a frontend sent it — code
+    that will now run with your rights.
+    """
     from nbclient import NotebookClient
 
     record = store.resolve_run(run_ref)
     original = store.get_run(record.id)
+    if announce is not None:
+        announce(provenance_line(provenance(store, record.id)))
     folder = (
         Path(record.notebook_path).parent
         if record.notebook_path and Path(record.notebook_path).parent.is_dir()
@@ -203,4 +234,4 @@ def reproduce(store: Store, run_ref: str, timeout: int = 600, kernel_name: str =
     return Reproduction(original, ordered, metrics, output)
 
 
-__all__ = ["CheckReport", "Reproduction", "check", "reproduce", "restore"]
+__all__ = ["CheckReport", "Reproduction", "check", "provenance", "provenance_line", "reproduce", "restore"]

@@ -1,10 +1,20 @@
 """A run's snapshot: one JSON manifest tying together the notebook (per-cell blobs), the execution
 log, the environment and the data files, each stored deduplicated in the object store.
 
+This module is the one owner of the manifest: the kernel's snapshots (``SnapshotWriter``), the
+frontend's live notebooks (``store_live_notebook``) and the amendment of a run's start or end
+snapshot with the notebook the frontend sent for it (``amend_with_live``) all build it here,
+and every reader goes through ``Snapshot``.
+
 Manifest (version 1)::
 
     {"version": 1, "run_id", "phase", "created_ms",
-     "notebook": {"path", "source": "live"|"disk", "manifest": digest} | null,
+     "notebook": {"path", "source", "manifest": digest, "notebook_id"} | null,
+
+``source`` says where the notebook came from: ``live`` — the frontend sent it for this very
+moment (a run's start, or its end once the cell that ended it finished); ``live-earlier`` — the
+newest notebook the frontend had sent before (the kernel's own snapshot, until the frontend's
+answer completes it); ``disk`` — the saved file, where no frontend exists (nbclient, papermill).
      "executions": digest of [ {order, cell_id, source_digest, start_ms, duration_ms, success, in_run} ],
      "environment": digest of the environment dict,
      "data": [ {path, kind: "file"|"folder", digest, size, mtime_ns, files, stored} ],
@@ -28,6 +38,7 @@ from .environment import capture_environment
 from .executions import Execution, out_of_order_reasons
 from .hashing import FileStat, HashCache, folder_digest
 from .notebook import NotebookWriter, load_notebook
+from .secrets import never_store
 
 DEFAULT_DATA_MAX_BYTES = 50 * 1000 * 1000
 
@@ -79,7 +90,7 @@ class SnapshotWriter:
         for fs in stats:
             stored = False
             digest = digests.get(fs.path) or known[fs.path]
-            if fs.size <= self.data_max_bytes:
+            if fs.size <= self.data_max_bytes and not never_store(fs.path):
                 if not self.store.objects.exists(digest):
                     digest = self.store.objects.put_file(fs.path)
                 stored = True
@@ -117,6 +128,8 @@ class SnapshotWriter:
         notebook: dict[str, Any] | None,
         notebook_source: str | None,
         executions: list[Execution],
+        notebook_digest: str | None = None,
+        notebook_path: str | None = None,
         sources: dict[str, str],
         data_files: Iterable[str] = (),
         data_folders: Iterable[str] = (),
@@ -130,8 +143,10 @@ class SnapshotWriter:
             if not objects.exists(entry["source_digest"]):
                 objects.put_bytes(sources[entry["source_digest"]].encode())
         if notebook is not None:
-            path = run.notebook_path or ""
-            notebook_part = {"path": path, "source": notebook_source, "manifest": self.notebooks.store(notebook, path)}
+            path = notebook_path or run.notebook_path or ""
+            # A live notebook the server already stored is referenced, not stored (hashed) again.
+            digest = notebook_digest or self.notebooks.store(notebook, path)
+            notebook_part = notebook_json(path, notebook_source or "disk", digest, notebook)
             reasons = out_of_order_reasons([e for e in entries if e["success"] is not False], code_cells(notebook))
         env = (
             environment
@@ -149,6 +164,96 @@ class SnapshotWriter:
             "out_of_order": reasons,
         }
         return self.store.add_snapshot(run.id, phase, objects.put_bytes(_canonical(manifest)))
+
+
+def notebook_id_of(notebook: dict[str, Any]) -> str | None:
+    """The notebook's stable id (``metadata.mlm.notebook_id``), if it has a well-formed one."""
+    meta = (notebook.get("metadata") or {}).get("mlm") or {}
+    value = meta.get("notebook_id") if isinstance(meta, dict) else None
+    return value if isinstance(value, str) and 0 < len(value) <= 64 and value.isalnum() else None
+
+
+def notebook_json(path: str, source: str, digest: str, notebook: dict[str, Any]) -> dict[str, Any]:
+    return {"path": path, "source": source, "manifest": digest, "notebook_id": notebook_id_of(notebook)}
+
+
+def store_live_notebook(
+    store: Store, writer: NotebookWriter, kernel_id: str, server: str, path: str, notebook: dict[str, Any]
+) -> dict[str, Any]:
+    """Keep the notebook a kernel's frontend sent as that kernel's latest; while the kernel has a
+    running run, also as the run's ``live`` snapshot (what its page shows while it runs)."""
+    digest = writer.store(notebook, f"live:{kernel_id}")
+    store.put_live_notebook(kernel_id, server, path, notebook_id_of(notebook), digest)
+    run_id = store.running_run_of_kernel(kernel_id)
+    if run_id is None:
+        return {"stored": True, "run_id": None}
+    manifest = {
+        "version": 1, "run_id": run_id, "phase": "live", "notebook": notebook_json(path, "live", digest, notebook),
+        "executions": None, "environment": None, "data": [], "out_of_order": [],
+    }  # fmt: skip
+    row = store.add_snapshot(run_id, "live", store.objects.put_bytes(_canonical(manifest)))
+    _remember_notebook_id(store, run_id, notebook)
+    return {"stored": True, "run_id": run_id, "snapshot_id": row.id}
+
+
+def amend_with_live(
+    store: Store, writer: NotebookWriter, run: RunRecord, phase: str, path: str, notebook: dict[str, Any],
+    server: str,
+) -> SnapshotRow:  # fmt: skip
+    """The run's ``phase`` snapshot again, with the notebook the frontend sent for that moment
+    (for the end: once the cell that ended the run had finished, its outputs included). The
+    notebook also becomes the kernel's latest live one."""
+    if phase not in ("start", "end", "exit"):
+        from ..errors import UsageError
+
+        raise UsageError(f"phase must be start, end or exit, not {phase!r}")
+    from ..errors import NotFound
+
+    rows = [s for s in store.list_snapshots(run.id) if s.phase == phase]
+    if not rows:
+        raise NotFound(f"run {run.name!r} has no {phase} snapshot to complete yet")
+    base = Snapshot(store, rows[-1])
+    digest = writer.store(notebook, f"{phase}:{run.id}")
+    entries = base.executions
+    manifest = dict(base.manifest)
+    manifest["notebook"] = notebook_json(path, "live", digest, notebook)
+    manifest["out_of_order"] = out_of_order_reasons(
+        [e for e in entries if e["success"] is not False], code_cells(notebook)
+    )
+    row = store.add_snapshot(run.id, phase, store.objects.put_bytes(_canonical(manifest)))
+    _remember_notebook_id(store, run.id, notebook)
+    if run.kernel_id:
+        store.put_live_notebook(run.kernel_id, server, path, notebook_id_of(notebook), digest)
+    return row
+
+
+def _remember_notebook_id(store: Store, run_id: str, notebook: dict[str, Any]) -> None:
+    notebook_id = notebook_id_of(notebook)
+    if notebook_id is not None:
+        store.set_run_notebook_id(run_id, notebook_id)
+
+
+def notebook_for_run(
+    store: Store, run: RunRecord, disk_file: str | None
+) -> tuple[dict[str, Any] | None, str | None, str | None, str | None]:
+    """The best notebook the kernel can find for a snapshot of ``run``: the run's live snapshot,
+    else its kernel's latest live notebook, else ``disk_file`` (no frontend: nbclient,
+    papermill, VS Code). Returns (notebook, source, stored digest or None, path)."""
+    live = [s for s in store.list_snapshots(run.id) if s.phase == "live"]
+    part = Snapshot(store, live[-1]).manifest.get("notebook") if live else None
+    if not part and run.kernel_id:
+        latest = store.live_notebook(run.kernel_id)
+        if latest is not None:
+            part = {"manifest": latest.manifest_digest, "path": latest.path}
+    if part:
+        return load_notebook(store.objects, part["manifest"]), "live-earlier", part["manifest"], part.get("path")
+    if disk_file is None:
+        return None, None, None, None
+    try:
+        with open(disk_file, encoding="utf-8") as handle:
+            return json.load(handle), "disk", None, run.notebook_path
+    except (OSError, ValueError):
+        return None, None, None, None
 
 
 @dataclass

@@ -14,6 +14,7 @@ from ..identity import login_name
 from ..registry import Governance
 from ..store import open_store
 from .handlers import routes
+from .notebooks import pre_save_hook, server_key
 
 _CONTENTS_MANAGERS = (
     "ContentsManager", "FileContentsManager", "LargeFileManager",
@@ -63,12 +64,19 @@ class MLMExtension(ExtensionApp):
         # location makes every notebook write to the store this server reads.
         os.environ["MLM_STORE_URI"] = store.location.db_url
         os.environ["MLM_OBJECTS_URI"] = store.objects.uri
+        key = server_key(self.serverapp.root_dir)
+        contents = getattr(self.serverapp, "contents_manager", None)
+        if contents is not None and hasattr(contents, "register_pre_save_hook"):
+            contents.register_pre_save_hook(pre_save_hook(store, key))
         self.settings.update({
             "mlm_store": store,
+            "mlm_server_key": key,
             "mlm_config": settings,
             "mlm_notebook_writer": NotebookWriter(store.objects),
             "mlm_max_notebook_bytes": settings.max_notebook_bytes,
         })  # fmt: skip
+        if settings.capture_exclude:
+            os.environ["MLM_CAPTURE_EXCLUDE"] = ",".join(settings.capture_exclude)
         if settings.store_data_max_bytes >= 0:
             os.environ["MLM_STORE_DATA_MAX_BYTES"] = str(settings.store_data_max_bytes)
         self.log.info("jupyter_mlm store: %s (schema %s)", store.location.display_url, store.schema_version)

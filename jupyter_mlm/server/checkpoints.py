@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import threading
 import time
 from datetime import datetime, timezone
@@ -25,10 +26,12 @@ from tornado.web import HTTPError
 from traitlets import Float, Int
 
 from ..capture.notebook import NotebookWriter, load_notebook
+from ..capture.snapshot import notebook_id_of
 from ..config import MLM
 from ..errors import NotFound
 from ..store import Store, open_store
 from ..store.snapshots import CheckpointRow
+from .notebooks import server_key
 
 
 def _model(row: CheckpointRow) -> dict[str, Any]:
@@ -41,6 +44,7 @@ class MLMCheckpoints(GenericCheckpointsMixin, Checkpoints):  # type: ignore[misc
 
     _store: Store | None = None
     _writer: NotebookWriter | None = None
+    _server = ""
     _lock = threading.Lock()
 
     @property
@@ -51,7 +55,14 @@ class MLMCheckpoints(GenericCheckpointsMixin, Checkpoints):  # type: ignore[misc
                 root = getattr(self.parent, "root_dir", None)
                 self._store = open_store(settings.store_uri or None, settings.objects_uri or None, cwd=root)
                 self._writer = NotebookWriter(self._store.objects)
+                # Paths are relative to this server's root: another server's "a.ipynb" is another file.
+                self._server = server_key(root or os.getcwd())
             return self._store
+
+    @property
+    def server(self) -> str:
+        _ = self.store
+        return self._server
 
     @property
     def writer(self) -> NotebookWriter:
@@ -64,7 +75,9 @@ class MLMCheckpoints(GenericCheckpointsMixin, Checkpoints):  # type: ignore[misc
         path = path.strip("/")
         content = json.loads(json.dumps(nb))
         digest = self.writer.store(content, f"checkpoint:{path}")
-        row = self.store.add_checkpoint(path, "notebook", digest, len(json.dumps(content)))
+        row = self.store.add_checkpoint(
+            path, "notebook", digest, len(json.dumps(content)), self._server, notebook_id_of(content)
+        )
         self._retain(path)
         return _model(row)
 
@@ -72,13 +85,13 @@ class MLMCheckpoints(GenericCheckpointsMixin, Checkpoints):  # type: ignore[misc
         path = path.strip("/")
         data = base64.b64decode(content) if format == "base64" else content.encode("utf-8")
         digest = self.store.objects.put_bytes(data)
-        row = self.store.add_checkpoint(path, "file", digest, len(data))
+        row = self.store.add_checkpoint(path, "file", digest, len(data), self._server)
         self._retain(path)
         return _model(row)
 
     def _row(self, checkpoint_id: str, path: str) -> CheckpointRow:
         try:
-            return self.store.get_checkpoint(path.strip("/"), checkpoint_id)
+            return self.store.get_checkpoint(path.strip("/"), checkpoint_id, self.server)
         except NotFound as exc:
             raise HTTPError(404, str(exc)) from None
 
@@ -98,17 +111,17 @@ class MLMCheckpoints(GenericCheckpointsMixin, Checkpoints):  # type: ignore[misc
             return {"type": "file", "content": base64.b64encode(data).decode("ascii"), "format": "base64"}
 
     def _list(self, path: str) -> list[dict[str, Any]]:
-        return [_model(row) for row in self.store.list_checkpoints(path.strip("/"))]
+        return [_model(row) for row in self.store.list_checkpoints(path.strip("/"), self.server)]
 
     def _delete(self, checkpoint_id: str, path: str) -> None:
-        if not self.store.delete_checkpoints(path.strip("/"), [checkpoint_id]):
+        if not self.store.delete_checkpoints(path.strip("/"), [checkpoint_id], self.server):
             raise HTTPError(404, f"no checkpoint {checkpoint_id!r} for {path!r}")
 
     def _rename(self, checkpoint_id: str, old_path: str, new_path: str) -> None:
-        self.store.rename_checkpoints(old_path.strip("/"), new_path.strip("/"))
+        self.store.rename_checkpoints(old_path.strip("/"), new_path.strip("/"), self.server)
 
     def _retain(self, path: str) -> None:
-        rows = self.store.list_checkpoints(path)
+        rows = self.store.list_checkpoints(path, self.server)
         drop = []
         if self.max_age_days > 0:
             cutoff = (time.time() - self.max_age_days * 86400) * 1000
@@ -116,7 +129,7 @@ class MLMCheckpoints(GenericCheckpointsMixin, Checkpoints):  # type: ignore[misc
         if self.max_count > 0 and len(rows) > self.max_count:
             drop += [r.id for r in rows[: len(rows) - self.max_count]]
         if drop:
-            self.store.delete_checkpoints(path, sorted(set(drop)))
+            self.store.delete_checkpoints(path, sorted(set(drop)), self.server)
 
     # -- sync face -------------------------------------------------------------------------------
     def create_notebook_checkpoint(self, nb: Any, path: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ Grammar (case-insensitive keywords)::
 
     filter     := condition ("and" condition)*
     condition  := field operator value
-    field      := "params." KEY | "metrics." KEY | "tags." KEY | "status" | "name"
+    field      := "params." KEY | "metrics." KEY | "tags." KEY | "status" | "name" | "notebook_id"
     operator   := "=" | "==" | "!=" | "<" | "<=" | ">" | ">="
     value      := NUMBER | 'text' | "text"
 
@@ -25,8 +25,11 @@ from ..errors import UsageError
 
 OPERATORS = ("<=", ">=", "!=", "==", "=", "<", ">")
 FIELD_KINDS = ("params", "metrics", "tags")
-PLAIN_FIELDS = ("status", "name")
-FORM = "use e.g. metrics.auc > 0.8 and params.model = 'xgb' (fields: params.X, metrics.X, tags.X, status, name)"
+PLAIN_FIELDS = ("status", "name", "notebook_id")
+FORM = (
+    "use e.g. metrics.auc > 0.8 and params.model = 'xgb' "
+    "(fields: params.X, metrics.X, tags.X, status, name, notebook_id)"
+)
 
 _TOKEN = re.compile(
     r"""\s*(?:

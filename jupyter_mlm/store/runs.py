@@ -42,6 +42,7 @@ class RunsMixin(StoreBase):
         kernel_id: str | None = None,
         parent_id: str | None = None,
         tags: Mapping[str, Any] | None = None,
+        notebook_id: str | None = None,
     ) -> RunRecord:
         """Start a run (status ``running``) in an existing experiment, with optional tags."""
         name = check_name(name)
@@ -54,7 +55,7 @@ class RunsMixin(StoreBase):
                 insert(t.runs).values(
                     id=run_id, experiment_id=experiment_id, name=name, status="running", start_ms=now_ms(),
                     end_ms=None, user=user, host=host, pid=pid, notebook_path=notebook_path,
-                    kernel_id=kernel_id, parent_id=parent_id,
+                    kernel_id=kernel_id, parent_id=parent_id, notebook_id=notebook_id,
                 )
             )  # fmt: skip
             if tag_rows:
@@ -312,6 +313,8 @@ def _condition_sql(c: Condition) -> ColumnElement[bool]:
         return compare(t.runs.c.status, c.value)
     if c.kind == "name":
         return compare(t.runs.c.name, c.value)
+    if c.kind == "notebook_id":
+        return compare(t.runs.c.notebook_id, c.value)
     if c.kind == "metrics":
         m = t.metric_latest
         return exists().where(m.c.run_id == t.runs.c.id, m.c.key == c.key, compare(m.c.value, c.value))

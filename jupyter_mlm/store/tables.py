@@ -52,10 +52,12 @@ runs = Table(
     Column("notebook_path", Text),
     Column("kernel_id", String(64)),
     Column("parent_id", ID, ForeignKey("runs.id")),
+    Column("notebook_id", String(64)),  # since 0005: the notebook's stable id (metadata.mlm.notebook_id)
     Index("ix_runs_experiment_start", "experiment_id", "start_ms"),
     Index("ix_runs_name", "name"),
     Index("ix_runs_status", "status"),
     Index("ix_runs_kernel", "kernel_id", "status"),
+    Index("ix_runs_notebook", "notebook_id", "start_ms"),
 )
 
 params = Table(
@@ -183,7 +185,35 @@ checkpoints = Table(
     Column("digest", DIGEST, nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("created_ms", BigInteger, nullable=False),
-    Index("ix_checkpoints_path", "path", "created_ms"),
+    # Since 0005: which server root the path is relative to (another server's "a.ipynb" is
+    # another file), and the notebook's stable id.
+    Column("server", String(64)),
+    Column("notebook_id", String(64)),
+    Index("ix_checkpoints_path", "server", "path", "created_ms"),
+)
+
+# The newest notebook each kernel's frontend sent (unsaved edits and outputs included), kept per
+# kernel rather than per run: a run that starts and ends within one cell still finds it.
+live_notebooks = Table(
+    "live_notebooks",
+    metadata,
+    Column("kernel_id", String(64), primary_key=True),
+    Column("server", String(64), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("notebook_id", String(64)),
+    Column("manifest_digest", DIGEST, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+)
+
+# Stable notebook ids and where each notebook is now, per server root (copies get a new id).
+notebooks = Table(
+    "notebooks",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("server", String(64), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
 )
 
 # Versions are never deleted, only marked: their numbers are never reused and the audit trail

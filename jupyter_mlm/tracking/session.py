@@ -12,7 +12,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..entities import RunRecord
@@ -55,6 +55,9 @@ class TrackingSession:
         self._explicit: dict[str, tuple[set[str], set[str]]] = {}
         # A model registered just after its run ended belongs to that run.
         self.last_ended: str | None = None
+        # Told (phase, run) after each start and end snapshot: the kernel face asks the
+        # frontend, if any, for the notebook as the user saw it at that moment.
+        self.snapshot_listeners: list[Callable[[str, RunRecord], None]] = []
 
     # -- store ---------------------------------------------------------------------------
     @property
@@ -146,6 +149,7 @@ class TrackingSession:
             if not RECORDER.recording:
                 RECORDER.install()
         self.snapshot(record, "start")
+        self._announce("start", record)
         if not self._atexit_registered:
             atexit.register(self.shutdown)
             self._atexit_registered = True
@@ -171,7 +175,17 @@ class TrackingSession:
         self._explicit.pop(record.id, None)
         if not self.stack:
             self._reads.clear()
+        self._announce("end", record)
         return ended
+
+    def _announce(self, phase: str, record: RunRecord) -> None:
+        if not self.capture:
+            return
+        for listener in self.snapshot_listeners:
+            try:
+                listener(phase, record)
+            except Exception:  # a frontend that cannot be told must never fail the run
+                continue
 
     def shutdown(self) -> None:
         """At interpreter exit: write pending points and finish open runs as ``killed``."""
@@ -211,35 +225,19 @@ class TrackingSession:
 
     def _take_snapshot(self, record: RunRecord, phase: str, files: set[str], folders: set[str]) -> None:
         from ..capture.executions import LOG
+        from ..capture.snapshot import notebook_for_run, notebook_id_of
 
-        notebook, source = self._notebook_of(record)
+        notebook, source, digest, path = notebook_for_run(
+            self.store, record, context.notebook_file(record.notebook_path)
+        )
         self.writer.take(
             record, phase, notebook=notebook, notebook_source=source, executions=list(LOG.entries),
-            sources=LOG.sources, data_files=self._reads | files, data_folders=folders,
+            sources=LOG.sources, data_files=self._reads | files, data_folders=folders, notebook_digest=digest,
+            notebook_path=path,
         )  # fmt: skip
-
-    def _notebook_of(self, record: RunRecord) -> tuple[dict[str, Any] | None, str | None]:
-        """The live notebook the frontend sent during this run, else the file on disk, else None."""
-        from ..capture.notebook import load_notebook
-
-        store = self.store
-        live = [s for s in store.list_snapshots(record.id) if s.phase == "live"]
-        if live:
-            import json
-
-            manifest = json.loads(store.objects.get(live[-1].manifest_digest))
-            if manifest.get("notebook"):
-                return load_notebook(store.objects, manifest["notebook"]["manifest"]), "live"
-        path = context.notebook_file(record.notebook_path)
-        if path is None:
-            return None, None
-        try:
-            with open(path, encoding="utf-8") as handle:
-                import json
-
-                return json.load(handle), "disk"
-        except (OSError, ValueError):
-            return None, None
+        notebook_id = notebook_id_of(notebook) if notebook is not None else None
+        if notebook_id is not None and record.notebook_id != notebook_id:
+            self.store.set_run_notebook_id(record.id, notebook_id)
 
     def log_data(self, path: str | os.PathLike[str]) -> dict[str, Any]:
         """Record a data file or folder for the active run; returns its digest entry."""

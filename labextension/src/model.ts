@@ -255,14 +255,16 @@ export class MLMModel {
     return requestAPI<IDataCheck>(`runs/${encodeURIComponent(runId)}/check`);
   }
 
+  /** The notebook as the user sees it; with `run` it completes that run's start or end snapshot. */
   async postLiveNotebook(
     kernelId: string,
     path: string,
-    notebook: unknown
+    notebook: unknown,
+    run: { run_id: string; phase: string } | null = null
   ): Promise<{ stored: boolean }> {
     return requestAPI<{ stored: boolean }>('snapshots', {
       method: 'POST',
-      body: JSON.stringify({ kernel_id: kernelId, path, notebook })
+      body: JSON.stringify({ kernel_id: kernelId, path, notebook, ...run })
     });
   }
 

@@ -132,7 +132,7 @@ export interface ISnapshot {
   id: string;
   phase: 'start' | 'live' | 'end' | 'exit';
   created_ms: number;
-  notebook: { path: string; source: 'live' | 'disk' } | null;
+  notebook: { path: string; source: 'live' | 'live-earlier' | 'disk' } | null;
   executions: IExecution[];
   environment: IEnvironment;
   data: IDataEntry[];

@@ -137,6 +137,9 @@ def test_restore_check_and_reproduce(project: tuple[Path, Path], tmp_path: Path)
     reproduced = mlm_cli("reproduce", "train", cwd=tmp_path)
     assert reproduced.returncode == 0, reproduced.stdout + reproduced.stderr
     assert "rows" in reproduced.stdout
+    # Before executing, it says what it runs: the notebook's digest, whose run, captured by whom.
+    first = reproduced.stdout.splitlines()[0]
+    assert first.startswith("executing notebook ") and "captured by the kernel (disk)" in first
     row = next(line for line in reproduced.stdout.splitlines() if line.startswith("rows"))
     assert row.split()[1:] == ["3", "4", "1"]  # the data changed, so the metric did
     runs, _ = store.search_runs(filter=f"tags.reproduces = '{run_id}'")

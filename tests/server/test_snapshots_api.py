@@ -30,11 +30,10 @@ def server_store(jp_serverapp: Any, tmp_path: Path) -> Store:
     return open_store(str(tmp_path / "server-store"))
 
 
-@pytest.fixture
-def kernel_run(server_store: Store, tmp_path: Path) -> Any:
-    """A running run started by kernel 'k-1', with a start snapshot taken in-process."""
+def make_run(server_store: Store, tmp_path: Path, kernel_id: str) -> Any:
+    """A running run started by ``kernel_id``, with a start snapshot taken in-process."""
     exp = server_store.get_or_create_experiment("live")
-    run = server_store.create_run(exp.id, "live-run", kernel_id="k-1", notebook_path=str(tmp_path / "nb.ipynb"))
+    run = server_store.create_run(exp.id, "live-run", kernel_id=kernel_id, notebook_path=str(tmp_path / "nb.ipynb"))
     data = tmp_path / "data.csv"
     data.write_text("a\n1\n")
     SnapshotWriter(server_store).take(
@@ -42,6 +41,18 @@ def kernel_run(server_store: Store, tmp_path: Path) -> Any:
         data_files=[str(data)], environment={"python": {"version": "3.11.7"}, "packages": {"numpy": "2.0"}},
     )  # fmt: skip
     return run
+
+
+@pytest.fixture
+def kernel_run(server_store: Store, tmp_path: Path) -> Any:
+    """A run of kernel 'k-1', which is not one of the server's kernels (a run from elsewhere)."""
+    return make_run(server_store, tmp_path, "k-1")
+
+
+async def start_kernel(jp_fetch: Any) -> str:
+    """A real kernel of the server under test."""
+    reply = await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": "python3"}))
+    return str(json.loads(reply.body)["id"])
 
 
 async def post(jp_fetch: Any, body: Any) -> Any:
@@ -69,21 +80,58 @@ async def test_snapshot_manifest_and_data_check(jp_fetch: Any, kernel_run: Any, 
 
 
 async def test_live_notebook_is_stored_against_the_kernels_run(
-    jp_fetch: Any, kernel_run: Any, server_store: Store
+    jp_fetch: Any, server_store: Store, tmp_path: Path
 ) -> None:
-    on_disk = json.loads((await jp_fetch("mlm", "api", "runs", kernel_run.id, "snapshot", "notebook")).body)
+    kernel = await start_kernel(jp_fetch)
+    run = make_run(server_store, tmp_path, kernel)
+    on_disk = json.loads((await jp_fetch("mlm", "api", "runs", run.id, "snapshot", "notebook")).body)
     assert on_disk["cells"][0]["source"] == "x = 1"
     live = notebook_json("x = 1", "y = 2  # unsaved edit")
-    reply = json.loads((await post(jp_fetch, {"kernel_id": "k-1", "path": "nb.ipynb", "notebook": live})).body)
-    assert reply["stored"] is True and reply["run_id"] == kernel_run.id
-    again = json.loads((await post(jp_fetch, {"kernel_id": "k-1", "path": "nb.ipynb", "notebook": live})).body)
+    reply = json.loads((await post(jp_fetch, {"kernel_id": kernel, "path": "nb.ipynb", "notebook": live})).body)
+    assert reply["stored"] is True and reply["run_id"] == run.id
+    again = json.loads((await post(jp_fetch, {"kernel_id": kernel, "path": "nb.ipynb", "notebook": live})).body)
     assert again["stored"] is True
-    phases = [s.phase for s in server_store.list_snapshots(kernel_run.id)]
+    phases = [s.phase for s in server_store.list_snapshots(run.id)]
     assert phases == ["start", "live"]  # the newest live state replaces the previous one
-    shown = json.loads((await jp_fetch("mlm", "api", "runs", kernel_run.id, "snapshot", "notebook")).body)
+    shown = json.loads((await jp_fetch("mlm", "api", "runs", run.id, "snapshot", "notebook")).body)
     assert [c["source"] for c in shown["cells"]] == ["x = 1", "y = 2  # unsaved edit"]
-    other = json.loads((await post(jp_fetch, {"kernel_id": "k-2", "path": "nb.ipynb", "notebook": live})).body)
-    assert other == {"stored": False, "reason": "no running run for this kernel"}
+    # The kernel's latest live notebook is kept whether a run is running or not.
+    latest = server_store.live_notebook(kernel)
+    assert latest is not None and latest.path == "nb.ipynb"
+
+    # The kernel asked for the notebook at the run's start: the start snapshot is completed.
+    answer = notebook_json("x = 1", "y = 2  # as it stood at the start")
+    reply = json.loads((await post(jp_fetch, {"kernel_id": kernel, "path": "nb.ipynb", "notebook": answer,
+                                              "run_id": run.id, "phase": "start"})).body)  # fmt: skip
+    assert reply["phase"] == "start"
+    from jupyter_mlm.capture.snapshot import read_snapshot
+
+    start = read_snapshot(server_store, run.id)
+    assert start.phase == "start" and start.notebook_source == "live"
+    assert start.notebook.cells[1].source == "y = 2  # as it stood at the start"
+    assert start.environment["packages"] == {"numpy": "2.0"}  # the kernel's capture is kept
+
+
+async def test_live_notebooks_only_for_this_servers_kernels(
+    jp_fetch: Any, kernel_run: Any, server_store: Store, tmp_path: Path
+) -> None:
+    """Another server sharing the store must not replace this server's runs' notebooks (and
+    reproduce would then run the forged code)."""
+    live = notebook_json("import os; os.system('forged')")
+    code, text = await error_of(post(jp_fetch, {"kernel_id": "k-1", "path": "nb.ipynb", "notebook": live}))
+    assert code == 403 and "not running on this server" in text
+    mine = await start_kernel(jp_fetch)
+    code, text = await error_of(post(jp_fetch, {"kernel_id": mine, "path": "nb.ipynb", "notebook": live,
+                                                "run_id": kernel_run.id, "phase": "end"}))  # fmt: skip
+    assert code == 403 and "was not started by kernel" in text
+    assert [s.phase for s in server_store.list_snapshots(kernel_run.id)] == ["start"]
+    for body, message in [
+        ({"run_id": kernel_run.id}, "go together"),
+        ({"run_id": "x" * 32, "phase": "end"}, "run_id must be"),
+        ({"run_id": kernel_run.id, "phase": "middle"}, "go together"),
+    ]:
+        code, text = await error_of(post(jp_fetch, {"kernel_id": mine, "path": "a.ipynb", "notebook": live, **body}))
+        assert code == 400 and message in text
 
 
 @pytest.mark.parametrize(
@@ -94,10 +142,10 @@ async def test_live_notebook_is_stored_against_the_kernels_run(
         ({"kernel_id": "../x", "path": "a.ipynb", "notebook": {}}, "kernel_id"),
         ({"kernel_id": "k-1", "path": "", "notebook": {}}, "path must be"),
         ({"kernel_id": "k-1", "path": "a.ipynb", "notebook": "x"}, "notebook must be"),
-        ({"kernel_id": "k-1", "path": "a.ipynb", "notebook": {"cells": "nope"}}, "only nbformat 4 notebooks"),
+        ({"kernel_id": "KERNEL", "path": "a.ipynb", "notebook": {"cells": "nope"}}, "only nbformat 4 notebooks"),
         (
             {
-                "kernel_id": "k-1",
+                "kernel_id": "KERNEL",
                 "path": "a.ipynb",
                 "notebook": {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "bogus"}]},
             },
@@ -108,6 +156,8 @@ async def test_live_notebook_is_stored_against_the_kernels_run(
 async def test_bad_live_posts_are_400_and_store_nothing(
     jp_fetch: Any, kernel_run: Any, server_store: Store, body: Any, message: str
 ) -> None:
+    if isinstance(body, dict) and body.get("kernel_id") == "KERNEL":
+        body = body | {"kernel_id": await start_kernel(jp_fetch)}
     raw = body if isinstance(body, str) else json.dumps(body)
     code, text = await error_of(jp_fetch("mlm", "api", "snapshots", method="POST", body=raw))
     assert code == 400 and message in text
@@ -199,3 +249,33 @@ def test_installed_extension_brings_unlimited_checkpoints(tmp_path: Path) -> Non
 
 def test_server_under_test_uses_the_extension_checkpoints(jp_serverapp: Any) -> None:
     assert type(jp_serverapp.contents_manager.checkpoints) is AsyncMLMCheckpoints
+
+
+async def test_checkpoints_never_cross_server_roots(
+    jp_fetch: Any, jp_root_dir: Path, jp_serverapp: Any, server_store: Store, tmp_path: Path
+) -> None:
+    """A server rooted elsewhere, on the same store, has its own SECRET.txt (or none): it must
+    not list or restore this server's checkpoints of that path."""
+    (jp_root_dir / "SECRET.txt").write_text("the launch codes\n")
+    await jp_fetch("api", "contents", "SECRET.txt", "checkpoints", method="POST", body="")
+    assert len(json.loads((await jp_fetch("api", "contents", "SECRET.txt", "checkpoints")).body)) == 1
+
+    from jupyter_server.services.contents.filemanager import AsyncFileContentsManager
+    from traitlets.config import Config
+
+    other_root = tmp_path / "elsewhere"
+    other_root.mkdir()
+    (other_root / "SECRET.txt").write_text("theirs\n")
+    config = Config({
+        "MLM": {"store_uri": str(tmp_path / "server-store")},
+        "AsyncFileContentsManager": {"checkpoints_class": AsyncMLMCheckpoints},
+    })  # fmt: skip
+    theirs = AsyncFileContentsManager(root_dir=str(other_root), config=config)
+    assert type(theirs.checkpoints) is AsyncMLMCheckpoints
+    assert await theirs.list_checkpoints("SECRET.txt") == []
+    mine = json.loads((await jp_fetch("api", "contents", "SECRET.txt", "checkpoints")).body)[0]["id"]
+    with pytest.raises(Exception, match="no checkpoint"):
+        await theirs.restore_checkpoint(mine, "SECRET.txt")
+    assert (other_root / "SECRET.txt").read_text() == "theirs\n"
+    rows = server_store.list_checkpoints("SECRET.txt", jp_serverapp.web_app.settings["mlm_server_key"])
+    assert [r.id for r in rows] == [mine]

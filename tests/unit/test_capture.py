@@ -220,3 +220,47 @@ def test_out_of_order_reasons() -> None:
     anonymous = [{"order": i + 1, "cell_id": None, "source_digest": d} for i, d in enumerate(["1", "3", "2"])]
     assert "out of document order" in out_of_order_reasons(anonymous, cells)[0]
     assert out_of_order_reasons([{**e, "cell_id": None} for e in in_order], cells) == []
+
+
+CREDENTIALS = [
+    "home/.aws/credentials", "home/.aws/config", "home/.netrc", "home/.git-credentials", "home/.pgpass",
+    "home/.kube/config", "home/.docker/config.json", "home/.ssh/id_ed25519", "home/.ssh/config",
+    "home/.config/gcloud/application_default_credentials.json", "project/.env", "project/.env.production",
+    "project/keys/server.pem", "project/keys/tls.key", "project/id_rsa", "project/credentials.json",
+    "project/client_secret_123.json", "project/secrets.yaml", "project/custom/vault.token",
+]  # fmt: skip
+
+
+def test_credential_files_are_recorded_never_stored(
+    recording: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MLM_CAPTURE_EXCLUDE", "*.token")  # c.MLM.capture_exclude, as the server exports it
+    planted = {}
+    for index, relative in enumerate(CREDENTIALS):
+        path = tmp_path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        secret = f"secret-{index}-{os.urandom(8).hex()}"
+        path.write_text(secret)
+        planted[str(path)] = secret
+    (tmp_path / "project" / "train.csv").write_text("x\n1\n")
+    with mlm.start_run("reads-secrets") as run:
+        for path in [*planted, str(tmp_path / "project" / "train.csv")]:
+            with open(path) as handle:
+                handle.read()
+    entries = {e["path"]: e for e in run.snapshot.data}
+    for path, secret in planted.items():
+        entry = entries[path]
+        assert entry["stored"] is False, path
+        assert entry["digest"] == blake3.blake3(secret.encode()).hexdigest()  # a change is still visible
+    assert entries[str(tmp_path / "project" / "train.csv")]["stored"] is True
+    store_dir = recording.location.local_dir or Path(recording.objects.uri)
+    leaked = [
+        p for p in Path(store_dir).rglob("*") for s in planted.values() if p.is_file() and s.encode() in p.read_bytes()
+    ]
+    objects_dir = Path(recording.objects.uri) if "://" not in recording.objects.uri else None
+    if objects_dir is not None:
+        leaked += [
+            p for p in objects_dir.rglob("*") for s in planted.values() if p.is_file() and s.encode() in p.read_bytes()
+        ]
+    assert leaked == []

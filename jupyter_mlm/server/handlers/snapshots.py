@@ -10,11 +10,12 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ...capture.reproduce import check
-from ...capture.snapshot import Snapshot, read_snapshot
-from ...errors import NotFound, UsageError
+from ...capture.snapshot import Snapshot, amend_with_live, notebook_id_of, read_snapshot, store_live_notebook
+from ...errors import NotFound, PermissionDenied, UsageError
 from .base import MLMHandler
 
 KERNEL_ID = re.compile(r"^[A-Za-z0-9\-]{1,64}$")
+RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 DEFAULT_MAX_NOTEBOOK_BYTES = 50 * 1000 * 1000
 
 
@@ -83,23 +84,36 @@ class DataCheckHandler(MLMHandler):
 
 
 class LiveNotebookHandler(MLMHandler):
-    """POST the notebook as the user sees it (unsaved edits and outputs included), for a kernel."""
+    """POST the notebook as the user sees it (unsaved edits and outputs included), for a kernel
+    of this server: ``{kernel_id, path, notebook}`` after cells run, and with ``run_id`` and
+    ``phase`` when the kernel asked for it at a run's start or end."""
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
         limit = self.settings.get("mlm_max_notebook_bytes", DEFAULT_MAX_NOTEBOOK_BYTES)
-        body = self.json_object(limit, "{kernel_id, path, notebook}", " (c.MLM.max_notebook_bytes)")
+        body = self.json_object(limit, "{kernel_id, path, notebook, run_id?, phase?}", " (c.MLM.max_notebook_bytes)")
         kernel_id, path, notebook = body.get("kernel_id"), body.get("path"), body.get("notebook")
+        run_id, phase = body.get("run_id"), body.get("phase")
         if not isinstance(kernel_id, str) or not KERNEL_ID.match(kernel_id):
             raise web.HTTPError(400, "kernel_id must be a kernel id (letters, digits and dashes)")
         if not isinstance(path, str) or not 0 < len(path) <= 4096 or "\x00" in path:
             raise web.HTTPError(400, "path must be the notebook's path (at most 4096 characters)")
         if not isinstance(notebook, dict):
             raise web.HTTPError(400, "notebook must be an nbformat v4 notebook object")
-        self.write_json(await self.call(self._store_live, kernel_id, path, notebook))
+        if run_id is not None and (not isinstance(run_id, str) or not RUN_ID.match(run_id)):
+            raise web.HTTPError(400, "run_id must be a run id (32 hex digits)")
+        if (run_id is None) != (phase is None) or (phase is not None and phase not in ("start", "end", "exit")):
+            raise web.HTTPError(400, "run_id and phase (start, end or exit) go together")
+        # Only this server's own kernels: another server sharing the store must not be able to
+        # replace the notebook of a run it did not start.
+        if kernel_id not in self.kernel_manager:
+            raise web.HTTPError(403, "kernel %s is not running on this server", kernel_id)
+        self.write_json(await self.call(self._store_live, kernel_id, path, notebook, run_id, phase))
 
-    def _store_live(self, kernel_id: str, path: str, notebook: dict[str, Any]) -> dict[str, Any]:
+    def _store_live(
+        self, kernel_id: str, path: str, notebook: dict[str, Any], run_id: str | None, phase: str | None
+    ) -> dict[str, Any]:
         import nbformat
 
         try:
@@ -110,17 +124,18 @@ class LiveNotebookHandler(MLMHandler):
         except nbformat.ValidationError as exc:
             message = str(exc.message if hasattr(exc, "message") else exc).splitlines()[0]
             raise UsageError(f"not a valid nbformat 4 notebook: {message}") from None
-        run_id = self.store.running_run_of_kernel(kernel_id)
-        if run_id is None:
-            return {"stored": False, "reason": "no running run for this kernel"}
+        server = self.settings["mlm_server_key"]
+        path = path.strip("/")
+        if notebook_id_of(notebook) is None:
+            # The browser's model lacks the id the first save wrote into the file: it is the file's.
+            known = self.store.notebook_at(server, path)
+            if known is not None:
+                notebook.setdefault("metadata", {}).setdefault("mlm", {})["notebook_id"] = known
         writer = self.settings["mlm_notebook_writer"]
-        digest = writer.store(notebook, f"live:{run_id}")
-        manifest = {
-            "version": 1, "run_id": run_id, "phase": "live",
-            "notebook": {"path": path, "source": "live", "manifest": digest},
-            "executions": None, "environment": None, "data": [], "out_of_order": [],
-        }  # fmt: skip
-        row = self.store.add_snapshot(
-            run_id, "live", self.store.objects.put_bytes(json.dumps(manifest, sort_keys=True).encode())
-        )
-        return {"stored": True, "run_id": run_id, "snapshot_id": row.id}
+        if run_id is None:
+            return store_live_notebook(self.store, writer, kernel_id, server, path, notebook)
+        run = self.store.get_run_record(run_id)
+        if run.kernel_id != kernel_id:
+            raise PermissionDenied(f"run {run.name!r} was not started by kernel {kernel_id}")
+        row = amend_with_live(self.store, writer, run, phase or "end", path, notebook, server)
+        return {"stored": True, "run_id": run.id, "snapshot_id": row.id, "phase": phase}

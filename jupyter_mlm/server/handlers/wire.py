@@ -38,6 +38,7 @@ def run_record(info: RunRecord) -> dict[str, Any]:
         "notebook_path": info.notebook_path,
         "kernel_id": info.kernel_id,
         "parent_id": info.parent_id,
+        "notebook_id": info.notebook_id,
     }
 
 
