@@ -84,8 +84,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_restore(args: argparse.Namespace) -> int:
     from .capture.reproduce import restore
 
-    path = restore(_open(args), args.run, args.output, overwrite=args.force)
-    print(f"wrote {path}")
+    report: list[str] = []
+    restore(_open(args), args.run, args.output, overwrite=args.force, report=report)
+    print("\n".join(report))
     return 0
 
 
@@ -116,7 +117,11 @@ def cmd_diff(args: argparse.Namespace) -> int:
         if len(args.refs) != 2:
             print("jupyter mlm: error: diff --checkpoint NOTEBOOK C1 C2 takes two checkpoint ids", file=sys.stderr)
             return 2
-        result = diff_checkpoints(store, args.checkpoint.strip("/"), args.refs[0], args.refs[1])
+        from .identity import root_key
+
+        result = diff_checkpoints(
+            store, args.checkpoint.strip("/"), args.refs[0], args.refs[1], root_key(args.root), strict=args.all
+        )
         if args.json:
             print(dumps(result, indent=2))
         else:
@@ -128,7 +133,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     if len(args.refs) != 2:
         print("jupyter mlm: error: diff takes two runs: jupyter mlm diff A B", file=sys.stderr)
         return 2
-    report = diff_runs(store, args.refs[0], args.refs[1])
+    report = diff_runs(store, args.refs[0], args.refs[1], strict=args.all)
     if args.json:
         print(dumps(report.to_dict(), indent=2))
     else:
@@ -368,6 +373,10 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--checkpoint", metavar="NOTEBOOK", help="diff checkpoints C1 C2 of NOTEBOOK instead")
     diff.add_argument("--json", action="store_true", help="print JSON")
     diff.add_argument("--no-color", action="store_true", help="no colours even on a terminal")
+    diff.add_argument(
+        "--all", action="store_true", help="also show volatile notebook fields (execution counts, timings, …)"
+    )
+    diff.add_argument("--root", default=".", help="--checkpoint: the Jupyter server's root folder (default: here)")
     diff.set_defaults(func=cmd_diff)
 
     models = sub.add_parser("models", help="registered models with their production/staging versions")

@@ -11,6 +11,7 @@ PostgreSQL (``Store.db_identity``) and from the Jupyter server's authenticated u
 from __future__ import annotations
 
 import os
+import socket
 
 
 def login_name() -> str:
@@ -25,3 +26,12 @@ def login_name() -> str:
     except (ImportError, KeyError, AttributeError):
         # Windows, or a container user with no passwd entry: the numeric id is still this account.
         return str(os.getuid()) if hasattr(os, "getuid") else os.environ.get("USERNAME", "unknown")
+
+
+def root_key(root_dir: str) -> str:
+    """Which server root a notebook path is relative to: the host and the real path of the root,
+    hashed (another server's ``a.ipynb`` is another file)."""
+    from blake3 import blake3
+
+    real = os.path.realpath(os.path.expanduser(root_dir or "."))
+    return str(blake3(f"{socket.gethostname()}\0{real}".encode()).hexdigest()[:32])

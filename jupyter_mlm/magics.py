@@ -247,16 +247,19 @@ class MLMMagics(Magics):
         Forms::
 
             %mlm_diff A B          runs by id, unique id prefix, or name
+            %mlm_diff A B --all    also volatile fields (execution counts, timings, widget state)
 
         Examples::
 
             %mlm_diff baseline deeper-trees
             report = %mlm_diff 3f2a91c0 7be01d44     # the RunDiff; report.to_dict() for JSON
         """
-        words = _split(line, "%mlm_diff A B")
-        if len(words) != 2:
-            raise UsageError("%mlm_diff takes two runs: %mlm_diff A B (ids, id prefixes or names)")
-        return _call(tracking.diff, words[0], words[1])
+        words = _split(line, "%mlm_diff A B [--all]")
+        strict = "--all" in words
+        words = [w for w in words if w != "--all"]
+        if len(words) != 2 or any(w.startswith("--") for w in words):
+            raise UsageError("%mlm_diff takes two runs: %mlm_diff A B [--all] (ids, id prefixes or names)")
+        return _call(tracking.diff, words[0], words[1], strict)
 
     # -- registry ----------------------------------------------------------------------------
     @line_magic

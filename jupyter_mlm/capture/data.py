@@ -36,7 +36,7 @@ class ReadRecorder:
         Places excluded earlier (the store, opened before recording started) stay excluded.
         """
         if not self._installed:
-            self._excluded = (*self._excluded, *(os.path.join(os.path.realpath(p), "") for p in _interpreter_dirs()))
+            self._excluded = (*self._excluded, *(os.path.join(os.path.realpath(p), "") for p in interpreter_dirs()))
             sys.addaudithook(self._hook)
             self._installed = True
         for path in exclude or []:
@@ -94,7 +94,8 @@ def _skipped_name(path: str) -> bool:
     return name.endswith((".pyc", ".py", ".so", ".pth")) or "/__pycache__/" in path or bool(_BLOB_PATH.search(path))
 
 
-def _interpreter_dirs() -> list[str]:
+def interpreter_dirs() -> list[str]:
+    """Folders of the interpreter, its packages and Jupyter's own files: never the user's."""
     dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, "/proc", "/dev", "/sys", "/etc", "/usr/share"}
     for key in ("stdlib", "platstdlib", "purelib", "platlib"):
         with_path = sysconfig.get_paths().get(key)

@@ -13,11 +13,8 @@ import shutil
 import subprocess
 import sys
 import warnings
-from importlib import metadata
 from pathlib import Path
 from typing import Any
-
-_packages_cache: tuple[tuple[tuple[str, int], ...], dict[str, str]] | None = None
 
 
 def _path_signature() -> tuple[tuple[str, int], ...]:
@@ -30,32 +27,107 @@ def _path_signature() -> tuple[tuple[str, int], ...]:
     return tuple(signature)
 
 
+def _header(path: str) -> tuple[str | None, str | None]:
+    """Name and Version from a METADATA/PKG-INFO file, reading only its header lines (the core
+    metadata spec puts them first); parsing whole files with ``email`` costs ~0.5 ms each."""
+    name = version = None
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if not line.strip():
+                    break
+                if name is None and line.startswith("Name:"):
+                    name = line[5:].strip()
+                elif version is None and line.startswith("Version:"):
+                    version = line[8:].strip()
+                if name and version:
+                    break
+    except OSError:
+        return None, None
+    return name, version
+
+
+def _top_level(folder: str) -> list[str]:
+    """The top-level importable names a distribution provides (``top_level.txt``, else RECORD)."""
+    try:
+        with open(os.path.join(folder, "top_level.txt"), encoding="utf-8") as handle:
+            return [line.strip() for line in handle if line.strip()]
+    except OSError:
+        pass
+    names: set[str] = set()
+    try:
+        with open(os.path.join(folder, "RECORD"), encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                first = line.split(",", 1)[0].split("/", 1)
+                top = first[0]
+                if len(first) == 1:
+                    if top.endswith(".py"):
+                        names.add(top[:-3])
+                    continue
+                if top.isidentifier() and top != "__pycache__":
+                    names.add(top)
+    except OSError:
+        pass
+    return sorted(names)
+
+
+def _scan() -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Every installed distribution on ``sys.path`` (the first of a name wins, as for imports)
+    and the distributions each top-level module comes from."""
+    packages: dict[str, str] = {}
+    modules: dict[str, list[str]] = {}
+    for entry in sys.path:
+        folder = entry or "."
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for item in names:
+            if item.endswith(".dist-info"):
+                meta = os.path.join(folder, item, "METADATA")
+            elif item.endswith(".egg-info"):
+                meta = os.path.join(folder, item, "PKG-INFO") if os.path.isdir(os.path.join(folder, item)) else ""
+            else:
+                continue
+            name, version = _header(meta) if meta else (None, None)
+            if not name or version is None:
+                continue
+            key = name.lower().replace("_", "-")
+            if key in packages:
+                continue
+            packages[key] = version
+            for module in _top_level(os.path.join(folder, item)):
+                modules.setdefault(module, []).append(name)
+    return dict(sorted(packages.items())), modules
+
+
+_scan_cache: tuple[tuple[tuple[str, int], ...], dict[str, str], dict[str, list[str]]] | None = None
+
+
+def _scanned() -> tuple[dict[str, str], dict[str, list[str]]]:
+    global _scan_cache
+    signature = _path_signature()
+    if _scan_cache is None or _scan_cache[0] != signature:
+        packages, modules = _scan()
+        _scan_cache = (signature, packages, modules)
+    return _scan_cache[1], _scan_cache[2]
+
+
 def installed_packages() -> dict[str, str]:
     """Distribution name (normalised) → version, for every installed distribution."""
-    global _packages_cache
-    signature = _path_signature()
-    if _packages_cache is not None and _packages_cache[0] == signature:
-        return _packages_cache[1]
-    packages: dict[str, str] = {}
-    for dist in metadata.distributions():
-        name = dist.metadata["Name"] if dist.metadata else None
-        if name:
-            packages[name.lower().replace("_", "-")] = dist.version
-    packages = dict(sorted(packages.items()))
-    _packages_cache = (signature, packages)
-    return packages
+    return _scanned()[0]
 
 
 def imported_modules() -> dict[str, str]:
     """Top-level modules imported so far that report a version (``__version__`` or their distribution)."""
     found: dict[str, str] = {}
     top_level = {name.partition(".")[0] for name in list(sys.modules)}
-    mapping = _module_distributions()
+    packages, mapping = _scanned()
     for name in sorted(top_level):
         if name.startswith("_") or name in sys.stdlib_module_names:
             continue
         dists = mapping.get(name)
-        version = installed_packages().get(dists[0].lower().replace("_", "-")) if dists else None
+        version = packages.get(dists[0].lower().replace("_", "-")) if dists else None
         if version is None:
             with warnings.catch_warnings():  # some packages deprecate __version__ itself
                 warnings.simplefilter("ignore")
@@ -63,16 +135,6 @@ def imported_modules() -> dict[str, str]:
         if isinstance(version, str):
             found[name] = version
     return found
-
-
-_module_map: dict[str, list[str]] | None = None
-
-
-def _module_distributions() -> dict[str, list[str]]:
-    global _module_map
-    if _module_map is None:
-        _module_map = dict(metadata.packages_distributions())
-    return _module_map
 
 
 def git_state(folder: str | None) -> dict[str, Any] | None:

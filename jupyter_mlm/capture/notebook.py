@@ -44,7 +44,8 @@ def _split_outputs(cell: dict[str, Any], objects: ObjectStore) -> dict[str, Any]
     return {**cell, "outputs": split}
 
 
-def _join_outputs(cell: dict[str, Any], objects: ObjectStore) -> dict[str, Any]:
+def join_outputs(cell: dict[str, Any], objects: ObjectStore) -> dict[str, Any]:
+    """A stored cell with its large outputs read back from their blobs."""
     outputs = cell.get("outputs")
     if not outputs:
         return cell
@@ -121,6 +122,11 @@ def manifest_cells(objects: ObjectStore, digest: str) -> tuple[dict[str, Any], l
     return chain[0], cells
 
 
+def load_cell(objects: ObjectStore, digest: str) -> dict[str, Any]:
+    """One stored cell, outputs included."""
+    return join_outputs(json.loads(objects.get(digest)), objects)
+
+
 def load_notebook(objects: ObjectStore, digest: str) -> dict[str, Any]:
     """The notebook stored under manifest ``digest``, as an nbformat dict."""
     header, cells = manifest_cells(objects, digest)
@@ -128,5 +134,5 @@ def load_notebook(objects: ObjectStore, digest: str) -> dict[str, Any]:
         "nbformat": header["nbformat"],
         "nbformat_minor": header["nbformat_minor"],
         "metadata": header["metadata"],
-        "cells": [_join_outputs(json.loads(objects.get(d)), objects) for d in cells],
+        "cells": [join_outputs(json.loads(objects.get(d)), objects) for d in cells],
     }

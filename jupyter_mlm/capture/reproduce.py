@@ -25,14 +25,22 @@ from .hashing import FileStat, HashCache, folder_digest
 from .snapshot import read_snapshot
 
 
-def restore(store: Store, run_ref: str, output: str | os.PathLike[str], overwrite: bool = False) -> Path:
-    """Write the notebook of a run's snapshot to ``output``.
+def restore(
+    store: Store, run_ref: str, output: str | os.PathLike[str], overwrite: bool = False,
+    report: list[str] | None = None,
+) -> Path:  # fmt: skip
+    """Write the notebook of a run's snapshot to ``output``, and the local source files it
+    imported beside it, at the same places relative to the notebook as when it ran.
+
+    A source file that exists with other content is left alone unless ``overwrite``; files that
+    lived outside the notebook's folder are not written. ``report`` receives one line per file.
 
     Raises:
         NotFound: the run has no notebook in its snapshot. UsageError: ``output`` exists.
     """
     record = store.resolve_run(run_ref)
-    notebook = read_snapshot(store, record.id).notebook
+    snapshot = read_snapshot(store, record.id)
+    notebook = snapshot.notebook
     if notebook is None:
         raise NotFound(f"run {record.name!r} has no notebook in its snapshot (it ran outside a notebook)")
     target = Path(output)
@@ -44,7 +52,44 @@ def restore(store: Store, run_ref: str, output: str | os.PathLike[str], overwrit
     tmp = target.with_name(f".{target.name}.mlm-tmp")
     nbformat.write(notebook, tmp)
     os.replace(tmp, target)
+    lines = report if report is not None else []
+    lines.append(f"wrote {target}")
+    _restore_sources(store, snapshot, record.notebook_path, target.parent, overwrite, lines)
     return target
+
+
+def _restore_sources(
+    store: Store, snapshot: Any, notebook_path: str | None, into: Path, overwrite: bool, report: list[str]
+) -> None:
+    if not snapshot.sources:
+        return
+    if notebook_path and os.path.isabs(notebook_path):
+        base: Path | None = Path(notebook_path).resolve().parent
+    else:
+        cwd = snapshot.manifest.get("cwd")
+        base = Path(cwd).resolve() if cwd else None
+    for entry in snapshot.sources:
+        source = Path(entry["path"])
+        try:
+            relative = source.relative_to(base) if base is not None else None
+        except ValueError:
+            relative = None
+        if relative is None or ".." in relative.parts:
+            report.append(f"skipped {source}: outside the notebook's folder")
+            continue
+        destination = into / relative
+        data = store.objects.get(entry["digest"])
+        if destination.exists():
+            if destination.read_bytes() == data:
+                continue
+            if not overwrite:
+                report.append(f"kept {destination}: it differs from the run's version (pass overwrite to replace)")
+                continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        tmp = destination.with_name(f".{destination.name}.mlm-tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, destination)
+        report.append(f"wrote {destination}")
 
 
 @dataclass(repr=False)

@@ -18,6 +18,9 @@ answer completes it); ``disk`` — the saved file, where no frontend exists (nbc
      "executions": digest of [ {order, cell_id, source_digest, start_ms, duration_ms, success, in_run} ],
      "environment": digest of the environment dict,
      "data": [ {path, kind: "file"|"folder", digest, size, mtime_ns, files, stored} ],
+     "sources": [ {path, module, digest, size} ]   local Python files the run imported (stored),
+     "repositories": [ {root, commit, diff: digest | null} ]   their git diff against HEAD,
+     "cwd": the kernel's working folder (a notebook's own folder in Jupyter),
      "out_of_order": [reasons]}
 """
 
@@ -39,6 +42,7 @@ from .executions import Execution, out_of_order_reasons
 from .hashing import FileStat, HashCache, folder_digest
 from .notebook import NotebookWriter, load_notebook
 from .secrets import never_store
+from .sources import capture_sources
 
 DEFAULT_DATA_MAX_BYTES = 50 * 1000 * 1000
 
@@ -153,6 +157,7 @@ class SnapshotWriter:
             if environment is not None
             else capture_environment(os.path.dirname(run.notebook_path) if run.notebook_path else os.getcwd())
         )
+        source_files, repositories = capture_sources(self.store)
         manifest = {
             "version": 1,
             "run_id": run.id,
@@ -161,6 +166,9 @@ class SnapshotWriter:
             "executions": objects.put_bytes(_canonical(entries)),
             "environment": objects.put_bytes(_canonical(env)),
             "data": self.data_entries(data_files, data_folders),
+            "sources": source_files,
+            "repositories": repositories,
+            "cwd": os.getcwd(),
             "out_of_order": reasons,
         }
         return self.store.add_snapshot(run.id, phase, objects.put_bytes(_canonical(manifest)))
@@ -310,6 +318,29 @@ class Snapshot:
     @property
     def data(self) -> list[dict[str, Any]]:
         return list(self.manifest["data"])
+
+    @property
+    def sources(self) -> list[dict[str, Any]]:
+        """The local Python files the run imported: path, module, digest, size (older snapshots: [])."""
+        return list(self.manifest.get("sources") or [])
+
+    def source_text(self, path: str) -> str:
+        """The stored content of one of ``sources``."""
+        for entry in self.sources:
+            if entry["path"] == path:
+                return self.store.objects.get(entry["digest"]).decode("utf-8", errors="replace")
+        from ..errors import NotFound
+
+        raise NotFound(f"the snapshot has no source file {path!r}")
+
+    @property
+    def repositories(self) -> list[dict[str, Any]]:
+        """Per git repository holding sources: root, commit, and the diff against HEAD (text or None)."""
+        out = []
+        for repo in self.manifest.get("repositories") or []:
+            diff = self.store.objects.get(repo["diff"]).decode("utf-8", errors="replace") if repo.get("diff") else None
+            out.append({"root": repo["root"], "commit": repo["commit"], "diff": diff})
+        return out
 
     @property
     def out_of_order_reasons(self) -> list[str]:

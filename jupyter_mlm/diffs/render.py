@@ -6,7 +6,7 @@ import html
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .runs import RunDiff
+    from .model import RunDiffData
 
 _GREEN, _RED, _AMBER = "#2e7d32", "#c62828", "#b26a00"
 
@@ -35,7 +35,7 @@ def _keyed(section: dict[str, Any]) -> str:
     return f"<table>{''.join(rows)}</table>" if rows else ""
 
 
-def run_diff_html(diff: RunDiff) -> str:
+def run_diff_html(diff: RunDiffData) -> str:
     changed = dict(diff.sections())
     a, b = diff.a.info, diff.b.info
     head = (
@@ -70,6 +70,16 @@ def run_diff_html(diff: RunDiff) -> str:
         [f"<div style='color:{_RED}'>only in a: <code>{html.escape(s)}</code></div>" for s in ex.get("only_a", [])]
         + [f"<div style='color:{_GREEN}'>only in b: <code>{html.escape(s)}</code></div>" for s in ex.get("only_b", [])]
     )
+    src = diff.sources or {}
+    src_body = "".join(
+        [f"<div style='color:{_GREEN}'>+ {html.escape(p)}</div>" for p in src.get("added", [])]
+        + [f"<div style='color:{_RED}'>- {html.escape(p)}</div>" for p in src.get("removed", [])]
+        + [
+            f"<div style='color:{_AMBER}'>~ {html.escape(c['path'])}</div>"
+            f"<pre>{html.escape(chr(10).join(c['unified']))}</pre>"
+            for c in src.get("changed", [])
+        ]
+    )
     nb = diff.notebook
     if nb is None:
         nb_section = _section("Notebook", False, "<div>not captured in both runs</div>")
@@ -91,6 +101,7 @@ def run_diff_html(diff: RunDiff) -> str:
                 _section("Environment", changed["environment"], env_rows + _keyed(env.get("packages", {}))),
                 _section("Data", changed["data"], data_body),
                 _section("Execution log", changed["executions"], ex_body),
+                _section("Source files", changed["sources"], src_body),
                 nb_section,
             ]
         )

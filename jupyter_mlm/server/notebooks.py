@@ -11,20 +11,16 @@ already belongs to another existing file of this server).
 from __future__ import annotations
 
 import json
-import os
-import socket
 import uuid
 from typing import Any
 
-from blake3 import blake3
-
 from ..capture.snapshot import notebook_id_of
+from ..identity import root_key
 from ..store import Store
 
 
 def server_key(root_dir: str) -> str:
-    real = os.path.realpath(os.path.expanduser(root_dir or "."))
-    return blake3(f"{socket.gethostname()}\0{real}".encode()).hexdigest()[:32]
+    return root_key(root_dir)
 
 
 def _id_on_disk(contents_manager: Any, path: str) -> str | None:

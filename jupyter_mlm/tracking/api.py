@@ -230,11 +230,16 @@ def search_runs(
 
 
 def restore(run: str | Run, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
-    """Write the notebook of ``run``'s snapshot to ``path``; returns the path."""
+    """Write the notebook of ``run``'s snapshot to ``path``, and the local source files it imported
+    beside it (a differing existing file is kept unless ``overwrite``); returns the path."""
     from ..capture.reproduce import restore as restore_notebook
 
     SESSION.flush()
-    return restore_notebook(SESSION.store, run.id if isinstance(run, Run) else run, path, overwrite)
+    report: list[str] = []
+    written = restore_notebook(SESSION.store, run.id if isinstance(run, Run) else run, path, overwrite, report)
+    for line in report[1:]:
+        print(line)
+    return written
 
 
 def check(run: str | Run) -> Any:
@@ -264,13 +269,17 @@ def set_metric_direction(key: str, direction: str) -> None:
     SESSION.store.set_tags(SESSION.ensure_run().id, {DIRECTION_TAG + key: direction})
 
 
-def diff(a: str | Run, b: str | Run) -> Any:
+def diff(a: str | Run, b: str | Run, strict: bool = False) -> Any:
     """A ``RunDiff`` of two runs (ids, id prefixes, names or ``Run``s): params, metrics, tags,
-    environment, data, execution log and notebook. Renders as HTML; ``.to_dict()`` for JSON."""
+    environment, data, execution log, source files and notebook. Renders as HTML;
+    ``.to_dict()`` for JSON. ``strict=True`` also shows volatile notebook fields (execution
+    counts, timings, widget state, …; the list is in ``jupyter_mlm.diffs.volatile``)."""
     from ..diffs.runs import diff_runs
 
+    if not isinstance(strict, bool):
+        raise UsageError("strict must be True or False")
     SESSION.flush()
-    return diff_runs(SESSION.store, a.id if isinstance(a, Run) else a, b.id if isinstance(b, Run) else b)
+    return diff_runs(SESSION.store, a.id if isinstance(a, Run) else a, b.id if isinstance(b, Run) else b, strict)
 
 
 def diff_notebooks(a: Any, b: Any) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ import {
   IRunDiff,
   IRunList,
   ISnapshot,
+  ISourceFile,
   IStoreStatus
 } from './tokens';
 
@@ -243,6 +244,13 @@ export class MLMModel {
 
   async getSnapshot(runId: string): Promise<ISnapshot> {
     return requestAPI<ISnapshot>(`runs/${encodeURIComponent(runId)}/snapshot`);
+  }
+
+  /** One local source file of a run's snapshot, by its number in `snapshot.sources`. */
+  async getSourceFile(runId: string, index: number): Promise<ISourceFile> {
+    return requestAPI<ISourceFile>(
+      `runs/${encodeURIComponent(runId)}/snapshot/sources/${index}`
+    );
   }
 
   async getSnapshotNotebook(runId: string): Promise<INotebookContent> {

@@ -139,6 +139,25 @@ export interface ISnapshot {
   out_of_order: boolean;
   out_of_order_reasons: string[];
   snapshots: { id: string; phase: string; created_ms: number }[];
+  /** The kernel's working folder (the notebook's folder in Jupyter). */
+  cwd: string | null;
+  /** Local Python files the run imported, stored with the snapshot. */
+  sources: ISourceFile[];
+  repositories: {
+    root: string;
+    commit: string | null;
+    diff: string | null;
+    truncated: boolean;
+  }[];
+}
+
+export interface ISourceFile {
+  path: string;
+  module: string;
+  digest: string;
+  size: number;
+  /** Only when one file is fetched. */
+  text?: string;
 }
 
 export interface IDataCheck {

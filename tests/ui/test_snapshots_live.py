@@ -202,3 +202,31 @@ def test_never_saved_notebook_in_a_subfolder_then_renamed(page: Any, lab_server:
     )
     screenshot(page, "live-renamed")
     store.close()
+
+
+def test_run_detail_shows_the_local_sources_it_used(page: Any, lab_server: LabServer) -> None:
+    from .test_sidebar import open_sidebar
+
+    store = open_store(str(lab_server.store))
+    folder = lab_server.root / "withlib"
+    folder.mkdir(exist_ok=True)
+    (folder / "helpers.py").write_text("def answer():\n    return 42  # helpers v1\n")
+    write_notebook(
+        lab_server, "withlib/uses-lib.ipynb",
+        "import jupyter_mlm as mlm\nimport helpers",
+        "with mlm.start_run('uses-lib', experiment='live'):\n    mlm.log_metric('answer', helpers.answer())",
+    )  # fmt: skip
+    open_notebook(page, lab_server, "withlib/uses-lib.ipynb")
+    run_all(page)
+    run = run_named(store, "uses-lib")
+    live_snapshot(store, run)
+    panel = open_sidebar(page, lab_server)
+    panel.locator(".jp-mlm-row", has_text="uses-lib").get_by_text("uses-lib", exact=True).click()
+    detail = page.locator(".jp-mlm-detail")
+    detail.locator(".jp-mlm-tab", has_text="Sources (1)").click()
+    file = detail.locator(".jp-mlm-source-file")
+    file.locator("summary").click()
+    file.locator(".jp-mlm-source", has_text="helpers v1").wait_for(timeout=15_000)
+    assert "helpers.py" in file.locator("summary").inner_text() and "helpers" in file.locator("summary").inner_text()
+    screenshot(page, "run-sources")
+    store.close()

@@ -82,7 +82,7 @@ def test_every_section(two_runs: tuple[mlm.Run, mlm.Run]) -> None:
     assert notebook["cells"] == ["~ cell 5 (source): step_4()", "+ cell 11: extra_feature()"]
     assert dict(diff.sections()) == {
         "params": True, "metrics": True, "tags": True, "environment": False,
-        "data": True, "executions": True, "notebook": True,
+        "data": True, "executions": True, "sources": False, "notebook": True,
     }  # fmt: skip
 
 
@@ -114,6 +114,56 @@ def test_timings_and_execution_counts_alone_are_no_change(
     assert section is not None
     assert section["summary"] == {"added": 0, "removed": 0, "changed": 1, "unchanged": 2}
     assert section["cells"] == ["~ cell 2 (source): lr = 0.1"]
+
+
+def test_only_what_the_user_would_call_a_change(
+    session: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The review's shallow→deeper pair: 13 cells "changed", all metadata. Now only the edited
+    cell shows, with its source and its new output; ``strict`` still shows everything."""
+    notebook = tmp_path / "demo.ipynb"
+    monkeypatch.setenv("JPY_SESSION_NAME", str(notebook))
+
+    def executed(second: bool) -> Any:
+        cells = [new_code_cell(f"step_{i}()") for i in range(12)] + [new_code_cell("train(depth=3)")]
+        for n, cell in enumerate(cells):
+            cell.id = f"cell-{n}"
+            cell.execution_count = n + (40 if second else 1)
+            cell.metadata["trusted"] = second
+            cell.metadata["execution"] = {"iopub.execute_input": f"2026-11-2{int(second)}T08:00:00Z"}
+            cell.metadata["ExecuteTime"] = {"start_time": f"2026-11-23T08:00:0{int(second)}"}
+            cell.outputs = [nbformat.v4.new_output("execute_result", {"text/plain": f"{n}"}, execution_count=n)]
+        widget = {"model_id": f"w{int(second)}", "version_major": 2, "version_minor": 0}
+        cells[5].outputs = [
+            nbformat.v4.new_output("display_data", {"application/vnd.jupyter.widget-view+json": widget})
+        ]
+        if second:  # the one real change: the user edited the training cell; its output changed
+            cells[12].source = "train(depth=9)"
+            cells[12].outputs = [nbformat.v4.new_output("stream", name="stdout", text="auc 0.91\n")]
+        else:
+            cells[12].outputs = [nbformat.v4.new_output("stream", name="stdout", text="auc 0.84\n")]
+        metadata = {
+            "kernelspec": {"name": "python3", "display_name": "Python 3" if second else "Python 3 (ipykernel)",
+                           "language": "python"},
+            "language_info": {"name": "python", "version": "3.11.9" if second else "3.11.7"},
+            "widgets": {"application/vnd.jupyter.widget-state+json": {"state": {f"w{int(second)}": {}}}},
+        }  # fmt: skip
+        return new_notebook(cells=cells, metadata=metadata)
+
+    runs = []
+    for name, second in (("shallow", False), ("deeper", True)):
+        nbformat.write(executed(second), notebook)
+        with mlm.start_run(name) as run:
+            pass
+        runs.append(run)
+    section = mlm.diff(*runs).notebook
+    assert section is not None and section["header"] is False
+    assert section["summary"] == {"added": 0, "removed": 0, "changed": 1, "unchanged": 12}
+    assert section["cells"] == ["~ cell 13 (outputs, source): train(depth=3)"]
+    strict = mlm.diff(*runs, strict=True).notebook
+    assert strict is not None and strict["summary"]["changed"] == 13 and strict["header"] is True
+    with pytest.raises(mlm.UsageError, match="strict must be"):
+        mlm.diff(*runs, strict="yes")  # type: ignore[arg-type]
 
 
 def test_json_and_html(two_runs: tuple[mlm.Run, mlm.Run]) -> None:

@@ -19,7 +19,13 @@ from .registry import (
     VersionHandler,
 )
 from .runs import ArtifactHandler, MetricSeriesHandler, RunHandler, RunListHandler
-from .snapshots import DataCheckHandler, LiveNotebookHandler, SnapshotHandler, SnapshotNotebookHandler
+from .snapshots import (
+    DataCheckHandler,
+    LiveNotebookHandler,
+    SnapshotHandler,
+    SnapshotNotebookHandler,
+    SourceFileHandler,
+)
 from .status import StatusHandler
 
 API = r"/mlm/api"
@@ -32,6 +38,7 @@ def routes() -> list[tuple[str, Any]]:
         (rf"{API}/runs/(?P<ref>[^/]+)", RunHandler),
         (rf"{API}/runs/(?P<ref>[^/]+)/snapshot", SnapshotHandler),
         (rf"{API}/runs/(?P<ref>[^/]+)/snapshot/notebook", SnapshotNotebookHandler),
+        (rf"{API}/runs/(?P<ref>[^/]+)/snapshot/sources/(?P<index>[^/]+)", SourceFileHandler),
         (rf"{API}/runs/(?P<ref>[^/]+)/check", DataCheckHandler),
         (rf"{API}/snapshots", LiveNotebookHandler),
         (rf"{API}/diff", DiffHandler),

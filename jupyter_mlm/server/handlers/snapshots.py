@@ -16,6 +16,7 @@ from .base import MLMHandler
 
 KERNEL_ID = re.compile(r"^[A-Za-z0-9\-]{1,64}$")
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+MAX_DIFF_CHARS = 200_000
 DEFAULT_MAX_NOTEBOOK_BYTES = 50 * 1000 * 1000
 
 
@@ -34,7 +35,14 @@ def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
         "data": snapshot.data,
         "out_of_order": snapshot.out_of_order,
         "out_of_order_reasons": snapshot.out_of_order_reasons,
-    }
+        "cwd": snapshot.manifest.get("cwd"),
+        "sources": snapshot.sources,
+        "repositories": [
+            r | {"diff": None if r["diff"] is None else r["diff"][:MAX_DIFF_CHARS],
+                 "truncated": r["diff"] is not None and len(r["diff"]) > MAX_DIFF_CHARS}
+            for r in snapshot.repositories
+        ],
+    }  # fmt: skip
 
 
 class SnapshotHandler(MLMHandler):
@@ -65,6 +73,27 @@ class SnapshotNotebookHandler(MLMHandler):
             if snapshot.notebook is None:
                 raise NotFound(f"run {record.name!r} has no notebook in its snapshot")
             return dict(json.loads(json.dumps(snapshot.notebook)))
+
+        self.write_json(await self.call(load))
+
+
+class SourceFileHandler(MLMHandler):
+    """GET …/snapshot/sources/{index}: one local source file of the run's snapshot, as text.
+    Addressed by its place in the list, never by a path the client sends."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, ref: str, index: str) -> None:
+        if not index.isascii() or not index.isdigit() or len(index) > 6:
+            raise web.HTTPError(400, "the source file is addressed by its number in the snapshot's list")
+
+        def load() -> dict[str, Any]:
+            snapshot = read_snapshot(self.store, self.store.resolve_run(ref).id)
+            sources = snapshot.sources
+            if int(index) >= len(sources):
+                raise NotFound(f"the snapshot has {len(sources)} source file(s); there is no number {index}")
+            entry = sources[int(index)]
+            return entry | {"text": snapshot.source_text(entry["path"])}
 
         self.write_json(await self.call(load))
 

@@ -12,6 +12,7 @@ import {
   toNumber
 } from '../tokens';
 import { DataView } from './DataView';
+import { SourcesView } from './SourcesView';
 import { EnvironmentView } from './EnvironmentView';
 import { LineChart } from './LineChart';
 import { NotebookView } from './NotebookView';
@@ -24,7 +25,7 @@ export interface IRunDetailProps {
   onRestore: (run: IRun, notebook: INotebookContent) => Promise<string>;
 }
 
-type Tab = 'overview' | 'notebook' | 'environment' | 'data';
+type Tab = 'overview' | 'notebook' | 'environment' | 'data' | 'sources';
 
 function KeyValues(props: {
   title: string;
@@ -203,7 +204,8 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
             ['overview', 'Overview'],
             ['notebook', 'Notebook'],
             ['environment', 'Environment'],
-            ['data', `Data (${snapshot?.data.length ?? 0})`]
+            ['data', `Data (${snapshot?.data.length ?? 0})`],
+            ['sources', `Sources (${snapshot?.sources?.length ?? 0})`]
           ] as [Tab, string][]
         ).map(([id, label]) => (
           <button
@@ -245,6 +247,16 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
         ))}
       {tab === 'data' && snapshot && (
         <DataView data={snapshot.data} check={check} />
+      )}
+      {tab === 'sources' && snapshot && (
+        <SourcesView
+          snapshot={{
+            ...snapshot,
+            sources: snapshot.sources ?? [],
+            repositories: snapshot.repositories ?? []
+          }}
+          load={index => model.getSourceFile(runId, index)}
+        />
       )}
       {tab === 'overview' && (
         <>
