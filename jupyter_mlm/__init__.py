@@ -69,6 +69,10 @@ def __getattr__(name: str) -> Any:
         from .registry.version import ModelVersion
 
         return ModelVersion
+    if name == "monitor":  # numpy and the store load when monitoring is first used
+        import importlib
+
+        return importlib.import_module(".monitor", __name__)
     raise AttributeError(f"module 'jupyter_mlm' has no attribute {name!r}")
 
 

@@ -329,6 +329,40 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _monitor(args: argparse.Namespace) -> Any:
+    from .monitoring.service import Monitor
+
+    return Monitor(_open(args), login_name())
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    monitor = _monitor(args)
+    report = monitor.report(args.model, window=args.window, version=args.version)
+    if args.json:
+        print(dumps(report.to_dict(), indent=2))
+    else:
+        from .diffs.terminal import clean
+
+        print("\n".join(clean(line) for line in report.lines()))
+    return 0
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from .registry.card import when
+
+    alerts = _open(args).alerts(args.model)
+    if args.json:
+        print(dumps(alerts, indent=2))
+        return 0
+    if not alerts:
+        print("no alerts" + (f" for {args.model}" if args.model else ""))
+        return 0
+    rows = [[when(a.ts_ms), a.model, str(a.version or ""), a.expression, "" if a.value is None else f"{a.value:.4g}"]
+            for a in alerts[: args.limit]]  # fmt: skip
+    print(_table(rows, ["WHEN", "MODEL", "VERSION", "RULE", "VALUE"]))
+    return 0
+
+
 def _positive(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"version must be a positive whole number, not {value!r}")
@@ -432,6 +466,19 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--to", metavar="FILE", help="anchor: append the anchor line to FILE")
     audit.add_argument("--json", action="store_true", help="print JSON")
     audit.set_defaults(func=cmd_audit)
+
+    monitor = sub.add_parser("monitor", help="drift, performance and latency of a model over a window")
+    monitor.add_argument("model", help="NAME (production), NAME@ALIAS or NAME/VERSION")
+    monitor.add_argument("--window", default="1d", help="how far back: 1h, 1d, 7d, … or all (default 1d)")
+    monitor.add_argument("--version", type=_positive, help="this version instead of production")
+    monitor.add_argument("--json", action="store_true", help="print JSON")
+    monitor.set_defaults(func=cmd_monitor)
+
+    alerts = sub.add_parser("alerts", help="alerts raised by monitoring rules, newest first")
+    alerts.add_argument("--model", help="only this model's")
+    alerts.add_argument("--limit", type=_positive, default=50, help="at most N (default 50)")
+    alerts.add_argument("--json", action="store_true", help="print JSON")
+    alerts.set_defaults(func=cmd_alerts)
 
     policy = sub.add_parser("policy", help="show or set the registry's stage policy (shared by every face)")
     policy.add_argument("action", nargs="?", choices=["show", "set"], default="show")

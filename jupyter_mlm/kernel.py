@@ -56,8 +56,16 @@ def _tell_frontend(phase: str, record: Any) -> None:
     except ImportError:
         return
     entry = LOG.entries[-1] if LOG.entries and LOG.entries[-1].success is None else None
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    # The running cell's number: the frontend learns it from the shell channel, which is not
+    # ordered with iopub, so the snapshot taken at iopub's idle may not have it yet.
+    # IPython counts the running cell before running it (ipykernel replies execution_count - 1).
+    counter = getattr(shell, "execution_count", None) if entry else None
+    count = counter - 1 if isinstance(counter, int) and counter > 1 else None
     data = {"event": "snapshot", "phase": phase, "run_id": record.id, "run_name": record.name,
-            "cell_id": entry.cell_id if entry else None}  # fmt: skip
+            "cell_id": entry.cell_id if entry else None, "execution_count": count}  # fmt: skip
     channel = create_comm(target_name=COMM_TARGET, data=data)
     channel.close()
 

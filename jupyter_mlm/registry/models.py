@@ -16,7 +16,7 @@ from ..store import Store
 from .flavors import PICKLE_SERIALIZERS, Serialized, deserialize, serialize, serialize_path
 from .governance import Governance
 from .names import check_digest, check_model_name
-from .profile import check_signature, profile_data, signature_from_profile
+from .profile import check_signature, profile_data, profile_frame, signature_from_profile
 
 PICKLE_WARNING = (
     "The pickle module is not secure. Only unpickle data you trust: {ref} was registered by {who}, "
@@ -54,6 +54,10 @@ def register(
     profile_digest = None
     if reference_data is not None:
         profile = profile_data(reference_data)
+        from ..stats.reference import build_reference
+
+        # What monitoring compares production data with (stats.reference): kept in the same blob.
+        profile["monitoring"] = build_reference(profile_frame(reference_data))
         profile_digest = store.objects.put_bytes(json.dumps(profile, sort_keys=True).encode())
         if signature is None:
             signature = signature_from_profile(profile)

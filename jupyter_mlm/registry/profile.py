@@ -17,7 +17,8 @@ HISTOGRAM_BINS = 20
 TOP_CATEGORIES = 50
 
 
-def _frame(data: Any) -> Any:
+def profile_frame(data: Any) -> Any:
+    """``reference_data`` as a pandas DataFrame."""
     try:
         import pandas as pd
     except ImportError:  # pragma: no cover - pandas is a dependency of the dev and bench extras
@@ -62,7 +63,7 @@ def column_type(series: Any) -> str:
 
 def profile_data(data: Any) -> dict[str, Any]:
     """The profile of a DataFrame, Series or 1-/2-D array."""
-    frame = _frame(data)
+    frame = profile_frame(data)
     if len(frame.columns) == 0:
         raise UsageError("reference_data has no columns")
     columns: dict[str, Any] = {}

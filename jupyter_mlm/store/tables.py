@@ -275,3 +275,58 @@ audit_head = Table(
     Column("seq", BigInteger, nullable=False),
     Column("hash", DIGEST, nullable=False),
 )
+
+# Monitoring (0006). A batch is a profile of production rows (a blob), with the rows' ids,
+# predictions and scores (a blob) for joining labels that arrive later.
+monitor_batches = Table(
+    "monitor_batches",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("model", String(250), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("ts_ms", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("profile_digest", DIGEST, nullable=False),
+    Column("outputs_digest", DIGEST),
+    Column("rows_digest", DIGEST),
+    Column("source", String(32), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Index("ix_monitor_batches_model", "model", "ts_ms"),
+)
+
+monitor_labels = Table(
+    "monitor_labels",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("model", String(250), nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("digest", DIGEST, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Index("ix_monitor_labels_model", "model", "created_ms"),
+)
+
+monitor_rules = Table(
+    "monitor_rules",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("model", String(250), nullable=False),
+    Column("expression", Text, nullable=False),
+    Column("created_by", String(250), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("deleted_ms", BigInteger),
+)
+
+monitor_alerts = Table(
+    "monitor_alerts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("model", String(250), nullable=False),
+    Column("version", Integer),
+    Column("rule_id", ID, nullable=False),
+    Column("expression", Text, nullable=False),
+    Column("value", Float),
+    Column("window_start_ms", BigInteger, nullable=False),
+    Column("window_end_ms", BigInteger, nullable=False),
+    Column("ts_ms", BigInteger, nullable=False),
+    Index("ix_monitor_alerts_model", "model", "ts_ms"),
+)

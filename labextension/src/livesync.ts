@@ -2,11 +2,12 @@
  * Sends the live notebook (unsaved edits and outputs included) to the server, so a run's
  * snapshot shows the notebook as the user saw it:
  *
- * - when the kernel asks for it: at a run's start (at once) and at its end (once the cell that
- *   ended the run has finished, with its outputs). The kernel asks through a comm opened on
- *   target `jupyter_mlm`; iopub delivers that message before the cell's idle status, so the
- *   answer cannot miss the moment, whether the run started and ended in one cell or under
- *   Run All;
+ * - when the kernel asks for it: at a run's start (at once) and at its end (at the kernel's idle
+ *   status for the cell that ended the run). The kernel asks through a comm opened on target
+ *   `jupyter_mlm`. iopub is ordered: the cell's own outputs come before that idle status and the
+ *   next queued cell's after it, so the notebook taken then is exactly what the run left, whether
+ *   it started and ended in one cell or under Run All. The cell's execution count travels on
+ *   the shell channel, which is not ordered with iopub, so the kernel sends it along;
  * - after cells run (debounced, at most one request in flight per notebook), as the kernel's
  *   latest live notebook.
  */
@@ -37,6 +38,24 @@ interface ISnapshotEvent {
   run_id: string;
   run_name: string;
   cell_id: string | null;
+  execution_count: number | null;
+}
+
+/** The notebook with the running cell's execution count filled in from the kernel. */
+function withCount(notebook: unknown, data: ISnapshotEvent): unknown {
+  const cells =
+    (notebook as { cells?: { id?: string; execution_count?: number | null }[] })
+      .cells ?? [];
+  for (const cell of cells) {
+    if (
+      cell.id === data.cell_id &&
+      (cell.execution_count === null || cell.execution_count === undefined) &&
+      data.execution_count !== null
+    ) {
+      cell.execution_count = data.execution_count;
+    }
+  }
+  return notebook;
 }
 
 export class LiveNotebookSync {
@@ -48,11 +67,6 @@ export class LiveNotebookSync {
       const panel = tracker.find(p => p.content === args.notebook);
       if (panel) {
         this.schedule(panel);
-      }
-      const waiting = this._waiting.get(args.cell.model.id);
-      if (waiting) {
-        this._waiting.delete(args.cell.model.id);
-        waiting();
       }
     });
     tracker.widgetAdded.connect((_, panel) => this._watch(panel));
@@ -106,10 +120,15 @@ export class LiveNotebookSync {
         return;
       }
       void this._model
-        .postLiveNotebook(kernel.id, panel.context.path, model.toJSON(), {
-          run_id: data.run_id,
-          phase: data.phase
-        })
+        .postLiveNotebook(
+          kernel.id,
+          panel.context.path,
+          withCount(model.toJSON(), data),
+          {
+            run_id: data.run_id,
+            phase: data.phase
+          }
+        )
         .then(() => {
           this._sent += 1;
         })
@@ -120,23 +139,29 @@ export class LiveNotebookSync {
           )
         );
     };
-    const cellId = data.cell_id;
-    const running =
-      cellId !== null &&
-      panel.content.widgets.some(cell => cell.model.id === cellId);
-    if (data.phase === 'start' || !running || cellId === null) {
+    const parent = (message.parent_header as { msg_id?: string }).msg_id;
+    if (data.phase === 'start' || !parent) {
       post();
       return;
     }
-    // The end: the notebook once the cell that ended the run has finished.
+    // The end: the notebook at the kernel's idle status for the request that ended the run.
+    const onMessage = (_: unknown, msg: KernelMessage.IIOPubMessage): void => {
+      const parentId = (msg.parent_header as { msg_id?: string }).msg_id;
+      if (
+        msg.header.msg_type === 'status' &&
+        parentId === parent &&
+        (msg.content as { execution_state?: string }).execution_state === 'idle'
+      ) {
+        kernel.iopubMessage.disconnect(onMessage);
+        window.clearTimeout(timer);
+        post();
+      }
+    };
     const timer = window.setTimeout(() => {
-      this._waiting.delete(cellId);
+      kernel.iopubMessage.disconnect(onMessage);
       post();
     }, END_WAIT_MS);
-    this._waiting.set(cellId, () => {
-      window.clearTimeout(timer);
-      post();
-    });
+    kernel.iopubMessage.connect(onMessage);
   }
 
   private async _send(panel: NotebookPanel, state: IPending): Promise<void> {
@@ -180,6 +205,5 @@ export class LiveNotebookSync {
 
   private _pending = new Map<NotebookPanel, IPending>();
   private _attached = new WeakSet<Kernel.IKernelConnection>();
-  private _waiting = new Map<string, () => void>();
   private _sent = 0;
 }

@@ -5,6 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from .diff import DiffHandler
+from .monitor import (
+    AlertsHandler,
+    BatchHandler,
+    ModelStatusHandler,
+    MonitoredModelsHandler,
+    ReportHandler,
+    RulesHandler,
+    SeriesHandler,
+)
 from .registry import (
     AliasHandler,
     AuditHandler,
@@ -51,6 +60,14 @@ def routes() -> list[tuple[str, Any]]:
         (rf"{API}/models/(?P<name>[^/]+)/requests/(?P<request_id>[^/]+)/(?P<decision>[a-z]+)", DecisionHandler),
         (rf"{API}/models/(?P<name>[^/]+)/rollback", RollbackHandler),
         (rf"{API}/models/(?P<name>[^/]+)/aliases/(?P<alias>[^/]+)", AliasHandler),
+        (rf"{API}/monitor", MonitoredModelsHandler),
+        (rf"{API}/monitor/(?P<model>[^/]+)", ModelStatusHandler),
+        (rf"{API}/monitor/(?P<model>[^/]+)/report", ReportHandler),
+        (rf"{API}/monitor/(?P<model>[^/]+)/series", SeriesHandler),
+        (rf"{API}/monitor/(?P<model>[^/]+)/alerts", AlertsHandler),
+        (rf"{API}/monitor/(?P<model>[^/]+)/batches", BatchHandler),
+        (rf"{API}/monitor/(?P<model>[^/]+)/rules", RulesHandler),
+        (rf"{API}/monitor/(?P<model>[^/]+)/rules/(?P<rule_id>[^/]+)", RulesHandler),
         (rf"{API}/audit", AuditHandler),
         (rf"{API}/audit/verify", AuditVerifyHandler),
         (rf"{API}/runs/(?P<ref>[^/]+)/metrics/(?P<key>.+)", MetricSeriesHandler),

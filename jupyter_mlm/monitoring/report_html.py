@@ -1,0 +1,92 @@
+"""A monitoring report as HTML for notebooks: summary, per-feature table (method, score,
+threshold, verdict, PSI) with a small reference-vs-current distribution per feature, as
+inline SVG so nothing needs a plotting library."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .service import MonitorReport
+
+_REF, _CUR, _RED, _GREEN = "#90a4ae", "#ef6c00", "#c62828", "#2e7d32"
+
+
+def _bars(reference: list[float], current: list[float], width: int = 120, height: int = 28) -> str:
+    if not reference or not current or sum(reference) == 0 or sum(current) == 0:
+        return ""
+    ref = [r / sum(reference) for r in reference]
+    cur = [c / sum(current) for c in current]
+    top = max(ref + cur) or 1.0
+    step = width / len(ref)
+    bars = []
+    for i, (r, c) in enumerate(zip(ref, cur, strict=True)):
+        x = i * step
+        bars.append(
+            f"<rect x='{x:.1f}' y='{height * (1 - r / top):.1f}' width='{step / 2:.1f}' "
+            f"height='{height * r / top:.1f}' fill='{_REF}'/>"
+        )
+        bars.append(
+            f"<rect x='{x + step / 2:.1f}' y='{height * (1 - c / top):.1f}' width='{step / 2:.1f}' "
+            f"height='{height * c / top:.1f}' fill='{_CUR}'/>"
+        )
+    return f"<svg width='{width}' height='{height}' role='img' aria-label='reference vs current'>{''.join(bars)}</svg>"
+
+
+def _distribution(name: str, report: MonitorReport) -> str:
+    ref = (report.reference or {}).get("columns", {}).get(name)
+    cur = (report.current or {}).get("columns", {}).get(name)
+    if not ref or not cur:
+        return ""
+    if ref["type"] == "numeric" and cur.get("deciles"):
+        return _bars(ref["decile_counts"], cur["deciles"])
+    if ref["type"] == "categorical" and cur["type"] == "categorical":
+        keys = sorted(ref["counts"], key=lambda k: -ref["counts"][k])[:12]
+        return _bars([ref["counts"][k] for k in keys], [cur["counts"].get(k, 0) for k in keys])
+    return ""
+
+
+def _fmt(value: Any) -> str:
+    return "—" if value is None else html.escape(f"{value:.4g}")
+
+
+def report_html(report: MonitorReport) -> str:
+    parts = [
+        f"<div class='mlm-monitor'><b>{html.escape(report.model)}/{report.version}</b> — "
+        f"{report.rows:,} rows in {report.batches} batch(es), window {html.escape(report.window)}"
+    ]
+    drift = report.drift
+    if drift is not None:
+        colour = _RED if drift["dataset_drift"] else _GREEN
+        verdict = "dataset drift" if drift["dataset_drift"] else "no dataset drift"
+        parts.append(
+            f"<div style='color:{colour}'>{drift['drifted']} of {len(drift['columns'])} columns drifted "
+            f"({drift['share']:.0%}; threshold {drift['share_threshold']:.0%}): <b>{verdict}</b></div>"
+        )
+        rows = []
+        for c in drift["columns"]:
+            flag = f"<span style='color:{_RED}'>drift</span>" if c["drifted"] else "ok"
+            rows.append(
+                f"<tr><td>{html.escape(c['column'])}</td><td>{c['type']}</td><td>{c['method']}</td>"
+                f"<td>{_fmt(c['score'])}</td><td>{c['threshold']:g}</td><td>{flag}</td><td>{_fmt(c['psi'])}</td>"
+                f"<td>{_distribution(c['column'], report)}</td></tr>"
+            )
+        parts.append(
+            "<table><tr><th>column</th><th>type</th><th>method</th><th>score</th><th>threshold</th>"
+            "<th>verdict</th><th>PSI</th><th><span style='color:" + _REF + "'>reference</span> / "
+            "<span style='color:" + _CUR + "'>current</span></th></tr>" + "".join(rows) + "</table>"
+        )
+    elif not report.has_reference:
+        parts.append("<div>No reference: register the version with <code>reference_data=…</code>.</div>")
+    if report.performance is not None:
+        shown = ", ".join(f"{k} {_fmt(v)}" for k, v in report.performance["metrics"].items() if v is not None)
+        parts.append(f"<div>Performance on {report.performance['rows']:,} labelled rows: {shown}</div>")
+    if report.latency:
+        parts.append("<div>Latency (ms): " + ", ".join(f"{k} {_fmt(v)}" for k, v in report.latency.items()) + "</div>")
+    for alert in report.alerts:
+        parts.append(
+            f"<div style='color:{_RED}'>Alert: <code>{html.escape(alert.expression)}</code> "
+            f"(value {_fmt(alert.value)})</div>"
+        )
+    return "".join(parts) + "</div>"

@@ -1,0 +1,231 @@
+"""Mergeable profiles of batches of rows: what monitoring keeps instead of the rows.
+
+A profile is a JSON-ready dict; ``merge`` of the profiles of any partition of a dataset equals
+the profile of the whole, except for two documented approximations:
+
+- each numeric column's quantile sketch has 1 % relative accuracy (``sketch``), and merging adds
+  no error to it;
+- the reservoir sample (``RESERVOIR`` values per column) of a merged profile is a uniform sample
+  of the union, not the sample profiling the whole would have drawn; it is *all* the values
+  whenever the column has at most ``RESERVOIR`` of them, which is what keeps small windows exact.
+
+Per numeric column: count, missing, min, max, sum, sum of squares, the sketch, counts on the
+reference's decile bins when a reference is given (for PSI), the reservoir. Per categorical
+column: counts per value (up to ``MAX_CATEGORIES``, the rest as one ``other`` count), missing,
+the reservoir. ``profile`` is a plain function of plain data, picklable, so it runs inside Dask
+or Spark tasks; their results merge on the driver.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from ..errors import UsageError
+from . import sketch as sk
+
+RESERVOIR = 1000
+MAX_CATEGORIES = 10_000
+NUMERIC = "numeric"
+CATEGORICAL = "categorical"
+
+
+def columns_of(data: Any, names: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Columns of a pandas/polars DataFrame, a pyarrow Table, a numpy array or a dict of arrays."""
+    module = type(data).__module__.split(".")[0]
+    if module == "pandas":
+        if hasattr(data, "columns"):
+            return {str(c): data[c].to_numpy() for c in data.columns}
+        return {str(data.name if data.name is not None else "value"): data.to_numpy()}
+    if module == "polars":
+        return {str(c): data[c].to_numpy() for c in data.columns}
+    if module == "pyarrow":
+        return {str(c): data.column(c).to_numpy(zero_copy_only=False) for c in data.column_names}
+    if isinstance(data, np.ndarray):
+        if data.ndim == 1:
+            data = data.reshape(-1, 1)
+        if data.ndim != 2:
+            raise UsageError(f"production data must be 1- or 2-dimensional, not {data.ndim}-dimensional")
+        if names is not None and len(names) != data.shape[1]:
+            raise UsageError(f"the array has {data.shape[1]} columns but the model's signature names {len(names)}")
+        labels = names or [f"x{i}" for i in range(data.shape[1])]
+        return {name: data[:, i] for i, name in enumerate(labels)}
+    if isinstance(data, Mapping):
+        return {str(k): np.asarray(v) for k, v in data.items()}
+    raise UsageError(
+        f"production data must be a pandas or polars DataFrame, a pyarrow Table, a numpy array or a dict "
+        f"of columns, not {type(data).__name__}"
+    )
+
+
+def kind_of(values: np.ndarray) -> str:
+    return NUMERIC if values.dtype.kind in "iuf" else CATEGORICAL
+
+
+def _reservoir(values: np.ndarray, rng: np.random.Generator) -> list[Any]:
+    chosen = values if values.size <= RESERVOIR else values[rng.choice(values.size, RESERVOIR, replace=False)]
+    return [v.item() if hasattr(v, "item") else v for v in chosen]
+
+
+def _numeric(values: np.ndarray, deciles: list[float] | None, rng: np.random.Generator) -> dict[str, Any]:
+    values = values.astype(np.float64, copy=False)
+    finite_mask = np.isfinite(values)
+    finite = values[finite_mask] if not finite_mask.all() else values
+    out: dict[str, Any] = {
+        "type": NUMERIC,
+        "count": int(finite.size),
+        "missing": int(values.size - finite.size),
+        "sum": float(finite.sum()) if finite.size else 0.0,
+        "sumsq": float(np.dot(finite, finite)) if finite.size else 0.0,
+        "min": float(finite.min()) if finite.size else None,
+        "max": float(finite.max()) if finite.size else None,
+        "sketch": sk.to_json(sk.sketch(finite)),
+        "reservoir": _reservoir(finite, rng),
+        "seen": int(finite.size),
+    }
+    if deciles is not None:
+        bins = np.searchsorted(np.asarray(deciles), finite, side="right")
+        out["deciles"] = np.bincount(bins, minlength=len(deciles) + 1).tolist()
+    return out
+
+
+def _categorical(values: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
+    present = [v for v in values.tolist() if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    texts = np.asarray([str(v) for v in present], dtype=object)
+    pairs: list[tuple[str, int]] = []
+    if texts.size:
+        unique, found = np.unique(texts, return_counts=True)
+        pairs = sorted(zip(unique.tolist(), found.tolist(), strict=True), key=lambda kv: -kv[1])
+    kept = {str(k): int(c) for k, c in pairs[:MAX_CATEGORIES]}
+    return {
+        "type": CATEGORICAL,
+        "count": len(present),
+        "missing": int(values.size - len(present)),
+        "counts": kept,
+        "other": int(sum(c for _, c in pairs[MAX_CATEGORIES:])),
+        "reservoir": _reservoir(texts, rng),
+        "seen": len(present),
+    }
+
+
+def profile_columns(
+    columns: Mapping[str, np.ndarray], reference: Mapping[str, Any] | None = None, seed: int = 0
+) -> dict[str, dict[str, Any]]:
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, values in columns.items():
+        values = np.asarray(values)
+        ref = (reference or {}).get(name) or {}
+        if kind_of(values) == NUMERIC and ref.get("type", NUMERIC) == NUMERIC:
+            out[name] = _numeric(values, ref.get("deciles"), rng)
+        else:
+            out[name] = _categorical(values, rng)
+    return out
+
+
+def profile(
+    data: Any,
+    *,
+    predictions: Any = None,
+    scores: Any = None,
+    latency_ms: Any = None,
+    reference: Mapping[str, Any] | None = None,
+    names: list[str] | None = None,
+) -> dict[str, Any]:
+    """The mergeable profile of a batch of rows (see the module docstring).
+
+    Args:
+        data: the model's inputs (DataFrame, Table, array, dict of columns).
+        predictions, scores, latency_ms: per-row model outputs and serving latency.
+        reference: ``reference_bins(...)`` of the version, for PSI on the reference's deciles.
+        names: column names for a plain array.
+    """
+    columns = columns_of(data, names)
+    rows = {len(v) for v in columns.values()}
+    if len(rows) > 1:
+        raise UsageError(f"columns have different lengths: {sorted(rows)}")
+    n = rows.pop() if rows else 0
+    outputs: dict[str, np.ndarray] = {}
+    for label, value in (("prediction", predictions), ("score", scores), ("latency_ms", latency_ms)):
+        if value is None:
+            continue
+        array = np.asarray(value)
+        if array.ndim == 2 and label == "score":
+            array = array[:, -1]  # predict_proba: the positive class
+        if array.ndim != 1 or len(array) != n:
+            raise UsageError(f"{label}s must be one value per row ({n} rows), not shape {array.shape}")
+        outputs[label] = array
+    return {
+        "version": 1,
+        "rows": n,
+        "columns": profile_columns(columns, (reference or {}).get("columns"), seed=n),
+        "outputs": profile_columns(outputs, (reference or {}).get("outputs"), seed=n + 1),
+    }
+
+
+def _merge_reservoir(a: dict[str, Any], b: dict[str, Any], rng: np.random.Generator) -> list[Any]:
+    left, right = list(a["reservoir"]), list(b["reservoir"])
+    if len(left) + len(right) <= RESERVOIR:
+        return left + right
+    # Each slot from a side in proportion to how many values that side's sample stands for.
+    weight = a["seen"] / max(a["seen"] + b["seen"], 1)
+    take_left = min(len(left), round(RESERVOIR * weight))
+    take_right = min(len(right), RESERVOIR - take_left)
+    picks_l = rng.choice(len(left), take_left, replace=False) if take_left else []
+    picks_r = rng.choice(len(right), take_right, replace=False) if take_right else []
+    return [left[i] for i in picks_l] + [right[i] for i in picks_r]
+
+
+def _merge_column(a: dict[str, Any], b: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    if a["type"] != b["type"]:
+        raise UsageError(f"cannot merge a {a['type']} column with a {b['type']} one")
+    out = {
+        "type": a["type"],
+        "count": a["count"] + b["count"],
+        "missing": a["missing"] + b["missing"],
+        "seen": a["seen"] + b["seen"],
+        "reservoir": _merge_reservoir(a, b, rng),
+    }
+    if a["type"] == NUMERIC:
+        out["sum"], out["sumsq"] = a["sum"] + b["sum"], a["sumsq"] + b["sumsq"]
+        mins = [m for m in (a["min"], b["min"]) if m is not None]
+        maxs = [m for m in (a["max"], b["max"]) if m is not None]
+        out["min"], out["max"] = (min(mins) if mins else None), (max(maxs) if maxs else None)
+        out["sketch"] = sk.to_json(sk.merge(sk.from_json(a["sketch"]), sk.from_json(b["sketch"])))
+        if "deciles" in a and "deciles" in b:
+            out["deciles"] = [x + y for x, y in zip(a["deciles"], b["deciles"], strict=True)]
+        return out
+    counts = dict(a["counts"])
+    for key, count in b["counts"].items():
+        counts[key] = counts.get(key, 0) + count
+    ordered = sorted(counts.items(), key=lambda kv: -kv[1])
+    out["counts"] = dict(ordered[:MAX_CATEGORIES])
+    out["other"] = a["other"] + b["other"] + sum(c for _, c in ordered[MAX_CATEGORIES:])
+    return out
+
+
+def merge(profiles: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    """One profile of all the rows of ``profiles`` (None for none)."""
+    rng = np.random.default_rng(7)
+    merged: dict[str, Any] | None = None
+    for p in profiles:
+        if merged is None:
+            merged = {"version": 1, "rows": p["rows"], "columns": dict(p["columns"]), "outputs": dict(p["outputs"])}
+            continue
+        merged["rows"] += p["rows"]
+        for part in ("columns", "outputs"):
+            for name, column in p[part].items():
+                mine = merged[part].get(name)
+                merged[part][name] = column if mine is None else _merge_column(mine, column, rng)
+    return merged
+
+
+def mean_std(column: dict[str, Any]) -> tuple[float | None, float | None]:
+    n = column["count"]
+    if not n:
+        return None, None
+    mean = column["sum"] / n
+    return mean, math.sqrt(max(column["sumsq"] / n - mean * mean, 0.0))
