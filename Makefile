@@ -61,12 +61,14 @@ pytest: setup services
 
 test: lint typecheck pytest
 
-# Peers measured side by side: MLflow in the project venv, DVC in its own (its pins would
-# disturb the test environment).
+# Peers measured side by side: MLflow in the project venv, DVC and Evidently in their own (their
+# pins would disturb the test environment).
 bench: setup
 	$(BIN)/pip install -q --no-build-isolation -e ".[bench]" $(QUIET_PIP)
 	[ -x .venv-dvc/bin/dvc ] || { $(PYTHON) -m venv .venv-dvc && .venv-dvc/bin/pip install -q dvc $(QUIET_PIP); }
+	[ -x .venv-evidently/bin/python ] || { $(PYTHON) -m venv .venv-evidently && \
+		.venv-evidently/bin/pip install -q "evidently==0.7.23" "pandas<3" $(QUIET_PIP); }
 	for bench in tests/benchmarks/bench_*.py; do $(BIN)/python $$bench; done
 
 clean:
-	rm -rf $(VENV) .venv-dvc node_modules lib jupyter_mlm/labextension $(STAMPS) tsconfig.tsbuildinfo
+	rm -rf $(VENV) .venv-dvc .venv-evidently node_modules lib jupyter_mlm/labextension $(STAMPS) tsconfig.tsbuildinfo

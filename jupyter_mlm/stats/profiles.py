@@ -18,6 +18,7 @@ or Spark tasks; their results merge on the driver.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -67,7 +68,7 @@ def kind_of(values: np.ndarray) -> str:
 
 def _reservoir(values: np.ndarray, rng: np.random.Generator) -> list[Any]:
     chosen = values if values.size <= RESERVOIR else values[rng.choice(values.size, RESERVOIR, replace=False)]
-    return [v.item() if hasattr(v, "item") else v for v in chosen]
+    return list(chosen.tolist())
 
 
 def _numeric(values: np.ndarray, deciles: list[float] | None, rng: np.random.Generator) -> dict[str, Any]:
@@ -87,9 +88,17 @@ def _numeric(values: np.ndarray, deciles: list[float] | None, rng: np.random.Gen
         "seen": int(finite.size),
     }
     if deciles is not None:
-        bins = np.searchsorted(np.asarray(deciles), finite, side="right")
-        out["deciles"] = np.bincount(bins, minlength=len(deciles) + 1).tolist()
+        out["deciles"] = decile_counts(finite, deciles)
     return out
+
+
+def decile_counts(values: np.ndarray, edges: list[float]) -> list[int]:
+    """Counts per bin of ``edges`` (bin i holds edges[i-1] <= x < edges[i]), as
+    ``np.searchsorted(edges, x, side="right")`` bins them, in one comparison pass per edge."""
+    if not edges:
+        return [int(values.size)]
+    below = [int(np.count_nonzero(values < edge)) for edge in edges]
+    return [below[0], *(b - a for a, b in itertools.pairwise(below)), int(values.size) - below[-1]]
 
 
 def _categorical(values: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import sketch as sk
-from .profiles import CATEGORICAL, NUMERIC, columns_of, kind_of
+from .profiles import CATEGORICAL, NUMERIC, columns_of, decile_counts, kind_of
 
 EXACT_ROWS = 1000
 FEW_VALUES = 5
@@ -25,7 +25,7 @@ def _numeric_reference(values: np.ndarray) -> dict[str, Any]:
     finite = values.astype(np.float64)
     finite = finite[np.isfinite(finite)]
     edges = sorted(set(np.quantile(finite, np.linspace(0.1, 0.9, 9)).tolist())) if finite.size else []
-    bins = np.searchsorted(np.asarray(edges), finite, side="right") if finite.size else np.array([], dtype=int)
+    counts = decile_counts(finite, edges) if finite.size else [0] * (len(edges) + 1)
     return {
         "type": NUMERIC,
         "count": int(finite.size),
@@ -33,7 +33,7 @@ def _numeric_reference(values: np.ndarray) -> dict[str, Any]:
         "mean": float(finite.mean()) if finite.size else None,
         "std": float(finite.std()) if finite.size else None,
         "deciles": edges,
-        "decile_counts": np.bincount(bins, minlength=len(edges) + 1).tolist(),
+        "decile_counts": counts,
         "sketch": sk.to_json(sk.sketch(finite)),
         "values": finite.tolist() if finite.size <= EXACT_ROWS else None,
     }

@@ -21,23 +21,28 @@ _LOG_GAMMA = math.log(GAMMA)
 MIN_MAGNITUDE = 1e-9
 
 
-def _buckets(values: np.ndarray) -> dict[int, int]:
-    if values.size == 0:
-        return {}
-    keys = np.ceil(np.log(values) / _LOG_GAMMA).astype(np.int64)
-    # A bincount over the key range is linear; np.unique would sort a million keys per column.
-    low = int(keys.min())
-    counts = np.bincount(keys - low)
-    nonzero = np.flatnonzero(counts)
-    return {int(k) + low: int(counts[k]) for k in nonzero}
-
-
 def sketch(values: np.ndarray) -> dict[str, Any]:
     """The sketch of finite float values."""
-    positive = values[values > MIN_MAGNITUDE]
-    negative = -values[values < -MIN_MAGNITUDE]
-    zeros = int(values.size - positive.size - negative.size)
-    return {"pos": _buckets(positive), "neg": _buckets(negative), "zero": zeros, "n": int(values.size)}
+    if values.size == 0:
+        return {"pos": {}, "neg": {}, "zero": 0, "n": 0}
+    # One pass per step over all values (no boolean-mask copies): keys of |x|, offset by sign
+    # into one bincount; values too small to tell from zero go to a slot of their own.
+    magnitude = np.abs(values)
+    nonzero = magnitude > MIN_MAGNITUDE
+    keys = np.ceil(np.log(np.maximum(magnitude, MIN_MAGNITUDE)) / _LOG_GAMMA).astype(np.int64)
+    low, high = int(keys.min()), int(keys.max())
+    span = high - low + 1
+    slots = keys - low
+    slots += np.where(values < 0, span, 0)
+    slots[~nonzero] = 2 * span
+    counts = np.bincount(slots, minlength=2 * span + 1)
+    pos, neg = counts[:span], counts[span : 2 * span]
+    return {
+        "pos": {int(k) + low: int(pos[k]) for k in np.flatnonzero(pos)},
+        "neg": {int(k) + low: int(neg[k]) for k in np.flatnonzero(neg)},
+        "zero": int(counts[2 * span]),
+        "n": int(values.size),
+    }
 
 
 def merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

@@ -18,11 +18,14 @@ import {
   INotebookContent,
   IRun,
   MODEL_PAGE_PREFIX,
+  MONITOR_PAGE_PREFIX,
   RUN_DETAIL_PREFIX,
   RUNS_TABLE_ID
 } from './tokens';
 import { CompareWidget } from './widgets/CompareWidget';
 import { ModelWidget } from './widgets/ModelWidget';
+import { MonitorWidget } from './widgets/MonitorWidget';
+import { MonitorModel } from './monitor';
 import { RunDetailWidget } from './widgets/RunDetailWidget';
 import { RunsTableWidget } from './widgets/RunsTableWidget';
 import { SidebarPanel } from './widgets/SidebarPanel';
@@ -164,6 +167,19 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
+    app.commands.addCommand(CommandIDs.openMonitor, {
+      label: 'Open Model Monitoring',
+      execute: args => {
+        const name = String(args.name);
+        const id = `${MONITOR_PAGE_PREFIX}${name}`;
+        if (![...app.shell.widgets('main')].find(w => w.id === id)) {
+          addToMain(new MonitorWidget(name), id);
+        }
+        app.shell.activateById(id);
+      }
+    });
+
+    const monitor = new MonitorModel();
     const panel = new SidebarPanel(
       model,
       openRun,
@@ -174,6 +190,10 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
       registry,
       name => {
         void app.commands.execute(CommandIDs.openModel, { name });
+      },
+      monitor,
+      name => {
+        void app.commands.execute(CommandIDs.openMonitor, { name });
       }
     );
     app.shell.add(panel, 'left', { rank: 600 });

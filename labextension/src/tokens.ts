@@ -80,6 +80,7 @@ export const CommandIDs = {
   openRun: 'jupyter-mlm:open-run',
   openRunsTable: 'jupyter-mlm:open-runs-table',
   openModel: 'jupyter-mlm:open-model',
+  openMonitor: 'jupyter-mlm:open-monitor',
   refresh: 'jupyter-mlm:refresh'
 };
 
@@ -409,4 +410,78 @@ export interface IModelCard {
   lineage: ILineage;
   history: IAuditEvent[];
   approvals: IApprovalRequest[];
+}
+
+// -- monitoring -------------------------------------------------------------------------
+
+export const MONITOR_PAGE_PREFIX = 'jp-mlm-monitor-';
+
+export interface IMonitorStatus {
+  model: string;
+  status: 'ok' | 'drift' | 'alert' | 'no data';
+  version: number | null;
+  last_batch_ms: number | null;
+  batches: number;
+  rows: number;
+  alerts: number;
+  rules: string[];
+}
+
+export interface IMonitorAlert {
+  id: string;
+  model: string;
+  version: number | null;
+  rule_id: string;
+  expression: string;
+  value: WireNumber | null;
+  window_start_ms: number;
+  window_end_ms: number;
+  ts_ms: number;
+}
+
+export interface IColumnDrift {
+  column: string;
+  type: 'numeric' | 'categorical';
+  method: string;
+  threshold: number;
+  score: WireNumber | null;
+  drifted: boolean;
+  psi: WireNumber | null;
+  reference_rows: number;
+  current_rows: number;
+}
+
+export interface IMonitorReport {
+  model: string;
+  version: number;
+  window: string;
+  rows: number;
+  batches: number;
+  drift: {
+    columns: IColumnDrift[];
+    drifted: number;
+    share: number;
+    dataset_drift: boolean;
+    share_threshold: number;
+  } | null;
+  performance: {
+    rows: number;
+    metrics: { [key: string]: WireNumber | null };
+  } | null;
+  latency: { [key: string]: WireNumber | null };
+  has_reference: boolean;
+  alerts: IMonitorAlert[];
+}
+
+export interface IMonitorSeries {
+  model: string;
+  metric: string;
+  every: string;
+  points: {
+    time_ms: number;
+    value: WireNumber | null;
+    rows: number;
+    version: number | null;
+  }[];
+  alerts: IMonitorAlert[];
 }

@@ -1,30 +1,42 @@
 import React, { useState } from 'react';
 
 import { MLMModel } from '../model';
+import { MonitorModel } from '../monitor';
 import { RegistryModel } from '../registry';
 import { IRun } from '../tokens';
+import { MonitorList } from './MonitorList';
 import { RegistryList } from './RegistryList';
 import { RunsTable } from './RunsTable';
 import { StatusView } from './StatusView';
 
-type Tab = 'runs' | 'registry' | 'store';
+type Tab = 'runs' | 'registry' | 'monitor' | 'store';
 
 export interface ISidebarProps {
   model: MLMModel;
   registry: RegistryModel;
+  monitor: MonitorModel;
   onOpenModel: (name: string) => void;
+  onOpenMonitor: (name: string) => void;
   onOpenRun: (run: IRun) => void;
   onOpenTable: () => void;
   onCompare: (runs: IRun[]) => void;
 }
 
 export function Sidebar(props: ISidebarProps): JSX.Element {
-  const { model, registry, onOpenModel, onOpenRun, onOpenTable, onCompare } =
-    props;
+  const {
+    model,
+    registry,
+    monitor,
+    onOpenModel,
+    onOpenRun,
+    onOpenTable,
+    onCompare
+  } = props;
   const [tab, setTab] = useState<Tab>('runs');
   const tabs: [Tab, string][] = [
     ['runs', 'Runs'],
     ['registry', 'Registry'],
+    ['monitor', 'Monitor'],
     ['store', 'Store']
   ];
   return (
@@ -67,6 +79,11 @@ export function Sidebar(props: ISidebarProps): JSX.Element {
               if (id === 'registry') {
                 void registry.refresh();
               }
+              if (id === 'monitor') {
+                monitor.start();
+              } else {
+                monitor.stop();
+              }
             }}
           >
             {label}
@@ -77,6 +94,8 @@ export function Sidebar(props: ISidebarProps): JSX.Element {
         <RunsTable model={model} onOpen={onOpenRun} onCompare={onCompare} />
       ) : tab === 'registry' ? (
         <RegistryList registry={registry} onOpenModel={onOpenModel} />
+      ) : tab === 'monitor' ? (
+        <MonitorList monitor={monitor} onOpen={props.onOpenMonitor} />
       ) : (
         <StatusView status={model.status} error={model.statusError} />
       )}

@@ -4,6 +4,7 @@ import React from 'react';
 import { Sidebar } from '../components/Sidebar';
 import { mlmIcon } from '../icons';
 import { MLMModel } from '../model';
+import { MonitorModel } from '../monitor';
 import { RegistryModel } from '../registry';
 import { IRun, SIDEBAR_ID } from '../tokens';
 
@@ -17,7 +18,9 @@ export class SidebarPanel extends ReactWidget {
     private readonly _openTable: () => void,
     private readonly _compare: (runs: IRun[]) => void,
     readonly registry: RegistryModel,
-    private readonly _openModel: (name: string) => void
+    private readonly _openModel: (name: string) => void,
+    readonly monitor: MonitorModel,
+    private readonly _openMonitor: (name: string) => void
   ) {
     super();
     this.id = SIDEBAR_ID;
@@ -34,6 +37,7 @@ export class SidebarPanel extends ReactWidget {
 
   protected onAfterHide(): void {
     this.model.stopPolling();
+    this.monitor.stop();
   }
 
   render(): JSX.Element {
@@ -42,14 +46,20 @@ export class SidebarPanel extends ReactWidget {
         {() => (
           <UseSignal signal={this.registry.changed}>
             {() => (
-              <Sidebar
-                model={this.model}
-                registry={this.registry}
-                onOpenModel={this._openModel}
-                onOpenRun={this._openRun}
-                onOpenTable={this._openTable}
-                onCompare={this._compare}
-              />
+              <UseSignal signal={this.monitor.changed}>
+                {() => (
+                  <Sidebar
+                    model={this.model}
+                    registry={this.registry}
+                    monitor={this.monitor}
+                    onOpenModel={this._openModel}
+                    onOpenMonitor={this._openMonitor}
+                    onOpenRun={this._openRun}
+                    onOpenTable={this._openTable}
+                    onCompare={this._compare}
+                  />
+                )}
+              </UseSignal>
             )}
           </UseSignal>
         )}

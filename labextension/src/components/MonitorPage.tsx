@@ -1,0 +1,173 @@
+import React from 'react';
+
+import { formatNumber, formatTime } from '../format';
+import { MonitorPageModel } from '../monitor';
+import { IMonitorSeries, toNumber, WireNumber } from '../tokens';
+import { LineChart } from './LineChart';
+
+const WINDOWS = ['1h', '1d', '7d', 'all'];
+
+function num(value: WireNumber | null | undefined): string {
+  return value === null || value === undefined
+    ? '—'
+    : formatNumber(toNumber(value));
+}
+
+function chart(
+  title: string,
+  series: IMonitorSeries | null
+): JSX.Element | null {
+  if (!series || series.points.length === 0) {
+    return null;
+  }
+  const start = series.points[0].time_ms;
+  const points = series.points.filter(p => p.value !== null);
+  return (
+    <LineChart
+      title={`${title} (hours since ${formatTime(start)}; ${series.alerts.length} alert${series.alerts.length === 1 ? '' : 's'})`}
+      series={[
+        {
+          label: title,
+          steps: points.map(p => (p.time_ms - start) / 3_600_000),
+          values: points.map(p => toNumber(p.value ?? 0))
+        }
+      ]}
+    />
+  );
+}
+
+/** A monitored model: drift per feature over a window, performance, latency, charts, alerts. */
+export function MonitorPage(props: { model: MonitorPageModel }): JSX.Element {
+  const { model } = props;
+  const report = model.report;
+  const drift = report?.drift ?? null;
+  return (
+    <div className="jp-mlm-monitor-page" data-model={model.name}>
+      <div className="jp-mlm-model-header">
+        <h2>Monitoring {model.name}</h2>
+        {report && (
+          <span className="jp-mlm-muted">
+            v{report.version} · {report.rows.toLocaleString()} rows in{' '}
+            {report.batches} batch(es)
+          </span>
+        )}
+        <span className="jp-mlm-spacer" />
+        <select
+          className="jp-mod-styled jp-mlm-window"
+          aria-label="Window"
+          value={model.window}
+          onChange={e => model.setWindow(e.target.value)}
+        >
+          {WINDOWS.map(w => (
+            <option key={w} value={w}>
+              {w === 'all' ? 'all data' : `last ${w}`}
+            </option>
+          ))}
+        </select>
+      </div>
+      {model.error && (
+        <div className="jp-mlm-error" role="alert">
+          {model.error}
+        </div>
+      )}
+      {drift && (
+        <div
+          className={`jp-mlm-notice ${drift.dataset_drift ? 'jp-mlm-drift-yes' : ''}`}
+          role="status"
+        >
+          {drift.drifted} of {drift.columns.length} columns drifted (
+          {Math.round(drift.share * 100)}%; dataset drift at{' '}
+          {Math.round(drift.share_threshold * 100)}%):{' '}
+          <b>{drift.dataset_drift ? 'dataset drift' : 'no dataset drift'}</b>
+        </div>
+      )}
+      {report && !report.has_reference && (
+        <div className="jp-mlm-muted">
+          No reference for this version: register it with reference_data=… to
+          see drift.
+        </div>
+      )}
+      <div className="jp-mlm-charts">
+        {chart('drift share', model.drift)}
+        {chart('rows', model.rows)}
+      </div>
+      {drift && (
+        <section className="jp-mlm-section">
+          <h3>Features</h3>
+          <table className="jp-mlm-kv jp-mlm-drift-table">
+            <thead>
+              <tr>
+                <th>Column</th>
+                <th>Type</th>
+                <th>Method</th>
+                <th>Score</th>
+                <th>Threshold</th>
+                <th>Verdict</th>
+                <th>PSI</th>
+              </tr>
+            </thead>
+            <tbody>
+              {drift.columns.map(c => (
+                <tr
+                  key={c.column}
+                  data-column={c.column}
+                  data-drifted={c.drifted ? 'true' : 'false'}
+                >
+                  <td>{c.column}</td>
+                  <td>{c.type}</td>
+                  <td>{c.method}</td>
+                  <td className="jp-mlm-num">{num(c.score)}</td>
+                  <td className="jp-mlm-num">{c.threshold}</td>
+                  <td className={c.drifted ? 'jp-mlm-error-text' : 'jp-mlm-ok'}>
+                    {c.drifted ? 'drift' : 'ok'}
+                  </td>
+                  <td className="jp-mlm-num">{num(c.psi)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      )}
+      {report?.performance && (
+        <section className="jp-mlm-section">
+          <h3>
+            Performance{' '}
+            <span className="jp-mlm-muted">
+              on {report.performance.rows.toLocaleString()} labelled rows
+            </span>
+          </h3>
+          <table className="jp-mlm-kv jp-mlm-performance">
+            <tbody>
+              {Object.entries(report.performance.metrics).map(([k, v]) => (
+                <tr key={k}>
+                  <th>{k}</th>
+                  <td className="jp-mlm-num">{num(v)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      )}
+      <section className="jp-mlm-section">
+        <h3>Alerts</h3>
+        {(report?.alerts ?? []).length === 0 ? (
+          <div className="jp-mlm-muted">no alerts in this window</div>
+        ) : (
+          <table className="jp-mlm-kv jp-mlm-alerts">
+            <tbody>
+              {(report?.alerts ?? []).map(a => (
+                <tr key={a.id} data-alert={a.id}>
+                  <th>{formatTime(a.ts_ms)}</th>
+                  <td>
+                    <code>{a.expression}</code> = {num(a.value)} (v
+                    {a.version ?? '?'})
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+    </div>
+  );
+}

@@ -1,0 +1,91 @@
+"""The Monitor tab in a real JupyterLab and browser: a model with a drifting stream shows its
+status, and its page shows the same per-feature verdicts, performance and alerts that the
+monitoring core computes. Uses its own model ("fraud") so the registry tests are undisturbed."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jupyter_mlm.store import Store, open_store
+
+from .conftest import LabServer, compare_themes, screenshot
+from .test_sidebar import open_sidebar
+
+
+def stream(n: int, shift: float, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"amount": rng.lognormal(3 + shift, 1, n), "hour": rng.integers(0, 24, n).astype(float),
+                         "channel": rng.choice(["web", "pos", "atm"], n, p=[0.5 - shift / 4, 0.4, 0.1 + shift / 4])})  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def monitored(lab_server: LabServer) -> Store:
+    import jupyter_mlm as mlm
+    from jupyter_mlm.tracking import SESSION
+
+    store = open_store(str(lab_server.store))
+    SESSION.use_store(store)
+    try:
+        mlm.register_model({"threshold": 0.5}, "fraud", reference_data=stream(5000, 0.0, 1))
+        mlm.transition("fraud", 1, "production")  # production needs approval on this server
+        from jupyter_mlm.registry import Governance
+
+        Governance(store, "risk-lead").decide("fraud", 1, approve=True, comment="monitoring test")
+        mlm.monitor.add_rule("fraud", "drift_share >= 0.5 per 2h")
+        now = time.time_ns() // 1_000_000
+        rng = np.random.default_rng(2)
+        for hours_ago, shift in ((3, 0.0), (2, 0.0), (0, 1.0)):
+            batch = stream(2000, shift, 10 + hours_ago)
+            ids = [f"{hours_ago}-{i}" for i in range(2000)]
+            mlm.monitor.log("fraud", batch, predictions=rng.integers(0, 2, 2000), ids=ids,
+                            timestamp=now - hours_ago * 3_600_000)  # fmt: skip
+            mlm.monitor.log_labels("fraud", ids, rng.integers(0, 2, 2000))
+    finally:
+        SESSION.use_store(None)
+    return store
+
+
+def test_monitor_tab_shows_what_the_core_computed(page: Any, lab_server: LabServer, monitored: Store) -> None:
+    from jupyter_mlm.monitoring.service import Monitor
+
+    panel = open_sidebar(page, lab_server)
+    panel.get_by_role("tab", name="Monitor").click()
+    row = panel.locator(".jp-mlm-monitor-row[data-model='fraud']")
+    row.wait_for(timeout=30_000)
+    status = Monitor(monitored, "test").status("fraud")
+    assert status["status"] == "alert"
+    assert row.locator(".jp-mlm-monitor-badge").get_attribute("data-status") == "alert"
+    assert "6,000 rows" in row.inner_text() and "1 alert" in row.inner_text()
+    screenshot(page, "monitor-list")
+
+    row.click()
+    view = page.locator(".jp-mlm-monitor-page[data-model='fraud']")
+    view.locator(".jp-mlm-drift-table").wait_for(timeout=30_000)
+    report = Monitor(monitored, "test").report("fraud", window="all")
+    assert report.drift is not None
+    shown = {r.get_attribute("data-column"): r.get_attribute("data-drifted") == "true"
+             for r in view.locator(".jp-mlm-drift-table tbody tr").all()}  # fmt: skip
+    assert shown == {c["column"]: c["drifted"] for c in report.drift["columns"]}
+    methods = [r.locator("td").nth(2).inner_text() for r in view.locator(".jp-mlm-drift-table tbody tr").all()]
+    assert sorted(methods) == sorted(c["method"] for c in report.drift["columns"])
+    assert "drift_share >= 0.5 per 2h" in view.locator(".jp-mlm-alerts").inner_text()
+    assert "6,000 labelled rows" in view.inner_text()
+    view.locator(".jp-mlm-chart").first.wait_for()
+    screenshot(page, "monitor-page")
+
+    view.get_by_label("Window").select_option("1h")
+    page.wait_for_function(
+        "() => document.querySelector('.jp-mlm-monitor-page')?.innerText.includes('2,000 rows in 1 batch')",
+        timeout=20_000,
+    )
+    recent = Monitor(monitored, "test").report("fraud", window="1h")
+    assert recent.rows == 2000 and recent.drift is not None and recent.drift["dataset_drift"] is True
+    assert "dataset drift" in view.locator(".jp-mlm-notice").inner_text()
+    widget = page.locator(".jp-mlm-monitor-widget")
+    light, dark = compare_themes(page, widget, "monitor-page-dark")
+    assert light != dark
