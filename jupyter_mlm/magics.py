@@ -28,6 +28,10 @@ LOG_FORMS = (
     "%mlm_log tag k=v [k=v…] | %mlm_log artifact PATH [--name N] | %mlm_log data PATH [PATH…]"
 )
 
+MONITOR_FORMS = (
+    "%mlm_monitor MODEL [--window 1d] [--every 1h] [--refresh 10] | %mlm_monitor rule MODEL EXPRESSION | "
+    "%mlm_monitor rules MODEL | %mlm_monitor alerts [MODEL]"
+)
 REGISTER_FORMS = "%mlm_register VAR NAME [--reference VAR] [--flavor F] [--description TEXT] [--run RUN]"
 
 
@@ -122,8 +126,12 @@ class MLMMagics(Magics):
         if command == "start":
             args = self._run_start_args(rest, "%mlm_run start")
             run = _call(tracking.start_run, args.name, args.experiment, _key_values(args.tag, "--tag"))
-            display(HTML(f"Started run <b>{html.escape(run.name)}</b> <code>{run.id[:8]}</code> "
-                         f"in experiment {html.escape(run.experiment)}"))  # fmt: skip
+            display(
+                HTML(
+                    f"Started run <b>{html.escape(run.name)}</b> <code>{run.id[:8]}</code> "
+                    f"in experiment {html.escape(run.experiment)}"
+                )
+            )
             return None
         if command == "end":
             parser = _Parser("%mlm_run end", RUN_FORMS)
@@ -139,8 +147,12 @@ class MLMMagics(Magics):
                 raise UsageError(f"%mlm_run status takes no arguments; forms: {RUN_FORMS}")
             run = tracking.active_run()
             if run is None:
-                display(HTML("No active run. Start one with <code>%mlm_run start NAME</code>, "
-                             "or just log: a run named after the notebook starts by itself."))  # fmt: skip
+                display(
+                    HTML(
+                        "No active run. Start one with <code>%mlm_run start NAME</code>, "
+                        "or just log: a run named after the notebook starts by itself."
+                    )
+                )
                 return None
             display(run)
             return None
@@ -261,6 +273,58 @@ class MLMMagics(Magics):
             raise UsageError("%mlm_diff takes two runs: %mlm_diff A B [--all] (ids, id prefixes or names)")
         return _call(tracking.diff, words[0], words[1], strict)
 
+    # -- monitoring --------------------------------------------------------------------------
+    @line_magic
+    def mlm_monitor(self, line: str) -> Any:
+        """Monitor a model: a live dashboard, alert rules, alerts.
+
+        Forms::
+
+            %mlm_monitor MODEL [--window 1d] [--every 1h] [--refresh 10]   the dashboard
+            %mlm_monitor rule MODEL EXPRESSION                             add an alert rule
+            %mlm_monitor rules MODEL                                       list the rules
+            %mlm_monitor alerts [MODEL]                                    list alerts
+
+        Examples::
+
+            %mlm_monitor churn
+            %mlm_monitor rule churn roc_auc < 0.78
+            %mlm_monitor rule churn rows < 100 per 1h
+        """
+        forms = MONITOR_FORMS
+        words = _split(line, forms)
+        if not words:
+            raise UsageError(f"%mlm_monitor needs a model; forms: {forms}")
+        if words[0] == "rule":
+            if len(words) < 3:
+                raise UsageError(f"%mlm_monitor rule MODEL EXPRESSION, e.g. rule churn roc_auc < 0.78; forms: {forms}")
+            rule = _call(tracking.monitor_api.add_rule, words[1], " ".join(words[2:]))
+            print(f"rule {rule.id[:8]} on {rule.model}: {rule.expression}")
+            return None
+        if words[0] in ("rules", "alerts"):
+            rows = (
+                _call(tracking.monitor_api.rules, words[1])
+                if words[0] == "rules"
+                else _call(tracking.monitor_api.alerts, words[1] if len(words) > 1 else None)
+            )
+            if not rows:
+                print(f"no {words[0]}")
+            for row in rows:
+                print(
+                    f"{row.id[:8]}  {row.model}  {row.expression}"
+                    + (f"  = {row.value:.4g}" if words[0] == "alerts" and row.value is not None else "")
+                )
+            return None
+        parser = _Parser("%mlm_monitor", forms)
+        parser.add_argument("model")
+        parser.add_argument("--window", default="1d")
+        parser.add_argument("--every", default="1h")
+        parser.add_argument("--refresh", type=float, default=10.0)
+        args = _parse(parser, words)
+        from .dashboard import dashboard
+
+        return _call(dashboard, args.model, args.window, args.every, args.refresh)
+
     # -- registry ----------------------------------------------------------------------------
     @line_magic
     def mlm_register(self, line: str) -> Any:
@@ -296,9 +360,14 @@ class MLMMagics(Magics):
                 raise UsageError(f"%mlm_register: no variable {var!r} in the notebook; forms: {forms}")
         reference = namespace[args.reference] if args.reference else None
         return _call(
-            tracking.register_model, namespace[args.var], args.name, run=args.run, flavor=args.flavor,
-            reference_data=reference, description=args.description,
-        )  # fmt: skip
+            tracking.register_model,
+            namespace[args.var],
+            args.name,
+            run=args.run,
+            flavor=args.flavor,
+            reference_data=reference,
+            description=args.description,
+        )
 
     # -- listing -----------------------------------------------------------------------------
     @line_magic
@@ -340,11 +409,14 @@ def _runs_table(runs: list[Any], total: int) -> str:
     for data in runs:
         info = data.info
         cells = [
-            html.escape(info.name), f"<code>{info.id[:8]}</code>", html.escape(info.experiment),
-            status_badge(info.status), format_duration(info.start_ms, info.end_ms),
+            html.escape(info.name),
+            f"<code>{info.id[:8]}</code>",
+            html.escape(info.experiment),
+            status_badge(info.status),
+            format_duration(info.start_ms, info.end_ms),
             *(html.escape(data.params.get(k, "")) for k in param_keys),
             *(f"{data.metrics[k].value:.6g}" if k in data.metrics else "" for k in metric_keys),
-        ]  # fmt: skip
+        ]
         body.append("<tr>" + "".join(f"<td style='text-align:left'>{c}</td>" for c in cells) + "</tr>")
     shown = f"<p style='opacity:0.7'>{len(runs)} of {total} runs</p>" if total > len(runs) else ""
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{shown}"

@@ -90,3 +90,36 @@ def report_html(report: MonitorReport) -> str:
             f"(value {_fmt(alert.value)})</div>"
         )
     return "".join(parts) + "</div>"
+
+
+def series_svg(
+    title: str, times: list[int], values: list[float | None], alerts: list[int], width: int = 420, height: int = 120
+) -> str:
+    """A small line chart of a series over time, with a red mark at each alert time."""
+    points = [(t, v) for t, v in zip(times, values, strict=True) if v is not None]
+    head = f"<div style='font-weight:bold'>{html.escape(title)}</div>"
+    if not points:
+        return head + "<div style='opacity:0.6'>no values yet</div>"
+    t0, t1 = min(t for t, _ in points), max(t for t, _ in points)
+    v0, v1 = min(v for _, v in points), max(v for _, v in points)
+    t1, v1 = (t1 if t1 > t0 else t0 + 1), (v1 if v1 > v0 else v0 + 1)
+
+    def x(t: float) -> float:
+        return 30 + (width - 40) * (t - t0) / (t1 - t0)
+
+    def y(v: float) -> float:
+        return 10 + (height - 30) * (1 - (v - v0) / (v1 - v0))
+
+    line = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in points)
+    marks = "".join(
+        f"<line x1='{x(a):.1f}' x2='{x(a):.1f}' y1='10' y2='{height - 20}' stroke='{_RED}' stroke-dasharray='3,2'/>"
+        for a in alerts
+        if t0 <= a <= t1
+    )
+    labels = (
+        f"<text x='2' y='14' font-size='10'>{v1:.3g}</text><text x='2' y='{height - 20}' font-size='10'>{v0:.3g}</text>"
+    )
+    return (
+        head + f"<svg width='{width}' height='{height}' role='img' aria-label='{html.escape(title)}'>"
+        f"{labels}{marks}<polyline fill='none' stroke='{_CUR}' stroke-width='2' points='{line}'/></svg>"
+    )

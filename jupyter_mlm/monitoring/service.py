@@ -33,6 +33,7 @@ from ..store.monitoring import AlertRow, BatchRow, RuleRow
 from .rules import Rule, parse_rule, window_ms
 
 MAX_SEGMENT_VALUES = 100
+_REFERENCES: dict[str, dict[str, Any]] = {}
 MAX_BATCH_ROWS = 50_000_000
 
 
@@ -105,8 +106,15 @@ class Monitor:
         return found[-1]
 
     def reference(self, record: ModelVersionRecord) -> dict[str, Any] | None:
-        profile = read_profile(self.store, record)
-        return None if profile is None else profile.get("monitoring")
+        if record.profile_digest is None:
+            return None
+        cached = _REFERENCES.get(record.profile_digest)
+        if cached is None:
+            profile = read_profile(self.store, record) or {}
+            cached = _REFERENCES[record.profile_digest] = profile.get("monitoring") or {}
+            while len(_REFERENCES) > 32:  # blobs never change: remembering them is always right
+                _REFERENCES.pop(next(iter(_REFERENCES)))
+        return cached or None
 
     def _check_signature(self, record: ModelVersionRecord, columns: Mapping[str, np.ndarray]) -> None:
         import json
@@ -199,9 +207,15 @@ class Monitor:
         rows: str | None,
         source: str,
     ) -> LoggedBatch:
-        from ..wire import dumps
+        import json
 
-        digest = self.store.objects.put_bytes(dumps(prof).encode())
+        try:
+            text = json.dumps(prof, separators=(",", ":"), allow_nan=False)
+        except ValueError:  # an infinite sum: the wire policy writes it as a string
+            from ..wire import dumps
+
+            text = dumps(prof)
+        digest = self.store.objects.put_bytes(text.encode())
         batch = self.store.add_batch(record.model, record.version, ts, prof["rows"], digest, outputs, rows, source)
         alerts = self.check_rules(record.model)
         return LoggedBatch(batch.id, record.model, record.version, prof["rows"], alerts)

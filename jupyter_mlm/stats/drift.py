@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import UsageError
 from . import sketch as sk
-from .profiles import CATEGORICAL, NUMERIC, RESERVOIR
+from .profiles import CATEGORICAL, NUMERIC, RESERVOIR, reservoir_values
 from .reference import EXACT_ROWS
 
 METHODS = ("ks", "wasserstein", "chisquare", "jensenshannon", "psi")
@@ -50,8 +50,9 @@ def default_method(ref: Mapping[str, Any]) -> str:
 
 def _numeric_sample(column: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray | None]:
     """Values (and weights) standing for a profiled numeric column: all of them when kept."""
-    if column["seen"] <= RESERVOIR and len(column["reservoir"]) == column["seen"]:
-        return np.asarray(column["reservoir"], dtype=float), None
+    kept = reservoir_values(column)
+    if column["seen"] <= RESERVOIR and len(kept) == column["seen"]:
+        return np.asarray(kept, dtype=float), None
     values, counts = sk.points(sk.from_json(column["sketch"]))
     return values, counts
 
@@ -89,7 +90,8 @@ def _category_counts(ref: Mapping[str, Any], cur: Mapping[str, Any]) -> tuple[li
     if cur["type"] == CATEGORICAL:
         current = dict(cur["counts"])
     else:  # a few-valued numeric column counted as categories in the reference
-        values = cur["reservoir"] if cur["seen"] == len(cur["reservoir"]) else []
+        kept = reservoir_values(cur)
+        values = kept.tolist() if cur["seen"] == len(kept) else []
         current = {}
         for v in values:
             key = str(float(v)) if not isinstance(v, str) else v

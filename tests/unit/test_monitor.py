@@ -143,3 +143,21 @@ def test_profiles_from_partitions_and_parquet(production: LogisticRegression, se
     merged_tenure = next(c for c in report.drift["columns"] if c["column"] == "tenure")
     assert merged_tenure["current_rows"] == 16_000
     assert whole["columns"]["tenure"]["sketch"] == merged["columns"]["tenure"]["sketch"]
+
+
+def test_keep_rows_and_a_profile_that_travels_to_workers(production: LogisticRegression, session: Store) -> None:
+    import io
+    import pickle
+
+    data = customers(400, seed=9)
+    batch = mlm.monitor.log("churn", data, keep_rows=True, timestamp=T0)
+    (row,) = [b for b in session.batches("churn") if b.id == batch.id]
+    assert row.rows_digest is not None
+    kept = pd.read_parquet(io.BytesIO(session.objects.get(row.rows_digest)))
+    pd.testing.assert_frame_equal(kept, data)
+    # What a Dask or Spark task needs: the function and its result survive pickling.
+    profile_fn = pickle.loads(pickle.dumps(mlm.monitor.profile))
+    result = profile_fn(data, reference=mlm.monitor.reference_bins("churn"))
+    assert pickle.loads(pickle.dumps(result)) == result and result["rows"] == 400
+    assert mlm.monitor.log("churn", data, timestamp=T0).rows == 400
+    assert [b.rows_digest is None for b in session.batches("churn")] == [False, True]  # rows kept only when asked
