@@ -12,6 +12,7 @@ ending less than one window ago.
 from __future__ import annotations
 
 import io
+import itertools
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -489,6 +490,16 @@ class Monitor:
             fired.append(self.store.add_alert(name, version, row, value, (end - rule.window_ms, end), self.actor))
         return fired
 
+    def promotions(self, name: str) -> list[dict[str, Any]]:
+        """When a version entered production (promotion, approval, rollback): chart markers."""
+        policy = Governance(self.store, self.actor).policy()
+        out = []
+        for event in self.store.audit_events(name, newest_first=False):
+            after = event.after or {}
+            if event.action in ("transition", "restore") and after.get("stage") == policy.production:
+                out.append({"ts_ms": event.ts_ms, "version": after.get("version"), "action": event.action})
+        return out
+
     def status(self, model: str) -> dict[str, Any]:
         """ok / drift / alert, for lists and badges."""
         name = check_model_name(model)
@@ -549,8 +560,32 @@ class MonitorReport:
     current: dict[str, Any] | None = field(default=None, repr=False)
     alerts: list[AlertRow] = field(default_factory=list)
 
+    def distributions(self) -> dict[str, dict[str, Any]]:
+        """Per column, reference and current counts on the same bins (deciles, or the reference's
+        most frequent categories): what distribution overlays draw."""
+        out: dict[str, dict[str, Any]] = {}
+        reference, current = self.reference or {}, self.current or {}
+        for name, ref in reference.get("columns", {}).items():
+            cur = current.get("columns", {}).get(name)
+            if not cur:
+                continue
+            if ref["type"] == "numeric" and cur.get("deciles") and ref.get("deciles"):
+                edges = ref["deciles"]
+                labels = [f"< {edges[0]:.3g}"] + [f"{a:.3g}–{b:.3g}" for a, b in itertools.pairwise(edges)]
+                labels.append(f"≥ {edges[-1]:.3g}")
+                out[name] = {"labels": labels, "reference": ref["decile_counts"], "current": cur["deciles"]}
+            elif ref["type"] == "categorical" and cur["type"] == "categorical":
+                keys = sorted(ref["counts"], key=lambda k: -ref["counts"][k])[:12]
+                out[name] = {
+                    "labels": keys,
+                    "reference": [ref["counts"][k] for k in keys],
+                    "current": [cur["counts"].get(k, 0) for k in keys],
+                }
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return {
+            "distributions": self.distributions(),
             "model": self.model,
             "version": self.version,
             "window": self.window,

@@ -471,12 +471,21 @@ export interface IMonitorReport {
   latency: { [key: string]: WireNumber | null };
   has_reference: boolean;
   alerts: IMonitorAlert[];
+  /** Per column: reference and current counts on the same bins. */
+  distributions: {
+    [column: string]: {
+      labels: string[];
+      reference: number[];
+      current: number[];
+    };
+  };
 }
 
 export interface IMonitorSeries {
   model: string;
   metric: string;
   every: string;
+  every_ms: number;
   points: {
     time_ms: number;
     value: WireNumber | null;
@@ -484,4 +493,6 @@ export interface IMonitorSeries {
     version: number | null;
   }[];
   alerts: IMonitorAlert[];
+  /** When a version entered production. */
+  promotions: { ts_ms: number; version: number | null; action: string }[];
 }

@@ -76,6 +76,11 @@ def test_monitor_tab_shows_what_the_core_computed(page: Any, lab_server: LabServ
     assert "drift_share >= 0.5 per 2h" in view.locator(".jp-mlm-alerts").inner_text()
     assert "6,000 labelled rows" in view.inner_text()
     view.locator(".jp-mlm-chart").first.wait_for()
+    # Every feature row draws its reference and current distributions on the same bins.
+    assert view.locator(".jp-mlm-drift-table .jp-mlm-distribution").count() == 3
+    chart = view.locator(".jp-mlm-series-chart[data-metric='drift_share']")
+    assert chart.locator("[data-kind='alert']").count() == 1  # the alert, where it fired
+    assert chart.locator("[data-kind='promotion']").count() == 1  # v1 went to production
     screenshot(page, "monitor-page")
 
     view.get_by_label("Window").select_option("1h")

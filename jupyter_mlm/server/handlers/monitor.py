@@ -10,6 +10,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ...errors import UsageError
+from ...monitoring.rules import window_ms
 from ...monitoring.service import Monitor
 from ...registry import check_model_name
 from .base import MLMHandler
@@ -83,7 +84,15 @@ class SeriesHandler(MonitorHandler):
                 for row in frame.itertuples()
             ]  # fmt: skip
             alerts = [a.__dict__ for a in self.store.alerts(name)]
-            return {"model": name, "metric": metric, "every": every, "points": points, "alerts": alerts}
+            return {
+                "model": name,
+                "metric": metric,
+                "every": every,
+                "every_ms": window_ms(every),
+                "points": points,
+                "alerts": alerts,
+                "promotions": self.monitor().promotions(name),
+            }
 
         self.write_json(await self.call(load))
 

@@ -2,8 +2,8 @@ import React from 'react';
 
 import { formatNumber, formatTime } from '../format';
 import { MonitorPageModel } from '../monitor';
-import { IMonitorSeries, toNumber, WireNumber } from '../tokens';
-import { LineChart } from './LineChart';
+import { toNumber, WireNumber } from '../tokens';
+import { Distribution, SeriesChart } from './MonitorCharts';
 
 const WINDOWS = ['1h', '1d', '7d', 'all'];
 
@@ -11,29 +11,6 @@ function num(value: WireNumber | null | undefined): string {
   return value === null || value === undefined
     ? '—'
     : formatNumber(toNumber(value));
-}
-
-function chart(
-  title: string,
-  series: IMonitorSeries | null
-): JSX.Element | null {
-  if (!series || series.points.length === 0) {
-    return null;
-  }
-  const start = series.points[0].time_ms;
-  const points = series.points.filter(p => p.value !== null);
-  return (
-    <LineChart
-      title={`${title} (hours since ${formatTime(start)}; ${series.alerts.length} alert${series.alerts.length === 1 ? '' : 's'})`}
-      series={[
-        {
-          label: title,
-          steps: points.map(p => (p.time_ms - start) / 3_600_000),
-          values: points.map(p => toNumber(p.value ?? 0))
-        }
-      ]}
-    />
-  );
 }
 
 /** A monitored model: drift per feature over a window, performance, latency, charts, alerts. */
@@ -88,8 +65,8 @@ export function MonitorPage(props: { model: MonitorPageModel }): JSX.Element {
         </div>
       )}
       <div className="jp-mlm-charts">
-        {chart('drift share', model.drift)}
-        {chart('rows', model.rows)}
+        <SeriesChart title="drift share" series={model.drift} />
+        <SeriesChart title="rows" series={model.rows} />
       </div>
       {drift && (
         <section className="jp-mlm-section">
@@ -104,6 +81,7 @@ export function MonitorPage(props: { model: MonitorPageModel }): JSX.Element {
                 <th>Threshold</th>
                 <th>Verdict</th>
                 <th>PSI</th>
+                <th>Reference / current</th>
               </tr>
             </thead>
             <tbody>
@@ -122,6 +100,9 @@ export function MonitorPage(props: { model: MonitorPageModel }): JSX.Element {
                     {c.drifted ? 'drift' : 'ok'}
                   </td>
                   <td className="jp-mlm-num">{num(c.psi)}</td>
+                  <td>
+                    <Distribution bins={report?.distributions?.[c.column]} />
+                  </td>
                 </tr>
               ))}
             </tbody>
