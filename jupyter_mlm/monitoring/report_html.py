@@ -34,17 +34,8 @@ def _bars(reference: list[float], current: list[float], width: int = 120, height
     return f"<svg width='{width}' height='{height}' role='img' aria-label='reference vs current'>{''.join(bars)}</svg>"
 
 
-def _distribution(name: str, report: MonitorReport) -> str:
-    ref = (report.reference or {}).get("columns", {}).get(name)
-    cur = (report.current or {}).get("columns", {}).get(name)
-    if not ref or not cur:
-        return ""
-    if ref["type"] == "numeric" and cur.get("deciles"):
-        return _bars(ref["decile_counts"], cur["deciles"])
-    if ref["type"] == "categorical" and cur["type"] == "categorical":
-        keys = sorted(ref["counts"], key=lambda k: -ref["counts"][k])[:12]
-        return _bars([ref["counts"][k] for k in keys], [cur["counts"].get(k, 0) for k in keys])
-    return ""
+def _distribution(bins: dict[str, Any] | None) -> str:
+    return _bars(bins["reference"], bins["current"]) if bins else ""
 
 
 def _fmt(value: Any) -> str:
@@ -65,12 +56,13 @@ def report_html(report: MonitorReport) -> str:
             f"({drift['share']:.0%}; threshold {drift['share_threshold']:.0%}): <b>{verdict}</b></div>"
         )
         rows = []
+        distributions = report.distributions()
         for c in drift["columns"]:
             flag = f"<span style='color:{_RED}'>drift</span>" if c["drifted"] else "ok"
             rows.append(
                 f"<tr><td>{html.escape(c['column'])}</td><td>{c['type']}</td><td>{c['method']}</td>"
                 f"<td>{_fmt(c['score'])}</td><td>{c['threshold']:g}</td><td>{flag}</td><td>{_fmt(c['psi'])}</td>"
-                f"<td>{_distribution(c['column'], report)}</td></tr>"
+                f"<td>{_distribution(distributions.get(c['column']))}</td></tr>"
             )
         parts.append(
             "<table><tr><th>column</th><th>type</th><th>method</th><th>score</th><th>threshold</th>"
