@@ -99,12 +99,13 @@ class Monitor:
             parse_ref(model)
             return resolve(self.store, model, policy)
         name = check_model_name(model)
-        found = self.store.versions_in_stage(name, policy.production)
-        if not found:
+        found = self.store.newest_in_stage(name, policy.production)
+        if found is None:
+            self.store.get_model(name)  # an unknown model says so
             raise NotFound(
                 f"{name!r} has no {policy.production} version; say which version: {name}/3 or {name}@champion"
             )
-        return found[-1]
+        return found
 
     def reference(self, record: ModelVersionRecord) -> dict[str, Any] | None:
         if record.profile_digest is None:

@@ -21,10 +21,22 @@ _LOG_GAMMA = math.log(GAMMA)
 MIN_MAGNITUDE = 1e-9
 
 
+def _side(counts: np.ndarray, low: int) -> dict[str, Any]:
+    """One sign's buckets in canonical form: the first non-empty key and the dense counts from
+    there to the last non-empty one (so equal sketches are equal dicts)."""
+    nonzero = np.flatnonzero(counts)
+    if nonzero.size == 0:
+        return {"offset": 0, "counts": []}
+    first, last = int(nonzero[0]), int(nonzero[-1])
+    return {"offset": low + first, "counts": counts[first : last + 1].tolist()}
+
+
 def sketch(values: np.ndarray) -> dict[str, Any]:
-    """The sketch of finite float values."""
+    """The sketch of finite float values, JSON-ready:
+    ``{"pos": {"offset", "counts"}, "neg": {…}, "zero", "n"}`` (bucket ``offset + i`` holds
+    ``counts[i]`` values)."""
     if values.size == 0:
-        return {"pos": {}, "neg": {}, "zero": 0, "n": 0}
+        return {"pos": {"offset": 0, "counts": []}, "neg": {"offset": 0, "counts": []}, "zero": 0, "n": 0}
     # One pass per step over all values (no boolean-mask copies): keys of |x|, offset by sign
     # into one bincount; values too small to tell from zero go to a slot of their own.
     magnitude = np.abs(values)
@@ -33,58 +45,55 @@ def sketch(values: np.ndarray) -> dict[str, Any]:
     low, high = int(keys.min()), int(keys.max())
     span = high - low + 1
     slots = keys - low
-    slots += np.where(values < 0, span, 0)
+    slots[values < 0] += span
     slots[~nonzero] = 2 * span
     counts = np.bincount(slots, minlength=2 * span + 1)
-    pos, neg = counts[:span], counts[span : 2 * span]
-    return {
-        "pos": {int(k) + low: int(pos[k]) for k in np.flatnonzero(pos)},
-        "neg": {int(k) + low: int(neg[k]) for k in np.flatnonzero(neg)},
-        "zero": int(counts[2 * span]),
-        "n": int(values.size),
-    }
+    return {"pos": _side(counts[:span], low), "neg": _side(counts[span : 2 * span], low),
+            "zero": int(counts[2 * span]), "n": int(values.size)}  # fmt: skip
+
+
+def _add(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    if not a["counts"]:
+        return {"offset": b["offset"], "counts": list(b["counts"])}
+    if not b["counts"]:
+        return {"offset": a["offset"], "counts": list(a["counts"])}
+    low = min(a["offset"], b["offset"])
+    high = max(a["offset"] + len(a["counts"]), b["offset"] + len(b["counts"]))
+    total = np.zeros(high - low, dtype=np.int64)
+    total[a["offset"] - low : a["offset"] - low + len(a["counts"])] += a["counts"]
+    total[b["offset"] - low : b["offset"] - low + len(b["counts"])] += b["counts"]
+    return _side(total, low)
 
 
 def merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    out = {"pos": dict(a["pos"]), "neg": dict(a["neg"]), "zero": a["zero"] + b["zero"], "n": a["n"] + b["n"]}
-    for side in ("pos", "neg"):
-        for key, count in b[side].items():
-            out[side][key] = out[side].get(key, 0) + count
-    return out
+    return {"pos": _add(a["pos"], b["pos"]), "neg": _add(a["neg"], b["neg"]), "zero": a["zero"] + b["zero"],
+            "n": a["n"] + b["n"]}  # fmt: skip
 
 
 def to_json(s: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "pos": {str(k): v for k, v in s["pos"].items()},
-        "neg": {str(k): v for k, v in s["neg"].items()},
-        "zero": s["zero"],
-        "n": s["n"],
-    }
+    """The sketch is JSON-ready already (kept for callers that convert explicitly)."""
+    return s
 
 
 def from_json(s: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "pos": {int(k): v for k, v in s["pos"].items()},
-        "neg": {int(k): v for k, v in s["neg"].items()},
-        "zero": s["zero"],
-        "n": s["n"],
-    }
+    return s
 
 
 def points(s: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """The sketch as (representative value, count) pairs in increasing value order."""
-    values: list[float] = []
-    counts: list[int] = []
-    for key in sorted(s["neg"], reverse=True):
-        values.append(-2 * GAMMA**key / (GAMMA + 1))
-        counts.append(s["neg"][key])
-    if s["zero"]:
-        values.append(0.0)
-        counts.append(s["zero"])
-    for key in sorted(s["pos"]):
-        values.append(2 * GAMMA**key / (GAMMA + 1))
-        counts.append(s["pos"][key])
-    return np.asarray(values, dtype=float), np.asarray(counts, dtype=float)
+
+    def side(part: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        counts = np.asarray(part["counts"], dtype=float)
+        keys = part["offset"] + np.arange(counts.size)
+        keep = counts > 0
+        return 2 * GAMMA ** keys[keep] / (GAMMA + 1), counts[keep]
+
+    pos_values, pos_counts = side(s["pos"])
+    neg_values, neg_counts = side(s["neg"])
+    zero = [0.0] if s["zero"] else []
+    values = np.concatenate([-neg_values[::-1], zero, pos_values])
+    counts = np.concatenate([neg_counts[::-1], [s["zero"]] if s["zero"] else [], pos_counts])
+    return values.astype(float), counts.astype(float)
 
 
 def quantile(s: dict[str, Any], q: float) -> float | None:

@@ -386,6 +386,19 @@ class RegistryMixin(StoreBase):
         with self._read() as conn:
             return _versions(conn, and_(_live(model.id), t.model_versions.c.stage == stage))
 
+    def newest_in_stage(self, name: str, stage: str) -> ModelVersionRecord | None:
+        """The newest live version of ``name`` in ``stage``, in one query (without its aliases):
+        what monitoring resolves on every batch."""
+        with self._read() as conn:
+            row = conn.execute(
+                _version_query()
+                .where(t.models.c.name == name, t.model_versions.c.stage == stage,
+                       t.model_versions.c.deleted_ms.is_(None))
+                .order_by(t.model_versions.c.version.desc())
+                .limit(1)
+            ).first()  # fmt: skip
+        return ModelVersionRecord(**row._mapping) if row else None
+
     def version_by_alias(self, name: str, alias: str) -> ModelVersionRecord | None:
         model = self.get_model(name)
         with self._read() as conn:
