@@ -1,0 +1,90 @@
+"""Notebook diffs on re-executed histories, side by side with nbdime, in one run.
+
+The case ``bench_diff.py`` does not cover: consecutive versions of a notebook that was re-run
+between commits, so most cells carry new outputs (regenerated numbers and images) while only a
+few sources were edited and a cell or two moved. Identical-cell alignment finds little to skip
+there. Generates ``VERSIONS`` such versions of a 120-cell notebook, diffs every consecutive pair
+with ``mlm.diff_notebooks`` and with nbdime, checks the diffs are identical and prints the total
+and median ratio. Prints figures; asserts nothing. (Issue 12, item 7: the goal is ≥ 10× in total.)
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import random
+import statistics
+import time
+
+CELLS = 120
+VERSIONS = 25
+
+
+def base_notebook(rng: random.Random) -> dict:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    nb = new_notebook()
+    for i in range(CELLS):
+        if i % 8 == 0:
+            nb.cells.append(new_markdown_cell(f"## Step {i // 8}\n\nWhat this part does."))
+            continue
+        source = "\n".join(f"x_{i}_{j} = f({i}, {j})" for j in range(rng.randint(2, 8)))
+        nb.cells.append(new_code_cell(source, outputs=[new_output("stream", text="0\n")], execution_count=i))
+    return nbformat.from_dict(nbformat.validator.normalize(nb)[1]) if hasattr(nbformat.validator, "normalize") else nb
+
+
+def reexecuted(previous: dict, rng: random.Random, version: int) -> dict:
+    """The next version: re-run (new outputs in ~90 % of code cells), 3 sources edited, 1 cell moved."""
+    from nbformat.v4 import new_output
+
+    nb = copy.deepcopy(previous)
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    for count, cell in enumerate(code, 1):
+        cell["execution_count"] = count
+        if rng.random() < 0.9:
+            numbers = "\n".join(f"loss={rng.random():.6f}" for _ in range(rng.randint(1, 6)))
+            outputs = [new_output("stream", text=numbers + "\n")]
+            if rng.random() < 0.15:
+                image = "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/") for _ in range(4000))
+                outputs.append(new_output("display_data", data={"image/png": image, "text/plain": "<Figure>"}))
+            cell["outputs"] = outputs
+    for cell in rng.sample(code, 3):
+        cell["source"] = cell["source"] + f"\nx = tune({version})"
+    cells = nb["cells"]
+    moved = cells.pop(rng.randrange(1, len(cells)))
+    cells.insert(rng.randrange(1, len(cells)), moved)
+    return nb
+
+
+def main() -> None:
+    import nbdime
+
+    from jupyter_mlm.diffs.notebooks import diff_notebooks
+
+    rng = random.Random(12)
+    history = [base_notebook(rng)]
+    for version in range(1, VERSIONS + 1):
+        history.append(reexecuted(history[-1], rng, version))
+    ours_times, theirs_times, equal = [], [], 0
+    for a, b in itertools.pairwise(history):
+        start = time.perf_counter()
+        ours = diff_notebooks(a, b)
+        ours_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        theirs = nbdime.diff_notebooks(a, b)
+        theirs_times.append(time.perf_counter() - start)
+        equal += ours == theirs
+    pairs = len(ours_times)
+    ratios = sorted(t / o for t, o in zip(theirs_times, ours_times, strict=True))
+    print("jupyter_mlm notebook diff on re-executed histories (this machine, one run; nbdime alongside)\n")
+    print(f"{pairs} consecutive pairs of a {CELLS}-cell notebook, ~90 % of outputs regenerated, 3 sources edited "
+          f"and 1 cell moved per version")  # fmt: skip
+    print(f"identical to nbdime: {equal} of {pairs}")
+    print(f"total: ours {sum(ours_times) * 1000:.0f} ms, nbdime {sum(theirs_times) * 1000:.0f} ms → "
+          f"{sum(theirs_times) / sum(ours_times):.1f}× (goal ≥ 10×)")  # fmt: skip
+    print(f"per pair: median {statistics.median(ratios):.1f}×, slowest tenth ≤ {ratios[max(0, pairs // 10 - 1)]:.1f}×")
+
+
+if __name__ == "__main__":
+    main()
