@@ -533,7 +533,7 @@ def _latency(current: Mapping[str, Any] | None) -> dict[str, float | None]:
     column = (current or {}).get("outputs", {}).get("latency_ms")
     if not column or not column.get("count"):
         return {}
-    s = sk.from_json(column["sketch"])
+    s = column["sketch"]
     return {
         "p50": sk.quantile(s, 0.5),
         "p95": sk.quantile(s, 0.95),

@@ -53,14 +53,14 @@ def _numeric_sample(column: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray |
     kept = reservoir_values(column)
     if column["seen"] <= RESERVOIR and len(kept) == column["seen"]:
         return np.asarray(kept, dtype=float), None
-    values, counts = sk.points(sk.from_json(column["sketch"]))
+    values, counts = sk.points(column["sketch"])
     return values, counts
 
 
 def _reference_sample(ref: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray | None]:
     if ref.get("values") is not None:
         return np.asarray(ref["values"], dtype=float), None
-    values, counts = sk.points(sk.from_json(ref["sketch"]))
+    values, counts = sk.points(ref["sketch"])
     return values, counts
 
 

@@ -97,7 +97,7 @@ def _numeric(values: np.ndarray, deciles: list[float] | None, rng: np.random.Gen
         "sumsq": float(np.dot(finite, finite)) if finite.size else 0.0,
         "min": float(finite.min()) if finite.size else None,
         "max": float(finite.max()) if finite.size else None,
-        "sketch": sk.to_json(sk.sketch(finite)),
+        "sketch": sk.sketch(finite),
         "reservoir": pack(_sample(finite, rng)),
         "seen": int(finite.size),
     }
@@ -220,7 +220,7 @@ def _merge_column(a: dict[str, Any], b: dict[str, Any], rng: np.random.Generator
         mins = [m for m in (a["min"], b["min"]) if m is not None]
         maxs = [m for m in (a["max"], b["max"]) if m is not None]
         out["min"], out["max"] = (min(mins) if mins else None), (max(maxs) if maxs else None)
-        out["sketch"] = sk.to_json(sk.merge(sk.from_json(a["sketch"]), sk.from_json(b["sketch"])))
+        out["sketch"] = sk.merge(a["sketch"], b["sketch"])
         if "deciles" in a and "deciles" in b:
             out["deciles"] = [x + y for x, y in zip(a["deciles"], b["deciles"], strict=True)]
         return out

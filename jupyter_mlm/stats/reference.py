@@ -34,7 +34,7 @@ def _numeric_reference(values: np.ndarray) -> dict[str, Any]:
         "std": float(finite.std()) if finite.size else None,
         "deciles": edges,
         "decile_counts": counts,
-        "sketch": sk.to_json(sk.sketch(finite)),
+        "sketch": sk.sketch(finite),
         "values": finite.tolist() if finite.size <= EXACT_ROWS else None,
     }
 

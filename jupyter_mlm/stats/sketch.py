@@ -70,15 +70,6 @@ def merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
             "n": a["n"] + b["n"]}  # fmt: skip
 
 
-def to_json(s: dict[str, Any]) -> dict[str, Any]:
-    """The sketch is JSON-ready already (kept for callers that convert explicitly)."""
-    return s
-
-
-def from_json(s: dict[str, Any]) -> dict[str, Any]:
-    return s
-
-
 def points(s: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """The sketch as (representative value, count) pairs in increasing value order."""
 

@@ -1,4 +1,5 @@
-"""What every part of the store shares: the engine, the object store, transactions, clocks, ids."""
+"""What every part of the store shares: the engine, the object store, transactions, who the
+database says is connected, clocks, ids."""
 
 from __future__ import annotations
 
@@ -8,10 +9,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from ..entities import DatabaseIdentity
 from .location import StoreLocation
 from .objects import ObjectStore
+
+# Members of this PostgreSQL role vouch for the identities they name (a hub-wide server).
+SERVICE_ROLE = "mlm_service"
 
 
 def now_ms() -> int:
@@ -28,6 +34,27 @@ class StoreBase:
         self.engine = engine
         self.objects = objects
         self.schema_version = schema_version
+
+    _db_identity: DatabaseIdentity | bool | None = False  # False: not asked yet
+
+    def db_identity(self) -> DatabaseIdentity | None:
+        """PostgreSQL's ``session_user`` (which ``SET ROLE`` cannot change) and whether that role
+        vouches for the identities it names; None on SQLite, which knows no users."""
+        if self._db_identity is False:
+            if self.engine.dialect.name != "postgresql":
+                self._db_identity = None
+            else:
+                with self._read() as conn:
+                    user = conn.execute(text("SELECT session_user")).scalar_one()
+                    vouches = conn.execute(
+                        text(
+                            "SELECT rolsuper OR EXISTS (SELECT 1 FROM pg_roles s WHERE s.rolname = :service "
+                            "AND pg_has_role(session_user, s.oid, 'member')) FROM pg_roles WHERE rolname = session_user"
+                        ),
+                        {"service": SERVICE_ROLE},
+                    ).scalar_one()
+                self._db_identity = DatabaseIdentity(str(user), bool(vouches))
+        return self._db_identity if isinstance(self._db_identity, DatabaseIdentity) else None
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:

@@ -128,7 +128,7 @@ class MonitoringMixin(StoreBase):
         )
 
     def db_identity_name(self) -> str | None:
-        identity = self.db_identity()  # type: ignore[attr-defined]
+        identity = self.db_identity()
         return identity.user if identity else None
 
     def add_rule(self, model: str, expression: str, actor: str) -> RuleRow:

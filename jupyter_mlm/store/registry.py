@@ -21,7 +21,6 @@ from ..entities import (
     ApprovalRequest,
     AuditEvent,
     AuditReport,
-    DatabaseIdentity,
     ModelRecord,
     ModelVersionRecord,
     StagePolicy,
@@ -35,7 +34,6 @@ _PG_REGISTRY_LOCK = 0x6D6C6D_A0D1  # any constant distinct from the migration lo
 MODEL_EVENTS = "model"
 POLICY_EVENTS = "policy"
 POLICY_ID = "registry"
-SERVICE_ROLE = "mlm_service"
 
 _VERSION_COLUMNS = [c for c in t.model_versions.c]
 
@@ -308,27 +306,6 @@ class RegistryTx:
 
 
 class RegistryMixin(StoreBase):
-    _db_identity: DatabaseIdentity | bool | None = False  # False: not asked yet
-
-    def db_identity(self) -> DatabaseIdentity | None:
-        """PostgreSQL's ``session_user`` (which ``SET ROLE`` cannot change) and whether that role
-        vouches for the identities it names; None on SQLite, which knows no users."""
-        if self._db_identity is False:
-            if self.engine.dialect.name != "postgresql":
-                self._db_identity = None
-            else:
-                with self._read() as conn:
-                    user = conn.execute(text("SELECT session_user")).scalar_one()
-                    vouches = conn.execute(
-                        text(
-                            "SELECT rolsuper OR EXISTS (SELECT 1 FROM pg_roles s WHERE s.rolname = :service "
-                            "AND pg_has_role(session_user, s.oid, 'member')) FROM pg_roles WHERE rolname = session_user"
-                        ),
-                        {"service": SERVICE_ROLE},
-                    ).scalar_one()
-                self._db_identity = DatabaseIdentity(str(user), bool(vouches))
-        return self._db_identity if isinstance(self._db_identity, DatabaseIdentity) else None
-
     @contextmanager
     def registry_tx(self) -> Iterator[RegistryTx]:
         identity = self.db_identity()
