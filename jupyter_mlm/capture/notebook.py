@@ -66,6 +66,13 @@ def join_outputs(cell: dict[str, Any], objects: ObjectStore) -> dict[str, Any]:
     return {**cell, "outputs": joined}
 
 
+def has_unique_ids(notebook: dict[str, Any]) -> bool:
+    """Every cell has an id and no two share one. Manifests say so (``unique_ids``): then a cell
+    whose digest two snapshots share can be aligned by id without being read."""
+    ids = [cell.get("id") for cell in notebook.get("cells", [])]
+    return None not in ids and len(set(ids)) == len(ids)
+
+
 class NotebookWriter:
     """Stores notebooks as cell blobs + manifests, remembering each path's last manifest for deltas."""
 
@@ -81,11 +88,13 @@ class NotebookWriter:
     def store(self, notebook: dict[str, Any], key: str) -> str:
         """Store ``notebook`` (an nbformat dict); ``key`` names the notebook for delta manifests."""
         cells = self.cell_digests(notebook)
-        header = {
+        header: dict[str, Any] = {
             "nbformat": notebook.get("nbformat", 4),
             "nbformat_minor": notebook.get("nbformat_minor", 5),
             "metadata": notebook.get("metadata", {}),
         }
+        if has_unique_ids(notebook):
+            header["unique_ids"] = True
         previous = self._last.get(key)
         manifest: dict[str, Any]
         if (

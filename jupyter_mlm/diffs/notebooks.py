@@ -1,23 +1,48 @@
-"""Notebook diffs in nbdime's diff format, computed fast by aligning identical cells first.
+"""Notebook diffs in nbdime's diff format, equal to ``nbdime.diff_notebooks`` by construction.
 
-Assumptions: between two versions of a notebook most cells are identical. Identical cells are
-found by comparing a cheap key per cell (or the stored cell digests, for snapshots) with
-difflib's matcher — linear-ish on mostly-equal sequences — and become anchors. Only the gaps
-between anchors, usually a few cells, go through ``nbdime.diff_notebooks``, whose entries are
-shifted back to whole-notebook positions. nbdime's own alignment is quadratic in the number of
-cells (≈2 s for 2,000 cells here); on typical edits this gives the same changes in milliseconds.
+nbdime aligns the cell lists with a multilevel algorithm: it matches cells by id first, then by a
+strict, a moderate and an approximate predicate in the gaps left between the matches of the
+level above, each level an LCS over the full grid of predicate values, computed pair by pair in
+Python. On re-executed notebooks (new outputs everywhere, so few cells are identical) and on old
+notebooks without cell ids, those grids are where nbdime spends its time.
 
-nbdime is imported lazily: it is only needed when two notebooks actually differ.
+This module runs the same algorithm with the same predicates, and only changes how the grid is
+filled and the LCS computed:
+- a pair whose cells are identical (equal keys) satisfies every predicate;
+- a pair that provably fails (different types, source lengths or character counts that bound
+  difflib's ratio under the threshold, different output counts) is rejected from arrays;
+- every other pair is decided by nbdime's rule (``similarity``: the same checks, a compiled
+  matcher, cached ratios);
+- the LCS is computed bit-parallel (one integer per grid row) and walked back exactly as nbdime
+  walks its table, so ties resolve the same way; the by-id level needs no grid at all.
+Cells are read only where a level or a diff needs their content (``CellList``), so stored
+snapshots that share most cells are diffed without reading them. Aligned pairs are diffed by
+``cell_diff`` (nbdime's cell differ, entry for entry), identical pairs skipped. Everything
+outside the cells goes through nbdime's ``diff`` unchanged. If nbdime's notebook predicates or
+outputs differ were reconfigured, the cells are left to nbdime.
+
+nbdime and nbformat are imported lazily: they are only needed when two notebooks differ.
 """
 
 from __future__ import annotations
 
-import json
+import copy
 from collections.abc import Callable, Sequence
-from difflib import SequenceMatcher
 from typing import Any
 
+import numpy as np
+
+from . import similarity
+from .cell_diff import CellDiffer
+
 Diff = list[dict[str, Any]]
+
+_STRICT = similarity.STRICT
+_APPROXIMATE = similarity.APPROXIMATE
+_SHORT = similarity.SHORT_TEXT
+# A rejection is skipped unless it clears the threshold by this much, so float rounding can only
+# send a pair to nbdime's predicate, never decide it.
+_MARGIN = 1e-9
 
 
 def _text(value: Any) -> str:
@@ -25,16 +50,360 @@ def _text(value: Any) -> str:
 
 
 def cell_key(cell: dict[str, Any]) -> str:
-    """Equal keys mean equal cells. ``repr`` is 2-3× faster than canonical JSON; the rare equal
-    cells whose dicts differ only in key order just land in a gap, where nbdime finds no change."""
+    """Equal keys mean equal cells. ``repr`` is 2-3× faster than canonical JSON; equal cells whose
+    dicts differ only in key order get different keys, which only costs a call to nbdime."""
     return repr((
         cell.get("cell_type"), _text(cell.get("source")), cell.get("outputs"), cell.get("metadata"),
         cell.get("execution_count"), cell.get("id"), cell.get("attachments"),
     ))  # fmt: skip
 
 
-def _shift(entries: Diff, offset: int) -> Diff:
-    return [{**entry, "key": entry["key"] + offset} for entry in entries]
+def _bundle_split(bundle: Any) -> bool:
+    return isinstance(bundle, dict) and any(
+        isinstance(value, list) and not mime.endswith("json") for mime, value in bundle.items()
+    )
+
+
+def _join_bundle(bundle: Any) -> dict[str, Any]:
+    return {
+        mime: "".join(value) if isinstance(value, list) and not mime.endswith("json") else value
+        for mime, value in bundle.items()
+    }
+
+
+def _join_output(output: dict[str, Any]) -> dict[str, Any]:
+    if output.get("output_type") in ("execute_result", "display_data"):
+        data = output.get("data")
+        return {**output, "data": _join_bundle(data)} if _bundle_split(data) else output
+    text = output.get("text")
+    return {**output, "text": "".join(text)} if isinstance(text, list) else output
+
+
+def joined_cell(cell: dict[str, Any]) -> dict[str, Any]:
+    """A cell as ``nbformat.read`` gives it (multi-line strings joined). The cell itself when
+    nothing is split (the common case: no copy); never modifies it."""
+    changes: dict[str, Any] = {}
+    if isinstance(cell.get("source"), list):
+        changes["source"] = "".join(cell["source"])
+    attachments = cell.get("attachments")
+    if isinstance(attachments, dict) and any(_bundle_split(a) for a in attachments.values()):
+        changes["attachments"] = {name: _join_bundle(a) for name, a in attachments.items()}
+    if cell.get("cell_type") == "code":
+        outputs = cell.get("outputs") or []
+        fixed = [_join_output(output) for output in outputs]
+        if any(new is not old for new, old in zip(fixed, outputs, strict=True)):
+            changes["outputs"] = fixed
+    return {**cell, **changes} if changes else cell
+
+
+def joined(cells: list[Any]) -> list[Any]:
+    """Cells with multi-line strings joined (as ``nbformat.read`` gives them), which nbdime expects."""
+    return [joined_cell(c) for c in cells]
+
+
+NO_ID: Any = object()  # a cell without an id (nbformat < 4.5): matches no cell by id
+
+
+class CellList:
+    """One notebook's cells as the aligner reads them: a key per cell (equal keys: equal cells),
+    an id per cell (``NO_ID`` when it has none), and the cells themselves, loaded only where an
+    alignment level or a diff needs their content."""
+
+    def __init__(self, keys: Sequence[str], ids: Sequence[Any], load: Callable[[int], dict[str, Any]]) -> None:
+        self.keys = list(keys)
+        self.ids = list(ids)
+        self._load = load
+        self._cells: dict[int, dict[str, Any]] = {}
+        count = len(self.keys)
+        self.kind = np.full(count, -1, dtype=np.int64)
+        self.source = np.full(count, -1, dtype=np.int64)
+        self.length = np.zeros(count, dtype=np.int64)
+        self.is_code = np.zeros(count, dtype=bool)
+        self.outputs = np.zeros(count, dtype=np.int64)
+        self.key = np.zeros(count, dtype=np.int64)
+        self._known = np.zeros(count, dtype=bool)
+        self._chars: dict[int, np.ndarray] = {}
+        self._codes: dict[Any, int] = {}
+
+    @classmethod
+    def of(cls, cells: Sequence[dict[str, Any]], keys: Sequence[str] | None = None) -> CellList:
+        """Cells held in memory."""
+        return cls(
+            keys if keys is not None else [cell_key(c) for c in cells],
+            [c.get("id", NO_ID) for c in cells],
+            lambda i: joined_cell(cells[i]),
+        )
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self.cell(i) for i in range(*index.indices(len(self)))]
+        return self.cell(index)
+
+    def cell(self, i: int) -> dict[str, Any]:
+        found = self._cells.get(i)
+        if found is None:
+            found = self._cells[i] = self._load(i)
+        return found
+
+    def bind(self, codes: dict[Any, int]) -> None:
+        """Share one table of codes with the other side, so equal values get equal codes."""
+        self._codes = codes
+        self.key[:] = [codes.setdefault(("key", k), len(codes)) for k in self.keys]
+
+    def id_codes(self, lo: int, hi: int) -> list[int]:
+        codes = self._codes
+        return [-1 if i is NO_ID else codes.setdefault(("id", i), len(codes)) for i in self.ids[lo:hi]]
+
+    def ensure(self, lo: int, hi: int) -> None:
+        """Fill the per-cell arrays for cells ``lo..hi-1`` (loading them once)."""
+        codes = self._codes
+        for i in np.flatnonzero(~self._known[lo:hi]).tolist():
+            i += lo
+            cell = self.cell(i)
+            source = cell.get("source", "")
+            self.kind[i] = codes.setdefault(("type", cell.get("cell_type")), len(codes))
+            self.source[i] = codes.setdefault(("source", source), len(codes))
+            self.length[i] = len(source)
+            self.is_code[i] = cell.get("cell_type") == "code"
+            self.outputs[i] = len(cell.get("outputs") or ()) if self.is_code[i] else 0
+            self._known[i] = True
+
+    def char_codes(self, i: int) -> np.ndarray:
+        found = self._chars.get(i)
+        if found is None:
+            found = np.frombuffer(self.cell(i).get("source", "").encode("utf-32-le"), dtype=np.uint32)
+            self._chars[i] = found
+        return found
+
+
+_PAIRS_PER_CHUNK = 20_000
+
+
+def _ratio_bound_ok(a: CellList, b: CellList, ia: np.ndarray, jb: np.ndarray, threshold: float) -> np.ndarray:
+    """Which pairs may reach ``threshold`` in difflib's ratio, judged by its two upper bounds
+    (lengths: ``real_quick_ratio``; character counts: ``quick_ratio``)."""
+    la, lb = a.length[ia], b.length[jb]
+    total = la + lb
+    ok: np.ndarray = np.asarray(2.0 * np.minimum(la, lb) / np.maximum(total, 1) >= threshold - _MARGIN)
+    idx = np.flatnonzero(ok)
+    if not len(idx):
+        return ok
+    rows, cols = ia[idx], jb[idx]
+    rows_u, row_of = np.unique(rows, return_inverse=True)
+    cols_u, col_of = np.unique(cols, return_inverse=True)
+    chars_a = [a.char_codes(int(i)) for i in rows_u]
+    chars_b = [b.char_codes(int(j)) for j in cols_u]
+    alphabet = np.unique(np.concatenate([*chars_a, *chars_b]))
+
+    def counts(chars: list[np.ndarray]) -> np.ndarray:
+        table = np.zeros((len(chars), len(alphabet)), dtype=np.int32)
+        for n, codes in enumerate(chars):
+            table[n] = np.bincount(np.searchsorted(alphabet, codes), minlength=len(alphabet))
+        return table
+
+    table_a, table_b = counts(chars_a), counts(chars_b)
+    common = np.empty(len(idx), dtype=np.int64)
+    for start in range(0, len(idx), _PAIRS_PER_CHUNK):
+        part = slice(start, start + _PAIRS_PER_CHUNK)
+        common[part] = np.minimum(table_a[row_of[part]], table_b[col_of[part]]).sum(axis=1)
+    ok[idx] = 2.0 * common / total[idx] >= threshold - _MARGIN
+    return ok
+
+
+def _source_may_match(a: CellList, b: CellList, ia: np.ndarray, jb: np.ndarray, threshold: float) -> np.ndarray:
+    """Pairs whose sources may pass nbdime's ``compare_text_strict`` / ``_approximate``."""
+    la, lb = a.length[ia], b.length[jb]
+    maybe: np.ndarray = np.asarray(a.source[ia] == b.source[jb])
+    if threshold == _APPROXIMATE:
+        # compare_text_approximate: one empty and one not never match; two short strings always do.
+        same_emptiness = (la > 0) == (lb > 0)
+        maybe |= same_emptiness & (la < _SHORT) & (lb < _SHORT)
+        rest = np.flatnonzero(~maybe & same_emptiness & (la > 0))
+    else:
+        rest = np.flatnonzero(~maybe & (la > 0) & (lb > 0))
+    if len(rest):
+        maybe[rest] = _ratio_bound_ok(a, b, ia[rest], jb[rest], threshold)
+    return maybe
+
+
+def _grid(a: CellList, b: CellList, rect: tuple[int, int, int, int], level: int, compare: Any) -> np.ndarray:
+    """``G[i, j] == compare(A[i0 + i], B[j0 + j])`` for nbdime's cell predicate of ``level``."""
+    i0, j0, i1, j1 = rect
+    rows, cols = slice(i0, i1), slice(j0, j1)
+    a.ensure(i0, i1)
+    b.ensure(j0, j1)
+    same: np.ndarray = np.asarray(a.key[rows, None] == b.key[None, cols])
+    candidate = ~same & (a.kind[rows, None] == b.kind[None, cols])
+    code = a.is_code[rows, None]
+    if level == 2:
+        candidate &= ~code | (a.outputs[rows, None] == b.outputs[None, cols])
+        threshold = _STRICT
+    else:
+        if level == 1:
+            candidate &= ~code | ((a.outputs[rows, None] > 0) == (b.outputs[None, cols] > 0))
+        threshold = _APPROXIMATE
+    ia, jb = np.nonzero(candidate)
+    if len(ia):
+        keep = _source_may_match(a, b, ia + i0, jb + j0, threshold)
+        ia, jb = ia[keep], jb[keep]
+    for i, j in zip(ia.tolist(), jb.tolist(), strict=True):
+        same[i, j] = bool(compare(a.cell(i + i0), b.cell(j + j0)))
+    return same
+
+
+def _id_rows(a: CellList, b: CellList, rect: tuple[int, int, int, int]) -> list[int]:
+    """Row ``i`` of nbdime's by-id grid as a bit mask over the rect's columns."""
+    i0, j0, i1, j1 = rect
+    columns: dict[int, int] = {}
+    for j, code in enumerate(b.id_codes(j0, j1)):
+        if code >= 0:
+            columns[code] = columns.get(code, 0) | (1 << j)
+    return [columns.get(code, 0) if code >= 0 else 0 for code in a.id_codes(i0, i1)]
+
+
+def _grid_rows(grid: np.ndarray) -> list[int]:
+    if grid.shape[1] == 0:
+        return [0] * grid.shape[0]
+    packed = np.packbits(grid, axis=1, bitorder="little")
+    return [int.from_bytes(row.tobytes(), "little") for row in packed]
+
+
+def _lcs_snakes(rows: list[int], m: int) -> list[tuple[int, int, int]]:
+    """nbdime's ``bruteforce_compute_snakes`` on a grid given as row bit masks: the same LCS,
+    ties broken alike (walking back from the end: a match, else drop the row while the LCS length
+    allows, else the column).
+
+    The LCS table is not built: each row's lengths are kept as a bit vector (Hyyrö's bit-parallel
+    LCS, valid for any match grid), ``R[x][y]`` = zeros among its low ``y`` bits."""
+    n = len(rows)
+    if n == 0 or m == 0 or not any(rows):
+        return []
+    full = (1 << m) - 1
+    vector = full
+    vectors = [vector]
+    for row in rows:
+        vector = ((vector + (vector & row)) | (vector & ~row)) & full
+        vectors.append(vector)
+    pairs: list[tuple[int, int]] = []
+    x, y = n, m
+    while x > 0 and y > 0:
+        if (rows[x - 1] >> (y - 1)) & 1:
+            x -= 1
+            y -= 1
+            pairs.append((x, y))
+            continue
+        low = (1 << y) - 1
+        if (vectors[x] & low).bit_count() == (vectors[x - 1] & low).bit_count():
+            x -= 1
+        else:
+            y -= 1
+    pairs.reverse()
+    # nbdime's loop as written: it only ever extends the snake at its start cell, so snakes come
+    # out one pair long; the multilevel merge joins contiguous ones.
+    snakes = [(0, 0, 0)]
+    for i, j in pairs:
+        if snakes[-1][0] == i and snakes[-1][1] == j:
+            si, sj, sn = snakes[-1]
+            snakes[-1] = (si, sj, sn + 1)
+        else:
+            snakes.append((i, j, 1))
+    if snakes[0][2] == 0:
+        snakes.pop(0)
+    return snakes
+
+
+def _snakes(
+    a: CellList, b: CellList, compares: Sequence[Any], rect: tuple[int, int, int, int], level: int
+) -> list[tuple[int, int, int]]:
+    """nbdime's ``compute_snakes_multilevel``, with grids from ``_grid``."""
+    i0, j0, i1, j1 = rect
+    rows = _id_rows(a, b, rect) if level == 3 else _grid_rows(_grid(a, b, rect, level, compares[level]))
+    snakes = [(i + i0, j + j0, k) for i, j, k in _lcs_snakes(rows, j1 - j0)]
+    if level == 0:
+        return snakes
+    merged = [(0, 0, 0)]
+    for i, j, k in [*snakes, (i1, j1, 0)]:
+        if i > i0 and j > j0:
+            merged += _snakes(a, b, compares, (i0, j0, i, j), level - 1)
+        if k > 0:
+            li, lj, ln = merged[-1]
+            if li + ln == i and lj + ln == j:
+                merged[-1] = (li, lj, ln + k)
+            else:
+                merged.append((i, j, k))
+        i0, j0 = i + k, j + k
+    if merged[0][2] == 0:
+        merged.pop(0)
+    return merged
+
+
+def _nbdime_cell_predicates() -> list[Any] | None:
+    """nbdime's four cell predicates (three of them as ``similarity`` decides them), or None if
+    nbdime's were reconfigured (then nbdime decides)."""
+    from nbdime.diffing import notebooks as nbd
+
+    expected = [
+        nbd.compare_cell_approximate, nbd.compare_cell_moderate, nbd.compare_cell_strict, nbd.compare_cell_by_ids,
+    ]  # fmt: skip
+    if list(nbd.notebook_predicates["/cells"]) != expected:
+        return None
+    # The moderate predicate runs nbdime's configured outputs diff, so it is only mirrored while
+    # that diff is the stock one (``nbdiff --ignore-outputs`` replaces it).
+    outputs = [nbd.compare_output_approximate, nbd.compare_output_strict]
+    if nbd.notebook_differs["/cells/*/outputs"] is not nbd.diff_sequence_multilevel:
+        return None
+    if list(nbd.notebook_predicates["/cells/*/outputs"]) != outputs:
+        return None
+    return [
+        similarity.cell_approximate, similarity.cell_moderate, similarity.cell_strict, nbd.compare_cell_by_ids,
+    ]  # fmt: skip
+
+
+def cells_diff(
+    cells_a: Sequence[Any] | CellList,
+    cells_b: Sequence[Any] | CellList,
+) -> Diff:
+    """The ``/cells`` part of nbdime's notebook diff of two cell lists (dicts, nodes, or
+    ``CellList``s that load cells on demand)."""
+    from nbdime.diffing import notebooks as nbd
+
+    a = cells_a if isinstance(cells_a, CellList) else CellList.of(cells_a)
+    b = cells_b if isinstance(cells_b, CellList) else CellList.of(cells_b)
+    compares = _nbdime_cell_predicates()
+    if compares is None:
+        import nbformat
+
+        return list(nbd.notebook_differs["/cells"](
+            [nbformat.from_dict(c) for c in a[:]], [nbformat.from_dict(c) for c in b[:]],
+            path="/cells", config=nbd.notebook_config,
+        ))  # fmt: skip
+    codes: dict[Any, int] = {}
+    a.bind(codes)
+    b.bind(codes)
+    snakes = _snakes(a, b, compares, (0, 0, len(a), len(b)), len(compares) - 1)
+    differ = CellDiffer(copy.copy(nbd.notebook_config))
+    return list(_diff_from_snakes(a, b, snakes, differ))
+
+
+def _diff_from_snakes(a: CellList, b: CellList, snakes: list[tuple[int, int, int]], differ: CellDiffer) -> Any:
+    """nbdime's ``compute_diff_from_snakes`` for cells; pairs with equal keys are not diffed."""
+    from nbdime.diff_format import SequenceDiffBuilder
+
+    builder = SequenceDiffBuilder()
+    i0, j0 = 0, 0
+    for i, j, k in [*snakes, (len(a), len(b), 0)]:
+        if i > i0:
+            builder.removerange(i0, i - i0)
+        if j > j0:
+            builder.addrange(i0, b[j0:j])
+        for n in range(k):
+            if a.keys[i + n] != b.keys[j + n]:
+                builder.patch(i + n, differ(a.cell(i + n), b.cell(j + n)))
+        i0, j0 = i + k, j + k
+    return builder.validated()
 
 
 def _cells_part(diff: Diff) -> tuple[Diff, Diff]:
@@ -47,46 +416,6 @@ def _cells_part(diff: Diff) -> tuple[Diff, Diff]:
         else:
             rest.append(entry)
     return cells, rest
-
-
-def joined(cells: list[Any]) -> list[Any]:
-    """Cells with multi-line strings joined (as ``nbformat.read`` gives them), which nbdime expects."""
-    import nbformat
-    from nbformat.v4.rwbase import rejoin_lines
-
-    notebook = nbformat.from_dict({"cells": [json.loads(json.dumps(c)) for c in cells]})
-    return list(rejoin_lines(notebook)["cells"])
-
-
-def _gap_diff(header_a: dict[str, Any], header_b: dict[str, Any], old: list[Any], new: list[Any]) -> Diff:
-    import nbdime
-    import nbformat
-
-    a = nbformat.from_dict({**header_a, "cells": joined(old)})
-    b = nbformat.from_dict({**header_b, "cells": joined(new)})
-    return _cells_part(nbdime.diff_notebooks(a, b))[0]
-
-
-def aligned_cells_diff(
-    keys_a: Sequence[str],
-    keys_b: Sequence[str],
-    cells_a: Callable[[int, int], list[Any]],
-    cells_b: Callable[[int, int], list[Any]],
-    header: dict[str, Any],
-) -> Diff:
-    """The cells part of an nbdime diff, from per-cell keys; ``cells_x(i, j)`` loads cells i..j-1."""
-    matcher = SequenceMatcher(None, keys_a, keys_b, autojunk=False)
-    diff: Diff = []
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            continue
-        if tag == "delete":
-            diff.append({"op": "removerange", "key": i1, "length": i2 - i1})
-        elif tag == "insert":
-            diff.append({"op": "addrange", "key": i1, "valuelist": cells_b(j1, j2)})
-        else:
-            diff.extend(_shift(_gap_diff(header, header, cells_a(i1, i2), cells_b(j1, j2)), i1))
-    return diff
 
 
 def _header(notebook: dict[str, Any]) -> dict[str, Any]:
@@ -111,15 +440,12 @@ def diff_notebooks(a: dict[str, Any], b: dict[str, Any]) -> Diff:
     Returns:
         A list of nbdime diff entries; ``nbdime``'s renderers accept it with ``a`` as the base.
     """
-    cells_a, cells_b = list(a.get("cells", [])), list(b.get("cells", []))
-    cells = aligned_cells_diff(
-        [cell_key(c) for c in cells_a],
-        [cell_key(c) for c in cells_b],
-        lambda i, j: cells_a[i:j],
-        lambda i, j: [dict(c) for c in cells_b[i:j]],
-        _header(a),
-    )
-    return ([{"op": "patch", "key": "cells", "diff": cells}] if cells else []) + header_diff(a, b)
+    from nbdime.diffing import notebooks as nbd
+    from nbdime.diffing.generic import diff
+
+    config = copy.copy(nbd.notebook_config)
+    config.differs["/cells"] = lambda x, y, path="", config=None: cells_diff(x, y)
+    return list(diff(dict(a), dict(b), path="", config=config))
 
 
 def summarize(diff: Diff, cells_a: int) -> dict[str, int]:

@@ -11,25 +11,30 @@ from ..capture.notebook import load_cell, load_notebook, manifest_cells
 from ..errors import UsageError
 from ..store import Store
 from ..store.objects import digest_bytes
-from .notebooks import Diff, aligned_cells_diff, cell_key, header_diff, joined, summarize
+from .notebooks import NO_ID, CellList, Diff, cell_key, cells_diff, header_diff, joined, joined_cell, summarize
 from .volatile import steady_cell, steady_metadata
 
-_STEADY_KEYS: dict[str, str] = {}
-_STEADY_KEYS_MAX = 200_000
+_FACTS: dict[str, tuple[str, Any]] = {}
+_FACTS_MAX = 200_000
+
+
+def _facts(objects: Any, digest: str) -> tuple[str, Any]:
+    """A stored cell's steady key (equal for cells equal but for volatile fields) and its id.
+    Blobs never change, so both are remembered by digest for the life of the process (large
+    outputs stay references: equal references mean equal content)."""
+    facts = _FACTS.get(digest)
+    if facts is None:
+        cell = json.loads(objects.get(digest))
+        # Cell blobs are canonical JSON (sorted keys), so the repr of the parsed cell is too.
+        facts = (digest_bytes(cell_key(steady_cell(cell)).encode("utf-8")), cell.get("id", NO_ID))
+        if len(_FACTS) >= _FACTS_MAX:
+            _FACTS.clear()
+        _FACTS[digest] = facts
+    return facts
 
 
 def _steady_key(objects: Any, digest: str) -> str:
-    """A key equal for cells equal but for volatile fields. Blobs never change, so keys are
-    remembered by digest for the life of the process (large outputs stay references: equal
-    references mean equal content)."""
-    key = _STEADY_KEYS.get(digest)
-    if key is None:
-        # Cell blobs are canonical JSON (sorted keys), so the repr of the parsed cell is too.
-        key = digest_bytes(cell_key(steady_cell(json.loads(objects.get(digest)))).encode("utf-8"))
-        if len(_STEADY_KEYS) >= _STEADY_KEYS_MAX:
-            _STEADY_KEYS.clear()
-        _STEADY_KEYS[digest] = key
-    return key
+    return _facts(objects, digest)[0]
 
 
 def steady_notebook(store: Store, manifest: str, strict: bool = False) -> dict[str, Any]:
@@ -43,32 +48,48 @@ def steady_notebook(store: Store, manifest: str, strict: bool = False) -> dict[s
     }  # fmt: skip
 
 
+class _Cells:
+    """Stored cells by digest as diffs compare them, each read at most once per diff."""
+
+    def __init__(self, objects: Any, strict: bool) -> None:
+        self.objects = objects
+        self.strict = strict
+        self._read: dict[str, dict[str, Any]] = {}
+
+    def cell(self, digest: str) -> dict[str, Any]:
+        found = self._read.get(digest)
+        if found is None:
+            cell = load_cell(self.objects, digest)
+            found = self._read[digest] = joined_cell(cell if self.strict else steady_cell(cell))
+        return found
+
+    def side(self, digests: list[str], keys: list[str], shared: set[str]) -> CellList:
+        """The aligner's view of one notebook. Cells in ``shared`` are aligned by a token for their
+        digest (both manifests vouch every id is present and unique, so the cell's id and its
+        digest pick out the same cells) and are read only if a diff needs their content."""
+        ids = [("shared", d) if d in shared else _facts(self.objects, d)[1] for d in digests]
+        return CellList(keys, ids, lambda i: self.cell(digests[i]))
+
+
 def notebook_diff(store: Store, manifest_a: str, manifest_b: str, strict: bool = False) -> dict[str, Any]:
     """The nbdime-format diff of two stored notebooks, with a summary and one line per changed cell."""
     objects = store.objects
-    steady = (lambda cell: cell) if strict else steady_cell
     header_a, digests_a = manifest_cells(objects, manifest_a)
     header_b, digests_b = manifest_cells(objects, manifest_b)
-
-    def loader(digests: list[str]) -> Any:
-        return lambda i, j: joined([steady(load_cell(objects, d)) for d in digests[i:j]])
-
-    # Cells with the same digest are identical; only the others are read to see whether they
-    # differ in more than volatile fields. (Keys of the two kinds never match each other, which
-    # can only cost alignment quality, never correctness: gaps go through nbdime as steady cells.)
+    # Cells with the same digest are identical, and so are cells with the same steady key: the
+    # aligner takes pairs with equal keys as equal without comparing them. (A digest never equals
+    # a steady key, which only costs a comparison, never a different diff.)
     same = set(digests_a) & set(digests_b)
     if strict:
         keys_a, keys_b = list(digests_a), list(digests_b)
     else:
         keys_a = [d if d in same else _steady_key(objects, d) for d in digests_a]
         keys_b = [d if d in same else _steady_key(objects, d) for d in digests_b]
+    shared = same if header_a.get("unique_ids") and header_b.get("unique_ids") else set()
+    reader = _Cells(objects, strict)
+    side_a = reader.side(digests_a, keys_a, shared)
+    cells = cells_diff(side_a, reader.side(digests_b, keys_b, shared))
     meta = (lambda m: m) if strict else steady_metadata
-    head = {
-        "nbformat": header_a["nbformat"],
-        "nbformat_minor": header_a["nbformat_minor"],
-        "metadata": meta(header_a["metadata"]),
-    }
-    cells = aligned_cells_diff(keys_a, keys_b, loader(digests_a), loader(digests_b), head)
     nb_a = {
         "nbformat": header_a["nbformat"],
         "nbformat_minor": header_a["nbformat_minor"],
@@ -80,7 +101,10 @@ def notebook_diff(store: Store, manifest_a: str, manifest_b: str, strict: bool =
         "metadata": meta(header_b["metadata"]),
     }
     header = header_diff(nb_a, nb_b)
-    diff: Diff = ([{"op": "patch", "key": "cells", "diff": cells}] if cells else []) + header
+    # nbdime orders a notebook's entries by key.
+    diff: Diff = sorted(
+        [*header, *([{"op": "patch", "key": "cells", "diff": cells}] if cells else [])], key=lambda e: e["key"]
+    )
     return {
         "manifest_a": manifest_a,
         "manifest_b": manifest_b,
@@ -89,12 +113,12 @@ def notebook_diff(store: Store, manifest_a: str, manifest_b: str, strict: bool =
         "summary": summarize(diff, len(digests_a)),
         "header": bool(header),
         "diff": diff,
-        "cells": describe_cells(cells, lambda i: loader(digests_a)(i, i + 1)[0]),
+        "cells": describe_cells(cells, side_a.cell),
         "strict": strict,
     }
 
 
-def describe_cells(cells_diff: Diff, cell_a: Any) -> list[str]:
+def describe_cells(entries: Diff, cell_a: Any) -> list[str]:
     """One line per changed cell: ``~ cell 12: first line``, ``+ cell 3: …``, ``- cell 7: …``."""
 
     def first(cell: dict[str, Any]) -> str:
@@ -102,7 +126,7 @@ def describe_cells(cells_diff: Diff, cell_a: Any) -> list[str]:
         return lines[0][:70] if lines else f"(empty {cell.get('cell_type', 'cell')})"
 
     out = []
-    for entry in cells_diff:
+    for entry in entries:
         if entry["op"] == "addrange":
             out += [f"+ cell {entry['key'] + 1 + n}: {first(c)}" for n, c in enumerate(entry["valuelist"])]
         elif entry["op"] == "removerange":

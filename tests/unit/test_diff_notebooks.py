@@ -5,6 +5,7 @@ notebooks without cell ids."""
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import random
 from collections.abc import Callable
@@ -87,6 +88,7 @@ def test_same_changes_as_nbdime(case: str, ids: bool) -> None:
     ours = mlm.diff_notebooks(a, b)
     theirs = nbdime.diff_notebooks(nbformat.from_dict(copy.deepcopy(a)), nbformat.from_dict(copy.deepcopy(b)))
     assert normalise(ours) == normalise(json.loads(json.dumps(theirs)))
+    assert json.dumps(ours, sort_keys=True) == json.dumps(theirs, sort_keys=True)  # entry for entry, in order
     if case == "identical--same":
         assert ours == []
 
@@ -102,7 +104,147 @@ def test_large_notebook_with_scattered_edits_matches_nbdime() -> None:
     for i in rng.sample(range(380), 3):
         b["cells"].insert(i, dict(new_code_cell(f"new_{i}()")))
     theirs = nbdime.diff_notebooks(nbformat.from_dict(copy.deepcopy(a)), nbformat.from_dict(copy.deepcopy(b)))
-    assert normalise(mlm.diff_notebooks(a, b)) == normalise(json.loads(json.dumps(theirs)))
+    assert json.dumps(mlm.diff_notebooks(a, b), sort_keys=True) == json.dumps(theirs, sort_keys=True)
+
+
+def _random_output(rng: random.Random, count: int) -> dict[str, Any]:
+    kind = rng.random()
+    if kind < 0.55:
+        lines = "".join(
+            f"{rng.choice(['loss', 'acc', 'epoch'])}={rng.random():.{rng.randint(1, 6)}f}\n"
+            for _ in range(rng.randint(1, 5))
+        )
+        return dict(new_output("stream", name=rng.choice(["stdout", "stdout", "stderr"]), text=lines))
+    if kind < 0.7:
+        image = "".join(
+            rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123456789+/") for _ in range(rng.choice([64, 400, 2000]))
+        )
+        return dict(
+            new_output("display_data", data={"image/png": image, "text/plain": "<Figure size 640x480 with 1 Axes>"})
+        )
+    if kind < 0.8:
+        table = (
+            "<table>"
+            + "".join(f"<tr><td>{rng.randint(0, 99)}</td></tr>\n" for _ in range(rng.randint(1, 6)))
+            + "</table>"
+        )
+        return dict(
+            new_output(
+                "execute_result",
+                data={"text/html": table, "text/plain": f"df {rng.randint(0, 9)}"},
+                execution_count=count,
+            )
+        )
+    if kind < 0.9:
+        return dict(
+            new_output(
+                "execute_result",
+                data={"text/plain": f"<object at 0x{rng.getrandbits(40):010x}>"},
+                execution_count=count,
+            )
+        )
+    return dict(
+        new_output(
+            "error",
+            ename="ValueError",
+            evalue=rng.choice(["bad", "worse"]),
+            traceback=[f"line {rng.randint(1, 9)}", "ValueError: bad"],
+        )
+    )
+
+
+def _history(seed: int, ids: bool, versions: int = 6) -> list[Notebook]:
+    """Versions of one notebook as it is re-run and edited: most outputs regenerated, sources
+    edited, cells moved, inserted, deleted and duplicated, some fields split into line lists
+    the way they sit in .ipynb files."""
+    rng = random.Random(seed)
+    nb = base(rng.randint(8, 45), ids=ids)
+    history = [nb]
+    for version in range(versions):
+        nb = copy.deepcopy(nb)
+        cells = nb["cells"]
+        for count, cell in enumerate(cells, 1):
+            if cell["cell_type"] == "code":
+                cell["execution_count"] = count
+                if rng.random() < 0.85:
+                    cell["outputs"] = [_random_output(rng, count) for _ in range(rng.choice([0, 1, 1, 1, 2, 3]))]
+        for _ in range(rng.randint(0, 4)):
+            cell = rng.choice(cells)
+            choice = rng.random()
+            if choice < 0.5:
+                cell["source"] += f"\nx = tune({version})"
+            elif choice < 0.7:
+                cell["source"] = cell["source"].replace("(", "[", 1)
+            else:
+                cell["source"] = ""
+        for _ in range(rng.randint(0, 2)):
+            cells.insert(rng.randrange(len(cells) + 1), cells.pop(rng.randrange(len(cells))))
+        if rng.random() < 0.3:
+            added = dict(new_code_cell(f"added_{version}()"))
+            if not ids:
+                added.pop("id")
+            cells.insert(rng.randrange(len(cells) + 1), added)
+        if rng.random() < 0.3 and len(cells) > 3:
+            cells.pop(rng.randrange(len(cells)))
+        if rng.random() < 0.2:
+            twin = copy.deepcopy(rng.choice(cells))
+            twin.pop("id", None)
+            if ids:
+                twin["id"] = f"twin-{version}"
+            cells.insert(rng.randrange(len(cells) + 1), twin)
+        if rng.random() < 0.2:
+            cells[rng.randrange(len(cells))]["metadata"]["tags"] = ["parameters"]
+        history.append(nb)
+    for nb in history[::2]:
+        for cell in nb["cells"]:
+            cell["source"] = cell["source"].splitlines(True)
+    return history
+
+
+@pytest.mark.parametrize("ids", [True, False], ids=["with-ids", "no-ids"])
+@pytest.mark.parametrize("seed", range(12))
+def test_reexecuted_histories_equal_nbdime_entry_for_entry(seed: int, ids: bool) -> None:
+    history = _history(seed, ids)
+    for a, b in itertools.pairwise(history):
+        theirs = nbdime.diff_notebooks(nbformat.reads(json.dumps(a), 4), nbformat.reads(json.dumps(b), 4))
+        assert json.dumps(mlm.diff_notebooks(a, b), sort_keys=True) == json.dumps(theirs, sort_keys=True)
+
+
+def test_reconfigured_nbdime_is_followed() -> None:
+    """nbdime's own ignore settings (e.g. ``nbdiff --ignore-outputs``) apply to our diffs too."""
+    from nbdime.diffing.notebooks import reset_notebook_differ, set_notebook_diff_targets
+
+    a, b = _history(3, True, versions=1)
+    set_notebook_diff_targets(outputs=False, metadata=False)
+    try:
+        theirs = nbdime.diff_notebooks(nbformat.reads(json.dumps(a), 4), nbformat.reads(json.dumps(b), 4))
+        assert json.dumps(mlm.diff_notebooks(a, b), sort_keys=True) == json.dumps(theirs, sort_keys=True)
+    finally:
+        reset_notebook_differ()
+
+
+def test_matcher_gives_difflibs_ratios_and_opcodes() -> None:
+    """The compiled matcher (cydifflib) must agree with difflib on every ratio and opcode."""
+    import difflib
+
+    from jupyter_mlm.diffs import similarity
+
+    rng = random.Random(5)
+    alphabet = "ab cd_=()\n0123456789é"
+    for _ in range(1500):
+        x = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 120)))
+        y = list(x)
+        for _ in range(rng.randint(0, 8)):
+            if y:
+                y[rng.randrange(len(y))] = rng.choice(alphabet)
+        other = "".join(y) if rng.random() < 0.7 else "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 120)))
+        ours = similarity.SequenceMatcher(None, x, other, autojunk=False)
+        plain = difflib.SequenceMatcher(None, x, other, autojunk=False)
+        assert (ours.ratio(), ours.quick_ratio(), ours.get_opcodes()) == (
+            plain.ratio(),
+            plain.quick_ratio(),
+            plain.get_opcodes(),
+        )
 
 
 def test_diff_applies_with_nbdime_patch() -> None:
@@ -120,3 +262,29 @@ def test_diff_applies_with_nbdime_patch() -> None:
 def test_bad_input() -> None:
     with pytest.raises(mlm.UsageError, match="two nbformat notebooks"):
         mlm.diff_notebooks({"cells": []}, "not a notebook")
+
+
+@pytest.mark.parametrize("ids", ["unique", "duplicated", "none"])
+def test_stored_snapshots_diff_like_nbdime_on_their_steady_cells(tmp_path: Any, ids: str) -> None:
+    """Snapshot diffs read stored cells lazily and align cells whose digest both snapshots share
+    by that digest when both manifests vouch for unique ids. Moved, duplicated and id-less cells
+    must still give nbdime's diff of the two steady notebooks."""
+    from jupyter_mlm.capture.notebook import NotebookWriter
+    from jupyter_mlm.diffs.stored import notebook_diff, steady_notebook
+    from jupyter_mlm.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'mlm.db'}", str(tmp_path / "objects"))
+    writer = NotebookWriter(store.objects)
+    for seed in range(4):
+        history = _history(seed + 40, ids != "none", versions=4)
+        if ids == "duplicated":
+            for nb in history:
+                nb["cells"][-1]["id"] = nb["cells"][0]["id"]
+        manifests = [writer.store(nb, f"nb-{seed}") for nb in history]
+        for first, second in itertools.pairwise(manifests):
+            for strict in (False, True):
+                ours = notebook_diff(store, first, second, strict=strict)["diff"]
+                a = nbformat.from_dict(steady_notebook(store, first, strict))
+                b = nbformat.from_dict(steady_notebook(store, second, strict))
+                assert json.dumps(ours, sort_keys=True) == json.dumps(nbdime.diff_notebooks(a, b), sort_keys=True)
+    store.close()

@@ -1,0 +1,183 @@
+"""The diff of two aligned cells, entry for entry what nbdime's cell differ returns.
+
+Re-executed notebooks give nbdime one changed cell per code cell, and each costs it a dict diff
+that recurses into every key, a multilevel alignment of the outputs and a line then character
+diff of every changed text, all through pure-Python difflib. Here:
+- a key whose values are equal is skipped before anything is compared (nbdime's differs return
+  nothing for equal values, so this cannot change the result);
+- sources and stream texts get nbdime's line-wise diff (lines aligned exactly, then roughly,
+  changed lines diffed by character) on ``similarity``'s matcher and cached ratios;
+- outputs are aligned with ``similarity``'s output predicates by nbdime's multilevel rule;
+- everything rarer (rich outputs, metadata, attachments) goes to nbdime's own differ.
+nbdime's diff builders assemble the entries, so order and shape are nbdime's.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any
+
+from . import similarity
+
+Compare = Callable[[Any, Any], bool]
+
+
+def multilevel_snakes(
+    a: Any,
+    b: Any,
+    compares: list[Compare],
+    rect: tuple[int, int, int, int] | None = None,
+    level: int | None = None,
+) -> list[tuple[int, int, int]]:
+    """nbdime's ``compute_snakes_multilevel`` for short lists: LCS with the strictest predicate,
+    then the looser ones in the gaps, contiguous snakes merged."""
+    if level is None:
+        level = len(compares) - 1
+    if rect is None:
+        rect = (0, 0, len(a), len(b))
+    i0, j0, i1, j1 = rect
+    snakes = [(i + i0, j + j0, k) for i, j, k in similarity.small_lcs_snakes(a[i0:i1], b[j0:j1], compares[level])]
+    if level == 0:
+        return snakes
+    merged = [(0, 0, 0)]
+    for i, j, k in [*snakes, (i1, j1, 0)]:
+        if i > i0 and j > j0:
+            merged += multilevel_snakes(a, b, compares, (i0, j0, i, j), level - 1)
+        if k > 0:
+            li, lj, ln = merged[-1]
+            if li + ln == i and lj + ln == j:
+                merged[-1] = (li, lj, ln + k)
+            else:
+                merged.append((i, j, k))
+        i0, j0 = i + k, j + k
+    if merged[0][2] == 0:
+        merged.pop(0)
+    return merged
+
+
+def _from_snakes(a: Any, b: Any, snakes: list[tuple[int, int, int]], pair_diff: Callable[[Any, Any], Any]) -> Any:
+    """nbdime's ``compute_diff_from_snakes``: ranges between snakes removed/added, pairs patched."""
+    from nbdime.diff_format import SequenceDiffBuilder
+
+    builder = SequenceDiffBuilder()
+    i0, j0 = 0, 0
+    for i, j, k in [*snakes, (len(a), len(b), 0)]:
+        if i > i0:
+            builder.removerange(i0, i - i0)
+        if j > j0:
+            builder.addrange(i0, b[j0:j])
+        for n in range(k):
+            x, y = a[i + n], b[j + n]
+            if x != y:
+                builder.patch(i + n, pair_diff(x, y))
+        i0, j0 = i + k, j + k
+    return builder.validated()
+
+
+def chars_diff(a: str, b: str) -> Any:
+    """nbdime's ``diff_strings_by_char`` (difflib opcodes as range entries)."""
+    from nbdime.diff_format import SequenceDiffBuilder
+
+    builder = SequenceDiffBuilder()
+    if a == b:
+        return builder.validated()
+    for tag, a0, a1, b0, b1 in similarity.opcodes(a, b):
+        if tag in ("replace", "delete"):
+            builder.removerange(a0, a1 - a0)
+        if tag in ("replace", "insert"):
+            builder.addrange(a0, b[b0:b1])
+    return builder.validated()
+
+
+_LINE_COMPARES: list[Compare] = [similarity.strings_similar, operator.eq]
+
+
+def lines_diff(a: str, b: str) -> Any:
+    """nbdime's ``diff_strings_linewise``."""
+    if a == b:
+        return []
+    lines_a, lines_b = a.splitlines(True), b.splitlines(True)
+    return _from_snakes(lines_a, lines_b, multilevel_snakes(lines_a, lines_b, _LINE_COMPARES), chars_diff)
+
+
+def mapping_diff(a: Any, b: Any, path: str, config: Any, value_diff: Callable[[str, Any, Any, str], Any]) -> Any:
+    """nbdime's ``diff_dicts``, with equal values skipped and ``value_diff(key, x, y, subpath)``
+    deciding the others that nbdime would recurse into."""
+    from nbdime.diff_format import MappingDiffBuilder
+
+    builder = MappingDiffBuilder()
+    keys_a, keys_b = set(a), set(b)
+    for key in sorted(keys_a - keys_b):
+        builder.remove(key)
+    for key in sorted(keys_a & keys_b):
+        x, y = a[key], b[key]
+        if x == y:
+            continue
+        subpath = f"{path}/{key}"
+        if type(x) is type(y) and not config.is_atomic(x, path=subpath):
+            builder.patch(key, value_diff(key, x, y, subpath))
+        else:
+            builder.replace(key, y)
+    for key in sorted(keys_b - keys_a):
+        builder.add(key, b[key])
+    return builder.validated()
+
+
+def _node(value: Any) -> Any:
+    """An nbformat node (nbdime's output differ reads attributes and pops keys in place), copied
+    so that the caller's dict is never touched."""
+    import nbformat
+
+    return nbformat.from_dict(value)
+
+
+class CellDiffer:
+    """nbdime's differ for ``/cells/*`` under ``config`` (a copy of nbdime's notebook config)."""
+
+    def __init__(self, config: Any) -> None:
+        from nbdime.diffing import notebooks as nbd
+        from nbdime.diffing.config import DiffConfig
+
+        self.config = config
+        self.plain = DiffConfig()
+        differs, predicates = config.differs, config.predicates
+        # Only nbdime's stock rules are mirrored; reconfigured ones are left to nbdime.
+        self.fast_source = differs["/cells/*/source"] is nbd.diff_string_lines
+        self.fast_outputs = (
+            differs["/cells/*/outputs"] is nbd.diff_sequence_multilevel
+            and differs["/cells/*/outputs/*"] is nbd.diff_single_outputs
+            and list(predicates["/cells/*/outputs"]) == [nbd.compare_output_approximate, nbd.compare_output_strict]
+        )
+        self.nbdime_cell = differs["/cells/*"]
+        self.enabled = self.nbdime_cell is nbd.diff
+        self.single_output = nbd.diff_single_outputs
+        self.generic = nbd.diff
+
+    def __call__(self, x: Any, y: Any, path: str = "/cells/*", config: Any = None) -> Any:
+        if not self.enabled:
+            return self.nbdime_cell(_node(x), _node(y), path=path, config=self.config)
+        return mapping_diff(x, y, "/cells/*", self.config, self._cell_value)
+
+    def _cell_value(self, key: str, x: Any, y: Any, subpath: str) -> Any:
+        if key == "source" and self.fast_source and isinstance(x, str):
+            return lines_diff(x, y)
+        if key == "outputs" and self.fast_outputs:
+            return self.outputs(x, y)
+        return self.config.differs[subpath](x, y, path=subpath, config=self.config)
+
+    def outputs(self, a: Any, b: Any) -> Any:
+        snakes = multilevel_snakes(a, b, [similarity.output_approximate, similarity.output_strict])
+        return _from_snakes(a, b, snakes, self._output)
+
+    def _output(self, x: Any, y: Any) -> Any:
+        if x["output_type"] == "stream":
+            # nbdime diffs non-rich outputs with the notebook config at the root path.
+            return mapping_diff(x, y, "", self.config, self._stream_value)
+        return self.single_output(_node(x), _node(y), path="/cells/*/outputs/*", config=self.config)
+
+    def _stream_value(self, key: str, x: Any, y: Any, subpath: str) -> Any:
+        differ = self.config.differs[subpath]
+        if isinstance(x, str) and differ is self.generic:
+            return lines_diff(x, y)
+        return differ(x, y, path=subpath, config=self.config)
