@@ -27,7 +27,7 @@ from ..registry import Governance, check_model_name, parse_ref, read_profile, re
 from ..stats import drift as drift_tests
 from ..stats import sketch as sk
 from ..stats.performance import HIGHER_IS_BETTER, by_segment, metrics
-from ..stats.profiles import CATEGORICAL, columns_of, merge, profile
+from ..stats.profiles import CATEGORICAL, columns_of, from_blob, merge, profile, to_blob
 from ..stats.reference import bins_of
 from ..store import Store
 from ..store.monitoring import AlertRow, BatchRow, RuleRow
@@ -209,15 +209,7 @@ class Monitor:
         rows: str | None,
         source: str,
     ) -> LoggedBatch:
-        import json
-
-        try:
-            text = json.dumps(prof, separators=(",", ":"), allow_nan=False)
-        except ValueError:  # an infinite sum: the wire policy writes it as a string
-            from ..wire import dumps
-
-            text = dumps(prof)
-        digest = self.store.objects.put_bytes(text.encode())
+        digest = self.store.objects.put_bytes(to_blob(prof))
         batch = self.store.add_batch(record.model, record.version, ts, prof["rows"], digest, outputs, rows, source)
         alerts = self.check_rules(record.model)
         return LoggedBatch(batch.id, record.model, record.version, prof["rows"], alerts)
@@ -275,9 +267,7 @@ class Monitor:
         return start, end, self.store.batches(name, start, end, version)
 
     def _profile_of(self, batches: Sequence[BatchRow]) -> dict[str, Any] | None:
-        import json
-
-        return merge(json.loads(self.store.objects.get(b.profile_digest)) for b in batches)
+        return merge(from_blob(self.store.objects.get(b.profile_digest)) for b in batches)
 
     def _joined(self, name: str, batches: Sequence[BatchRow]) -> dict[str, np.ndarray] | None:
         """Rows of ``batches`` that have a prediction and a label (inline or arrived later)."""

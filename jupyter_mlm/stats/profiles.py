@@ -71,10 +71,20 @@ def _sample(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return values if values.size <= RESERVOIR else values[rng.choice(values.size, RESERVOIR, replace=False)]
 
 
+class Packed(dict[str, str]):
+    """``{"f8": base64}``, a plain JSON-ready dict that also keeps the bytes it encodes
+    (``raw``), so storing a profile need not decode them again."""
+
+    raw: bytes = b""
+
+
 def pack(values: np.ndarray) -> dict[str, str]:
     """Numbers as base64 of little-endian float64 bytes: a JSON text 6× faster to write and read
     than a list of a thousand floats."""
-    return {"f8": base64.b64encode(np.ascontiguousarray(values, dtype="<f8").tobytes()).decode("ascii")}
+    raw = np.ascontiguousarray(values, dtype="<f8").tobytes()
+    packed = Packed(f8=base64.b64encode(raw).decode("ascii"))
+    packed.raw = raw
+    return packed
 
 
 def reservoir_values(column: Mapping[str, Any]) -> np.ndarray:
@@ -134,19 +144,84 @@ def _categorical(values: np.ndarray, rng: np.random.Generator) -> dict[str, Any]
     }
 
 
+# Below this many values a batch is profiled on the calling thread: handing columns to threads
+# costs more than it saves on the small batches of ``monitor.log``.
+PARALLEL_VALUES = 2_000_000
+_POOL: Any = None
+
+
+def _pool() -> Any:
+    global _POOL
+    if _POOL is None:
+        import os
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="mlm-profile")
+    return _POOL
+
+
+def _small_numeric(
+    columns: Mapping[str, np.ndarray], names: list[str], reference: Mapping[str, Any] | None
+) -> dict[str, dict[str, Any]] | None:
+    """The profiles of a small batch of finite numeric columns, computed on all columns at
+    once (the per-column path's result; sums may differ in the last bits). None when the batch
+    does not qualify: more rows than the reservoir keeps, a column that is not numeric or
+    holds NaN/inf, or a reference that treats a column as categorical."""
+    if len(names) < 2:
+        return None
+    arrays = [np.asarray(columns[name]) for name in names]
+    rows = len(arrays[0])
+    if not 0 < rows <= RESERVOIR or any(a.ndim != 1 or len(a) != rows or a.dtype.kind not in "iuf" for a in arrays):
+        return None
+    refs = [(reference or {}).get(name) or {} for name in names]
+    if any(ref.get("type", NUMERIC) != NUMERIC for ref in refs):
+        return None
+    matrix = np.empty((rows, len(names)), dtype=np.float64, order="F")
+    for i, array in enumerate(arrays):
+        matrix[:, i] = array
+    if not np.isfinite(matrix).all():
+        return None
+    sums, sumsq = matrix.sum(axis=0), np.einsum("ij,ij->j", matrix, matrix)
+    mins, maxs = matrix.min(axis=0), matrix.max(axis=0)
+    sketches = sk.sketches(matrix)
+    out = {}
+    for i, (name, ref) in enumerate(zip(names, refs, strict=True)):
+        column = matrix[:, i]
+        profiled: dict[str, Any] = {
+            "type": NUMERIC, "count": rows, "missing": 0, "sum": float(sums[i]), "sumsq": float(sumsq[i]),
+            "min": float(mins[i]), "max": float(maxs[i]), "sketch": sketches[i], "reservoir": pack(column),
+            "seen": rows,
+        }  # fmt: skip
+        if ref.get("deciles") is not None:
+            profiled["deciles"] = decile_counts(column, ref["deciles"])
+        out[name] = profiled
+    return out
+
+
 def profile_columns(
     columns: Mapping[str, np.ndarray], reference: Mapping[str, Any] | None = None, seed: int = 0
 ) -> dict[str, dict[str, Any]]:
-    rng = np.random.default_rng(seed)
-    out = {}
-    for name, values in columns.items():
-        values = np.asarray(values)
+    """Each column's profile. Columns are independent (each draws its reservoir from a generator
+    seeded by the batch and the column's position), so large batches profile their columns on
+    several threads — numpy releases the GIL in the passes over the values — with the same
+    result as one thread."""
+
+    def one(position: int, name: str) -> dict[str, Any]:
+        values = np.asarray(columns[name])
+        rng = np.random.default_rng((seed, position))
         ref = (reference or {}).get(name) or {}
         if kind_of(values) == NUMERIC and ref.get("type", NUMERIC) == NUMERIC:
-            out[name] = _numeric(values, ref.get("deciles"), rng)
-        else:
-            out[name] = _categorical(values, rng)
-    return out
+            return _numeric(values, ref.get("deciles"), rng)
+        return _categorical(values, rng)
+
+    names = list(columns)
+    small = _small_numeric(columns, names, reference)
+    if small is not None:
+        return small
+    size = sum(int(np.size(columns[name])) for name in names)
+    if len(names) > 1 and size >= PARALLEL_VALUES:
+        return dict(zip(names, _pool().map(one, range(len(names)), names), strict=True))
+    return {name: one(position, name) for position, name in enumerate(names)}
 
 
 def profile(
@@ -255,3 +330,82 @@ def mean_std(column: dict[str, Any]) -> tuple[float | None, float | None]:
         return None, None
     mean = column["sum"] / n
     return mean, math.sqrt(max(column["sumsq"] / n - mean * mean, 0.0))
+
+
+_BLOB_MAGIC = b"MLM-PROFILE-1\n"
+
+
+def to_blob(prof: Mapping[str, Any]) -> bytes:
+    """A profile as stored: its JSON without the reservoirs, then the reservoirs' raw float64
+    bytes. Half the size of the JSON with base64 reservoirs and a tenth of the encoding work
+    (a 1,000-row batch's profile is mostly its reservoirs). Infinite sums follow the wire policy."""
+    tail: list[bytes] = []
+    offset = 0
+
+    def put(raw: bytes) -> list[int]:
+        nonlocal offset
+        tail.append(raw)
+        offset += len(raw)
+        return [offset - len(raw), len(raw)]
+
+    def side(part: Any) -> Any:
+        raw = getattr(part, "raw", None)
+        return {"offset": part["offset"], "i8_at": put(raw)} if raw else part
+
+    def strip(column: Mapping[str, Any]) -> Mapping[str, Any]:
+        column = dict(column)
+        kept = column.get("reservoir")
+        if isinstance(kept, dict) and "f8" in kept:
+            raw = getattr(kept, "raw", None) or base64.b64decode(kept["f8"])
+            column["reservoir"] = {"f8_at": put(raw)}
+        sketch = column.get("sketch")
+        if isinstance(sketch, dict) and "pos" in sketch:
+            column["sketch"] = {**sketch, "pos": side(sketch["pos"]), "neg": side(sketch["neg"])}
+        return column
+
+    stripped = {
+        **prof,
+        "columns": {name: strip(c) for name, c in prof.get("columns", {}).items()},
+        "outputs": {name: strip(c) for name, c in prof.get("outputs", {}).items()},
+    }
+    import json
+
+    try:
+        header = json.dumps(stripped, separators=(",", ":"), allow_nan=False).encode()
+    except ValueError:
+        from ..wire import dumps
+
+        header = dumps(stripped).encode()
+    return _BLOB_MAGIC + len(header).to_bytes(8, "little") + header + b"".join(tail)
+
+
+def from_blob(data: bytes) -> dict[str, Any]:
+    """The profile stored by ``to_blob`` (or, for batches logged before it, as plain JSON)."""
+    import json
+
+    if not data.startswith(_BLOB_MAGIC):
+        return dict(json.loads(data))
+    start = len(_BLOB_MAGIC) + 8
+    length = int.from_bytes(data[len(_BLOB_MAGIC) : start], "little")
+    prof = dict(json.loads(data[start : start + length]))
+    body = memoryview(data)[start + length :]
+
+    def side(part: dict[str, Any]) -> dict[str, Any]:
+        if "i8_at" not in part:
+            return part
+        at, size = part["i8_at"]
+        return {"offset": part["offset"], "counts": np.frombuffer(body[at : at + size], dtype="<i8").tolist()}
+
+    def restore(column: dict[str, Any]) -> dict[str, Any]:
+        kept = column.get("reservoir")
+        if isinstance(kept, dict) and "f8_at" in kept:
+            at, size = kept["f8_at"]
+            column["reservoir"] = {"f8": base64.b64encode(body[at : at + size]).decode("ascii")}
+        sketch = column.get("sketch")
+        if isinstance(sketch, dict) and "pos" in sketch:
+            column["sketch"] = {**sketch, "pos": side(sketch["pos"]), "neg": side(sketch["neg"])}
+        return column
+
+    for part in ("columns", "outputs"):
+        prof[part] = {name: restore(c) for name, c in prof.get(part, {}).items()}
+    return prof

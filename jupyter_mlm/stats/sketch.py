@@ -21,6 +21,13 @@ _LOG_GAMMA = math.log(GAMMA)
 MIN_MAGNITUDE = 1e-9
 
 
+class Side(dict[str, Any]):
+    """One sign's buckets, a plain JSON-ready dict that also keeps its counts as little-endian
+    int64 bytes (``raw``), so storing a profile need not encode them again."""
+
+    raw: bytes = b""
+
+
 def _side(counts: np.ndarray, low: int) -> dict[str, Any]:
     """One sign's buckets in canonical form: the first non-empty key and the dense counts from
     there to the last non-empty one (so equal sketches are equal dicts)."""
@@ -28,7 +35,10 @@ def _side(counts: np.ndarray, low: int) -> dict[str, Any]:
     if nonzero.size == 0:
         return {"offset": 0, "counts": []}
     first, last = int(nonzero[0]), int(nonzero[-1])
-    return {"offset": low + first, "counts": counts[first : last + 1].tolist()}
+    dense = counts[first : last + 1]
+    side = Side(offset=low + first, counts=dense.tolist())
+    side.raw = dense.astype("<i8", copy=False).tobytes()
+    return side
 
 
 def sketch(values: np.ndarray) -> dict[str, Any]:
@@ -45,11 +55,38 @@ def sketch(values: np.ndarray) -> dict[str, Any]:
     low, high = int(keys.min()), int(keys.max())
     span = high - low + 1
     slots = keys - low
-    slots[values < 0] += span
-    slots[~nonzero] = 2 * span
+    # Arithmetic, not a boolean index or a masked add: with signs at random both branch on
+    # every value (10 ms and 6 ms per million here); adding sign * span is one pass (1.2 ms).
+    np.add(slots, np.multiply(values < 0, span, dtype=np.int64), out=slots)
+    np.copyto(slots, 2 * span, where=~nonzero)
     counts = np.bincount(slots, minlength=2 * span + 1)
     return {"pos": _side(counts[:span], low), "neg": _side(counts[span : 2 * span], low),
             "zero": int(counts[2 * span]), "n": int(values.size)}  # fmt: skip
+
+
+def sketches(matrix: np.ndarray) -> list[dict[str, Any]]:
+    """``sketch`` of each column of a 2-D array of finite floats, in a handful of passes over
+    the whole array: what keeps a small batch of many columns cheap (numpy's cost per call,
+    not per value, dominates there). Equal to ``[sketch(column) for column in matrix.T]``."""
+    rows, width = matrix.shape
+    if rows == 0 or width == 0:
+        return [sketch(matrix[:, i]) for i in range(width)]
+    magnitude = np.abs(matrix)
+    nonzero = magnitude > MIN_MAGNITUDE
+    keys = np.ceil(np.log(np.maximum(magnitude, MIN_MAGNITUDE)) / _LOG_GAMMA).astype(np.int64)
+    low, high = keys.min(axis=0), keys.max(axis=0)
+    span = high - low + 1
+    size = 2 * span + 1
+    base = np.concatenate([[0], np.cumsum(size)[:-1]])
+    slots = keys - low + base + np.multiply(matrix < 0, span, dtype=np.int64)
+    np.copyto(slots, base + 2 * span, where=~nonzero)
+    counts = np.bincount(slots.ravel(), minlength=int(size.sum()))
+    out = []
+    for i in range(width):
+        part, lo, sp = counts[base[i] : base[i] + size[i]], int(low[i]), int(span[i])
+        out.append({"pos": _side(part[:sp], lo), "neg": _side(part[sp : 2 * sp], lo),
+                    "zero": int(part[2 * sp]), "n": rows})  # fmt: skip
+    return out
 
 
 def _add(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

@@ -185,3 +185,45 @@ def test_bad_rules_are_refused(text: str, message: str) -> None:
         parse_rule(text)
     with pytest.raises(UsageError, match="a window is"):
         window_ms("soon")
+
+
+def test_stored_profiles_round_trip_and_old_json_blobs_still_read() -> None:
+    """Profiles are stored as JSON plus raw float64/int64 tails; what comes back is the JSON form,
+    and batches stored as plain JSON before that still read."""
+    import json
+
+    from jupyter_mlm.stats.profiles import from_blob, merge, profile, to_blob
+
+    rng = np.random.default_rng(11)
+    frames = [
+        {"a": rng.normal(0, 1, 800), "b": rng.exponential(2, 800), "c": rng.choice(["x", "y"], 800)},
+        {"a": rng.normal(0, 1, 5000), "b": np.r_[rng.exponential(2, 4999), np.inf], "c": rng.choice(["x", "y"], 5000)},
+    ]
+    profiles = [profile(f, predictions=rng.integers(0, 2, len(f["a"]))) for f in frames]
+    for prof in [*profiles, merge(profiles)]:
+        assert prof is not None
+        from jupyter_mlm.wire import dumps
+
+        as_json = json.loads(dumps(prof))
+        assert from_blob(to_blob(prof)) == as_json
+        assert from_blob(dumps(prof).encode()) == as_json
+
+
+def test_small_batches_profiled_at_once_equal_the_per_column_profile() -> None:
+    from jupyter_mlm.stats import profiles as P
+    from jupyter_mlm.stats import sketch as sk
+
+    rng = np.random.default_rng(4)
+    matrix = np.column_stack([rng.normal(0, 1, 700), rng.exponential(1, 700), np.zeros(700),
+                              rng.integers(-5, 5, 700).astype(float), -rng.exponential(1, 700)])  # fmt: skip
+    assert sk.sketches(matrix) == [sk.sketch(matrix[:, i]) for i in range(matrix.shape[1])]
+    columns = {f"c{i}": matrix[:, i] for i in range(matrix.shape[1])}
+    reference = {"c0": {"type": "numeric", "deciles": sorted(rng.normal(0, 1, 9).tolist())}}
+    at_once = P.profile_columns(columns, reference)
+    for name, values in columns.items():
+        alone = P._numeric(values, reference.get(name, {}).get("deciles"), np.random.default_rng(0))
+        for key, value in alone.items():
+            if key in ("sum", "sumsq"):
+                assert at_once[name][key] == pytest.approx(value, rel=1e-12, abs=1e-12)
+            else:
+                assert at_once[name][key] == value, (name, key)
