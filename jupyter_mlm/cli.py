@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -363,6 +364,30 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serving import Options, parse_split, serve
+
+    settings = _settings()
+    options = Options(
+        ref=args.ref if "@" in args.ref or "/" in args.ref else f"{args.ref}@{_production(args)}",
+        store_uri=args.store or settings.store_uri or None, objects_uri=args.objects or settings.objects_uri or None,
+        shadow=args.shadow, split=parse_split(args.split), poll_seconds=args.poll, monitor=not args.no_monitor,
+        trusted=args.trusted, caller_header=args.caller_header, token=args.token or None,
+    )  # fmt: skip
+    if options.shadow and options.split:
+        raise UsageError("use --shadow or --split, not both")
+    if args.poll <= 0:
+        raise UsageError("--poll must be a positive number of seconds")
+    serve(options, host=args.host, port=args.port, workers=args.workers)
+    return 0
+
+
+def _production(args: argparse.Namespace) -> str:
+    from .registry import Governance
+
+    return Governance(_open(args), login_name()).policy().production
+
+
 def _positive(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"version must be a positive whole number, not {value!r}")
@@ -479,6 +504,21 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--limit", type=_positive, default=50, help="at most N (default 50)")
     alerts.add_argument("--json", action="store_true", help="print JSON")
     alerts.set_defaults(func=cmd_alerts)
+
+    serve = sub.add_parser("serve", help="serve a model over HTTP, following its stage or alias (MLflow-compatible)")
+    serve.add_argument("ref", metavar="MODEL[@STAGE|@ALIAS]", help="what to serve (default stage: production)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=5100, help="port (default 5100)")
+    serve.add_argument("--workers", type=_positive, default=1, help="processes sharing the port (default 1)")
+    serve.add_argument("--shadow", metavar="@ALIAS", help="also predict with this version on a copy of the traffic")
+    serve.add_argument("--split", metavar="ARM=W,…", help="A/B arms by alias or stage, e.g. champion=90,challenger=10")
+    serve.add_argument("--caller-header", default="X-MLM-Caller", help="header that keeps a caller on one arm")
+    serve.add_argument("--poll", type=float, default=1.0, help="seconds between checks for a moved stage/alias")
+    serve.add_argument("--no-monitor", action="store_true", help="do not log requests to monitoring")
+    serve.add_argument("--trusted", action="store_true", help="load pickled versions others registered without warning")
+    serve.add_argument("--token", default=os.environ.get("MLM_SERVE_TOKEN", ""),
+                       help="require Authorization: Bearer TOKEN (default $MLM_SERVE_TOKEN)")  # fmt: skip
+    serve.set_defaults(func=cmd_serve)
 
     policy = sub.add_parser("policy", help="show or set the registry's stage policy (shared by every face)")
     policy.add_argument("action", nargs="?", choices=["show", "set"], default="show")
