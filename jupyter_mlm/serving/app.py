@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MLMError, UsageError
-from .inputs import BadInput, check_columns, parse_body
+from .inputs import BadInput, Rows, check_columns, read_rows
 from .model import Served, load_served
 from .sink import Entry, MonitorSink
 
@@ -71,6 +71,8 @@ class Options:
     trusted: bool = False
     caller_header: str = "X-MLM-Caller"
     token: str | None = None
+    # "process": batches are logged by a writer process (its own core and GIL); "thread": here.
+    monitor_writer: str = "process"
 
 
 def parse_split(text: str | None) -> list[tuple[str, int]]:
@@ -123,8 +125,12 @@ class Service:
         self.shadow = Followed(_relative(self.model, options.shadow)) if options.shadow else None
         for followed in self.followed():
             self._refresh(followed, self.store)
-        self.sink = MonitorSink(self.model, self._monitor) if options.monitor else None
-        self._shadow_queue: queue.Queue[tuple[dict[str, list[Any]], list[str], int]] = queue.Queue(SHADOW_QUEUE)
+        self.sink: MonitorSink | None = None
+        if options.monitor:
+            writer: Any = "thread" if options.monitor_writer == "thread" else (
+                options.store_uri, options.objects_uri, self.user)  # fmt: skip
+            self.sink = MonitorSink(self.model, self._monitor, writer=writer)
+        self._shadow_queue: queue.Queue[tuple[Rows, list[str], int]] = queue.Queue(SHADOW_QUEUE)
         self.shadow_dropped = 0
         self.shadow_rows = 0
         self._stop = threading.Event()
@@ -193,21 +199,21 @@ class Service:
         return all(f.current is not None for f in self.followed())
 
     # -- after the answer ------------------------------------------------------------------------
-    def record(self, served: Served, source: str, columns: dict[str, list[Any]], ids: list[str],
+    def record(self, served: Served, source: str, rows: Rows, ids: list[str],
                predictions: list[Any], scores: list[list[float]] | None, latency_ms: float) -> None:  # fmt: skip
         ts = time.time_ns() // 1_000_000
         if self.sink is not None:
-            self.sink.put(Entry(served.record.version, source, columns, ids, predictions, scores, latency_ms, ts))
+            self.sink.put(Entry(served.record.version, source, rows, ids, predictions, scores, latency_ms, ts))
         if self.shadow is not None:
             try:
-                self._shadow_queue.put_nowait((columns, ids, ts))
+                self._shadow_queue.put_nowait((rows, ids, ts))
             except queue.Full:
                 self.shadow_dropped += len(ids)
 
     def _shadow_loop(self) -> None:
         while not self._stop.is_set():
             try:
-                columns, ids, ts = self._shadow_queue.get(timeout=0.2)
+                rows, ids, ts = self._shadow_queue.get(timeout=0.2)
             except queue.Empty:
                 continue
             served = self.shadow.current if self.shadow else None
@@ -215,7 +221,7 @@ class Service:
                 continue
             start = time.perf_counter()
             try:
-                checked = check_columns(columns, served.signature, served.ref)
+                checked = rows if rows.names == [n for n, _ in served.signature or []] else _recheck(rows, served)
                 predictions, scores = served.predict(checked)
             except Exception as error:
                 print(f"jupyter mlm serve: shadow {served.ref}: {type(error).__name__}: {error}", file=sys.stderr)
@@ -244,6 +250,14 @@ class Service:
         self._stop.set()
         if self.sink is not None:
             self.sink.close()
+
+
+def _recheck(rows: Rows, served: Served) -> Rows:
+    """The primary's rows as another version (a shadow with its own signature) takes them."""
+    columns = {name: [None if isinstance(v, float) and v != v else v for v in values.tolist()]
+               for name, values in rows.arrays().items()}  # fmt: skip
+    checked = check_columns(columns, served.signature, served.ref)
+    return Rows(list(checked), None, checked)
 
 
 def make_app(service: Service) -> Any:
@@ -278,17 +292,16 @@ def make_app(service: Service) -> Any:
             if served is None:
                 return self.fail(503, f"no version of {followed.ref} is loaded yet: {followed.error or 'starting'}")
             try:
-                names = [n for n, _ in served.signature] if served.signature else None
-                raw = parse_body(self.request.body, self.request.headers.get("Content-Type", ""), names)
-                columns = check_columns(raw, served.signature, served.ref)
+                rows = read_rows(self.request.body, self.request.headers.get("Content-Type", ""), served.signature,
+                                 served.ref)  # fmt: skip
             except BadInput as error:
                 return self.fail(error.status, str(error))
             try:
-                predictions, scores = served.predict(columns)
+                predictions, scores = served.predict(rows)
             except Exception as error:
                 return self.fail(400, f"{served.ref} could not predict on this input: {type(error).__name__}: {error}")
-            rows = len(predictions)
-            ids = [request_id] if rows == 1 else [f"{request_id}/{i}" for i in range(rows)]
+            count = len(predictions)
+            ids = [request_id] if count == 1 else [f"{request_id}/{i}" for i in range(count)]
             self.set_header("X-MLM-Model-Version", str(served.record.version))
             self.set_header("X-MLM-Model", served.record.model)
             self.set_header("X-Request-Id", request_id)
@@ -306,7 +319,7 @@ def make_app(service: Service) -> Any:
             text = json.dumps(body)
             latency = (time.perf_counter() - start) * 1000
             # Queued (microseconds) before the answer leaves, so an answered request is a logged one.
-            service.record(served, f"serve:{arm}" if arm else "serve", columns, ids, predictions, scores, latency)
+            service.record(served, f"serve:{arm}" if arm else "serve", rows, ids, predictions, scores, latency)
             self.finish(text)
 
     class Invocations(Predict):

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..entities import ModelVersionRecord
 from ..store import Store
+from .inputs import Rows
 
 INTEGER_KINDS = ("integer",)
 
@@ -26,33 +27,45 @@ class Served:
     wants_frame: bool
     has_proba: bool
     warnings: list[str] = field(default_factory=list)
+    pipeline_final: Any = None  # the last step, when the model is a plain scikit-learn Pipeline
 
     @property
     def ref(self) -> str:
         return f"{self.record.model}/{self.record.version}"
 
-    def inputs(self, columns: dict[str, list[Any]]) -> Any:
-        """What the model's ``predict`` takes, from checked columns."""
-        if self.wants_frame:
+    def inputs(self, rows: Rows) -> Any:
+        """What the model's ``predict`` takes: a DataFrame over the float matrix when the model
+        was fitted on one (no copy), else the matrix; mixed types always as a DataFrame."""
+        if rows.matrix is not None:
+            if not self.wants_frame:
+                return rows.matrix
             import pandas as pd
 
-            frame = {}
-            for name, values in columns.items():
-                kind = dict(self.signature or []).get(name)
-                frame[name] = np.asarray(values, dtype=float) if kind in ("integer", "float") else values
-            return pd.DataFrame(frame)
-        try:
-            return np.asarray(list(columns.values()), dtype=float).T
-        except (TypeError, ValueError):
-            return np.asarray(list(columns.values()), dtype=object).T
+            return pd.DataFrame(rows.matrix, columns=rows.names, copy=False)
+        import pandas as pd
 
-    def predict(self, columns: dict[str, list[Any]]) -> tuple[list[Any], list[list[float]] | None]:
-        """Predictions, and class probabilities per row where the model has ``predict_proba``."""
-        features = self.inputs(columns)
-        predictions = self.model.predict(features)
-        scores = None
-        if self.has_proba:
-            scores = np.asarray(self.model.predict_proba(features), dtype=float).tolist()
+        return pd.DataFrame(rows.columns)
+
+    def predict(self, rows: Rows) -> tuple[list[Any], list[list[float]] | None]:
+        """Predictions, and class probabilities per row where the model has ``predict_proba``.
+
+        For a scikit-learn Pipeline both come from one pass through its transformers (what
+        ``Pipeline.predict`` and ``predict_proba`` each do, done once), then the final step."""
+        import contextlib
+
+        features = self.inputs(rows)
+        context: Any = contextlib.nullcontext()
+        if self.pipeline_final is not None:
+            import sklearn
+
+            context = sklearn.config_context(skip_parameter_validation=True)
+        with context:
+            model = self.model
+            if self.pipeline_final is not None:
+                features = self.model[:-1].transform(features) if len(self.model.steps) > 1 else features
+                model = self.pipeline_final
+            predictions = model.predict(features)
+            scores = np.asarray(model.predict_proba(features), dtype=float).tolist() if self.has_proba else None
         return np.asarray(predictions).tolist(), scores
 
 
@@ -82,7 +95,21 @@ def load_served(store: Store, ref: str, user: str, cache_dir: Path, trusted: boo
     return Served(
         record=record, model=model, signature=signature, wants_frame=wants_frame,
         has_proba=callable(getattr(model, "predict_proba", None)), warnings=[str(w.message) for w in caught],
+        pipeline_final=_pipeline_final(model),
     )  # fmt: skip
+
+
+def _pipeline_final(model: Any) -> Any:
+    """The final step of a scikit-learn Pipeline that may be run step by step: a Pipeline itself
+    (not a subclass, which may predict differently), without metadata routing."""
+    if type(model).__module__ != "sklearn.pipeline" or type(model).__name__ != "Pipeline":
+        return None
+    import sklearn
+
+    if sklearn.get_config().get("enable_metadata_routing"):
+        return None
+    final = model.steps[-1][1]
+    return final if callable(getattr(final, "predict", None)) else None
 
 
 def _has_text(signature: list[tuple[str, str]]) -> bool:

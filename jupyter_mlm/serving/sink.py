@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .inputs import Rows
+
 BATCH_ROWS = 1000
 FLUSH_SECONDS = 1.0
 QUEUE_REQUESTS = 10_000
@@ -28,7 +30,7 @@ _TICK = object()  # the queue stayed empty: time to look at what is pending
 class Entry:
     version: int
     source: str
-    columns: dict[str, list[Any]]
+    rows: Rows
     ids: list[str]
     predictions: list[Any]
     scores: list[list[float]] | None
@@ -50,17 +52,66 @@ def _unique_id_runs(group: list[Entry]) -> list[list[Entry]]:
     return [run for run in runs if run]
 
 
+def _writer_main(jobs: Any, counters: Any, store_uri: str | None, objects_uri: str | None, user: str,
+                 model: str) -> None:  # fmt: skip
+    """The monitoring writer process: logs the batches the serving process gathered, on a core
+    of its own (profiling and the store's writes never take the serving process's GIL)."""
+    from ..monitoring.service import Monitor
+    from ..store import open_store
+
+    monitor = Monitor(open_store(store_uri, objects_uri), user)
+    while True:
+        job = jobs.get()
+        if job is None:
+            return
+        try:
+            monitor.log(model, **job)
+            with counters.get_lock():
+                counters[0] += len(job["ids"])
+        except Exception as error:
+            with counters.get_lock():
+                counters[1] += 1
+            print(f"jupyter mlm serve: monitoring: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+
+
 class MonitorSink:
-    def __init__(self, model: str, monitor_factory: Callable[[], Any], capacity: int = QUEUE_REQUESTS) -> None:
+    """Gathers answered requests into batches on a thread, and logs each batch either on that
+    thread (``writer="thread"``) or in a writer process (``writer=(store_uri, objects_uri, user)``)."""
+
+    def __init__(
+        self,
+        model: str,
+        monitor_factory: Callable[[], Any],
+        capacity: int = QUEUE_REQUESTS,
+        writer: str | tuple[str | None, str | None, str] = "thread",
+    ) -> None:
         self.model = model
         self._factory = monitor_factory
         self._queue: queue.Queue[Entry | None] = queue.Queue(capacity)
         self.dropped_rows = 0
-        self.logged_rows = 0
-        self.errors = 0
+        self._logged_rows = 0
+        self._errors = 0
         self.last_error = ""
+        self._process: Any = None
+        if writer != "thread":
+            import multiprocessing
+
+            context = multiprocessing.get_context("spawn")  # threads are running: never fork
+            self._jobs = context.Queue(maxsize=64)
+            self._counters = context.Array("q", 2)
+            self._process = context.Process(target=_writer_main, args=(self._jobs, self._counters, *writer, model),
+                                            name="mlm-monitor-writer", daemon=True)  # fmt: skip
+            self._process.start()
         self._thread = threading.Thread(target=self._run, name="mlm-monitor-sink", daemon=True)
         self._thread.start()
+
+    @property
+    def logged_rows(self) -> int:
+        return self._logged_rows + (int(self._counters[0]) if self._process is not None else 0)
+
+    @property
+    def errors(self) -> int:
+        return self._errors + (int(self._counters[1]) if self._process is not None else 0)
 
     def put(self, entry: Entry) -> None:
         try:
@@ -70,17 +121,21 @@ class MonitorSink:
 
     def stats(self) -> dict[str, Any]:
         return {"queued": self._queue.qsize(), "logged_rows": self.logged_rows, "dropped_rows": self.dropped_rows,
-                "errors": self.errors, "last_error": self.last_error}  # fmt: skip
+                "errors": self.errors, "last_error": self.last_error,
+                "writer": "process" if self._process is not None else "thread"}  # fmt: skip
 
     def close(self, timeout: float = 10.0) -> None:
         """Log what is queued, then stop."""
         self._queue.put(None)
         self._thread.join(timeout)
+        if self._process is not None:
+            self._jobs.put(None)
+            self._process.join(timeout)
 
     def _run(self) -> None:
         monitor = None
         pending: dict[tuple[int, str], list[Entry]] = {}
-        oldest = 0.0
+        oldest, rows = 0.0, 0
         while True:
             wait = max(0.01, FLUSH_SECONDS - (time.monotonic() - oldest)) if pending else None
             entry: Entry | object | None
@@ -93,41 +148,50 @@ class MonitorSink:
                 if not pending:
                     oldest = time.monotonic()
                 pending.setdefault((entry.version, entry.source), []).append(entry)
-            rows = sum(len(e.ids) for group in pending.values() for e in group)
+                rows += len(entry.ids)
             if pending and (stop or rows >= BATCH_ROWS or time.monotonic() - oldest >= FLUSH_SECONDS):
-                if monitor is None:
+                if monitor is None and self._process is None:
                     monitor = self._safe(self._factory)
                 for (version, source), group in pending.items():
                     for part in _unique_id_runs(group):
-                        if monitor is not None:
+                        if monitor is not None or self._process is not None:
                             self._safe(functools.partial(self._log, monitor, version, source, part))
-                pending = {}
+                pending, rows = {}, 0
             if stop:
                 return
 
     def _log(self, monitor: Any, version: int, source: str, group: list[Entry]) -> None:
-        columns = {name: [v for e in group for v in e.columns[name]] for name in group[0].columns}
-        predictions = [p for e in group for p in e.predictions]
-        scores = [s for e in group for s in (e.scores or [])] if all(e.scores is not None for e in group) else None
-        latency = [e.latency_ms for e in group for _ in e.ids]
-        ids = [i for e in group for i in e.ids]
         import numpy as np
 
-        frame: dict[str, Any] = {}
-        for name, values in columns.items():
+        frame: dict[str, Any]
+        if all(e.rows.matrix is not None and e.rows.names == group[0].rows.names for e in group):
+            matrix = np.concatenate([e.rows.matrix for e in group])  # type: ignore[misc]
+            frame = {name: matrix[:, i] for i, name in enumerate(group[0].rows.names)}
+        else:
+            parts = [e.rows.arrays() for e in group]
+            frame = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+        scores = [s for e in group for s in (e.scores or [])] if all(e.scores is not None for e in group) else None
+        ids = [i for e in group for i in e.ids]
+        job: dict[str, Any] = {
+            "data": frame, "predictions": np.asarray([p for e in group for p in e.predictions]),
+            "ids": ids, "scores": scores,
+            "latency_ms": [e.latency_ms for e in group for _ in e.ids], "version": version,
+            "timestamp": group[-1].ts_ms, "source": source,
+        }  # fmt: skip
+        if self._process is not None:
             try:
-                frame[name] = np.asarray(values, dtype=float)
-            except (TypeError, ValueError):
-                frame[name] = np.asarray(["" if v is None else str(v) for v in values], dtype=object)
-        monitor.log(self.model, frame, predictions=np.asarray(predictions), ids=ids, scores=scores,
-                    latency_ms=latency, version=version, timestamp=group[-1].ts_ms, source=source)  # fmt: skip
-        self.logged_rows += len(ids)
+                self._jobs.put(job, timeout=FLUSH_SECONDS)
+            except queue.Full:  # the writer cannot keep up: drop, count, go on
+                self.dropped_rows += len(ids)
+            return
+        monitor.log(self.model, job.pop("data"), **job)
+        self._logged_rows += len(ids)
 
     def _safe(self, action: Callable[[], Any]) -> Any:
         try:
             return action()
         except Exception as error:
-            self.errors += 1
+            self._errors += 1
             self.last_error = f"{type(error).__name__}: {error}"
             print(f"jupyter mlm serve: monitoring: {self.last_error}", file=sys.stderr)
             return None

@@ -173,7 +173,7 @@ def test_split_is_sticky_per_caller_and_logged_per_arm(
 
 
 def test_a_failing_store_never_touches_serving(serve_in_process: Callable[..., Running]) -> None:
-    server = serve_in_process()
+    server = serve_in_process(monitor_writer="thread")
     sink = server.service.sink
 
     def broken() -> Any:
@@ -187,6 +187,7 @@ def test_a_failing_store_never_touches_serving(serve_in_process: Callable[..., R
 
 
 def test_a_full_queue_drops_and_counts(serve_in_process: Callable[..., Running]) -> None:
+    from jupyter_mlm.serving.inputs import Rows
     from jupyter_mlm.serving.sink import Entry, MonitorSink
 
     release = threading.Event()
@@ -197,7 +198,7 @@ def test_a_full_queue_drops_and_counts(serve_in_process: Callable[..., Running])
 
     sink = MonitorSink("cancer", slow, capacity=2)
     for _ in range(10):
-        sink.put(Entry(1, "serve", {"a": [1.0]}, ["x"], [0], None, 1.0, 0))
+        sink.put(Entry(1, "serve", Rows(["a"], np.ones((1, 1)), None), ["x"], [0], None, 1.0, 0))
     release.set()
     sink.close()
     assert sink.dropped_rows >= 7

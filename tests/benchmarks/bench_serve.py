@@ -1,0 +1,171 @@
+"""Serving speed, side by side with ``mlflow models serve --env-manager local``, in one run.
+
+The same scikit-learn pipeline (StandardScaler + LogisticRegression on breast_cancer), one worker
+each, one client on this machine sending MLflow's ``dataframe_split`` JSON to ``/invocations``
+over a kept-alive connection. Measures startup (process start → first 200 from the readiness
+route), single-row latency p50/p99 and requests/s, rows/s with 100-row requests, resident memory,
+and for jupyter_mlm the throughput with monitoring logging on against ``--no-monitor``.
+Prints figures and ratios; asserts nothing. (Issue 14, item 7.)
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+SINGLE = 600
+HUNDRED = 100
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def data() -> tuple[Any, Any]:
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    X.columns = [c.replace(" ", "_") for c in X.columns]
+    return X, y
+
+
+def wait_ready(port: int, path: str, process: subprocess.Popen[bytes], timeout: float = 120) -> float:
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", path)
+            if connection.getresponse().status == 200:
+                return time.perf_counter() - start
+        except OSError:
+            pass
+        time.sleep(0.02)
+    raise RuntimeError("server not ready")
+
+
+def rss_mb(pid: int) -> float:
+    import psutil
+
+    process = psutil.Process(pid)
+    return sum(p.memory_info().rss for p in [process, *process.children(recursive=True)]) / 1e6
+
+
+def load(port: int, body: bytes, count: int) -> list[float]:
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    headers = {"Content-Type": "application/json"}
+    times = []
+    for _ in range(count):
+        start = time.perf_counter()
+        connection.request("POST", "/invocations", body, headers)
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"status {response.status}")
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def measure(name: str, command: list[str], port: int, ready: str, env: dict[str, str]) -> dict[str, float]:
+    X, _ = data()
+    one = json.dumps({"dataframe_split": {"columns": list(X.columns), "data": X.iloc[:1].values.tolist()}}).encode()
+    hundred = json.dumps({"dataframe_split": {"columns": list(X.columns), "data": X.iloc[:100].values.tolist()}})
+    # A pipe nobody reads would fill and stall a chatty server: its output goes to a file.
+    with tempfile.TemporaryFile() as log:
+        return _measure(name, command, port, ready, env, one, hundred.encode(), log)
+
+
+def _measure(name: str, command: list[str], port: int, ready: str, env: dict[str, str], one: bytes, hundred: bytes,
+             log: Any) -> dict[str, float]:  # fmt: skip
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        startup = wait_ready(port, ready, process)
+        load(port, one, 50)  # warm up
+        singles = load(port, one, SINGLE)
+        hundreds = load(port, hundred, HUNDRED)
+        memory = rss_mb(process.pid)
+    finally:
+        process.terminate()
+        process.wait(30)
+    figures = {
+        "startup_s": startup,
+        "p50_ms": statistics.median(singles) * 1000,
+        "p99_ms": sorted(singles)[int(len(singles) * 0.99) - 1] * 1000,
+        "requests_per_s": len(singles) / sum(singles),
+        "rows_per_s": 100 * len(hundreds) / sum(hundreds),
+        "rss_mb": memory,
+    }
+    print(f"  {name:<28} startup {figures['startup_s']:5.2f} s | 1 row p50 {figures['p50_ms']:6.2f} ms, "
+          f"p99 {figures['p99_ms']:6.2f} ms, {figures['requests_per_s']:7.0f} req/s | 100 rows "
+          f"{figures['rows_per_s']:8.0f} rows/s | {figures['rss_mb']:.0f} MB")  # fmt: skip
+    return figures
+
+
+def main() -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = data()
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y)
+    work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+    # MLflow starts uvicorn by name: the venv must be on PATH.
+    env = {**os.environ, "MLM_STORE_URI": str(work / "store"), "MLM_CACHE_DIR": str(work / "cache"),
+           "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}  # fmt: skip
+    os.environ.update({k: env[k] for k in ("MLM_STORE_URI", "MLM_CACHE_DIR")})
+    import jupyter_mlm as mlm
+
+    version = mlm.register_model(model, "cancer", reference_data=X)
+    mlm.transition("cancer", version.version, "production")
+    print("jupyter_mlm serving benchmark (this machine, one run; MLflow measured alongside)\n")
+    results = {}
+    for label, extra in (("jupyter mlm serve", []), ("jupyter mlm serve --no-monitor", ["--no-monitor"])):
+        port = free_port()
+        command = [str(BIN / "jupyter-mlm"), "serve", "cancer", "--port", str(port), "--trusted", *extra]
+        results[label] = measure(label, command, port, "/ready", env)
+    mlflow_bin = shutil.which("mlflow", path=str(BIN))
+    if mlflow_bin is None:
+        print("\n  MLflow is not installed here (make bench installs it): no side-by-side figures")
+        return
+    import mlflow.models
+    import mlflow.sklearn
+
+    path = work / "mlflow-model"
+    mlflow.sklearn.save_model(model, str(path), signature=mlflow.models.infer_signature(X, model.predict(X)))
+    port = free_port()
+    command = [mlflow_bin, "models", "serve", "-m", str(path), "--env-manager", "local", "-p", str(port), "-w", "1"]
+    results["mlflow"] = measure(f"mlflow models serve {mlflow_version()}", command, port, "/ping", env)
+    ours, theirs, quiet = results["jupyter mlm serve"], results["mlflow"], results["jupyter mlm serve --no-monitor"]
+    print(f"\n  requests/s {ours['requests_per_s'] / theirs['requests_per_s']:.1f}× MLflow, rows/s "
+          f"{ours['rows_per_s'] / theirs['rows_per_s']:.1f}×, startup {theirs['startup_s'] / ours['startup_s']:.1f}× "
+          f"faster, memory {ours['rss_mb'] / theirs['rss_mb']:.2f}× (goals: p50 ≤ 2 ms, ≥ 10× req/s and rows/s, "
+          "startup ≤ 2 s)")  # fmt: skip
+    cost = 1 - ours["requests_per_s"] / quiet["requests_per_s"]
+    cost_rows = 1 - ours["rows_per_s"] / quiet["rows_per_s"]
+    print(f"  monitoring on costs {cost:.1%} of single-row throughput and {cost_rows:.1%} of rows/s (goal ≤ 5 %)")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def mlflow_version() -> str:
+    import mlflow
+
+    return str(mlflow.__version__)
+
+
+if __name__ == "__main__":
+    main()
