@@ -382,6 +382,113 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_table(path: str) -> Any:
+    import pandas as pd
+
+    try:
+        if path.endswith((".parquet", ".pq")) or os.path.isdir(path):
+            return pd.read_parquet(path)
+        if path.endswith((".csv", ".csv.gz", ".tsv")):
+            return pd.read_csv(path, sep="\t" if path.endswith(".tsv") else ",")
+    except FileNotFoundError:
+        raise UsageError(f"{path!r} does not exist") from None
+    except (ValueError, OSError) as error:
+        raise UsageError(f"cannot read {path!r}: {error}") from None
+    raise UsageError(f"--data takes a .parquet or .csv file, not {path!r}")
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    """Exit 0 when VERSION beats the version it would replace by --min-delta on --data, else 1."""
+    from .loop.compare import as_dict, compare_models
+    from .registry import Governance
+    from .stats.performance import HIGHER_IS_BETTER
+
+    store = _open(args)
+    settings = _settings()
+    frame = _read_table(args.data)
+    if args.label not in frame.columns:
+        raise UsageError(
+            f"--data has no label column {args.label!r} (columns: {', '.join(map(str, frame.columns[:12]))})"
+        )
+    labels = frame.pop(args.label).to_numpy()
+    against = args.against if "/" in args.against else f"{args.model}@{args.against}"
+    cache = os.environ.get("MLM_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "jupyter_mlm", "models")
+    row = compare_models(store, login_name(), against, f"{args.model}/{args.version}", frame, labels, args.metric,
+                         cache, args.trusted, tuple(settings.trusted_publishers))  # fmt: skip
+    gain = None if row.delta is None else (row.delta if row.metric in HIGHER_IS_BETTER else -row.delta)
+    passed = gain is not None and gain >= args.min_delta
+    verdict: dict[str, Any] = {"passed": passed, "comparison": as_dict(row), "min_delta": args.min_delta}
+    ci = "" if row.ci_low is None else f", 95 % interval [{row.ci_low:+.4f}, {row.ci_high:+.4f}]"
+    summary = (f"{args.model}/{args.version} {row.metric} {row.value_b:.4f} vs {against} (v{row.version_a}) "
+               f"{row.value_a:.4f}: delta {row.delta:+.4f}{ci} on {row.rows} rows") if gain is not None else (
+               f"{row.metric} could not be computed on these rows")  # fmt: skip
+    if passed and args.promote:
+        governance = Governance(store, login_name())
+        result = governance.transition(args.model, args.version, governance.policy().production,
+                                       f"gate: {summary}")  # fmt: skip
+        verdict["promotion"] = "requested" if not hasattr(result, "flavor") else "done"
+    if args.json:
+        print(dumps(verdict, indent=2))
+    elif passed:
+        print(f"PASS {summary} (needed {args.min_delta:+.4f})")
+        if "promotion" in verdict:
+            print("promotion requested: another person approves it" if verdict["promotion"] == "requested"
+                  else f"promoted {args.model}/{args.version} to production")  # fmt: skip
+    else:
+        print(f"FAIL {summary} (needed {args.min_delta:+.4f})", file=sys.stderr)
+    return 0 if passed else 1
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .loop.jobs import Runner
+    from .loop.policy import Loop
+
+    store = _open(args)
+    runner = Runner(store, Path(args.root).resolve(), _settings().job_command)
+    loop = Loop(store, login_name())
+    if args.job:
+        job = runner.run_one(args.job)
+        if job is None:
+            raise UsageError(f"job {args.job!r} is not queued (or its lease has not run out)")
+        print(f"job {job.id}: {job.status}" + (f" (run {job.run_id})" if job.run_id else ""))
+        return 0 if job.status == "succeeded" else 1
+    print(f"jupyter mlm worker: running jobs from {store.location.display_url} (Ctrl-C to stop)", flush=True)
+    try:
+        count = runner.run(poll_seconds=args.poll, once=args.once, evaluate=loop.evaluate_all)
+    except KeyboardInterrupt:
+        return 0
+    if args.once:
+        print(f"ran {count} job(s)")
+    return 0
+
+
+def cmd_job_exec(args: argparse.Namespace) -> int:
+    """Execute one job's notebook here, without leasing it: what a c.MLM.job_command runs."""
+    from pathlib import Path
+
+    from .loop.jobs import execute
+
+    store = _open(args)
+    ok, result, run_id, digest = execute(store, store.get_job(args.job_id), Path(args.root).resolve())
+    print(dumps({"ok": ok, "run": run_id, "notebook_digest": digest, **result}))
+    return 0 if ok else 1
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from .registry.card import when
+
+    jobs = _open(args).jobs(args.model)
+    if args.json:
+        print(dumps(jobs, indent=2))
+        return 0
+    rows = [[j.id[:10], when(j.created_ms), j.model or "", j.status, str(j.attempts), j.parameters.get("notebook", ""),
+             j.run_id or ""] for j in jobs[-args.limit:]]  # fmt: skip
+    print(_table(rows, ["JOB", "QUEUED", "MODEL", "STATUS", "TRIES", "NOTEBOOK", "RUN"]) if rows else "no jobs")
+    return 0
+
+
 def _production(args: argparse.Namespace) -> str:
     from .registry import Governance
 
@@ -504,6 +611,37 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--limit", type=_positive, default=50, help="at most N (default 50)")
     alerts.add_argument("--json", action="store_true", help="print JSON")
     alerts.set_defaults(func=cmd_alerts)
+
+    gate = sub.add_parser("gate", help="CI gate: does VERSION beat production on held-out data? (exit 0 / 1)")
+    gate.add_argument("model", help="model name")
+    gate.add_argument("version", type=_positive, help="the candidate version")
+    gate.add_argument("--against", default="production", help="stage, alias or NAME/N to beat (default production)")
+    gate.add_argument("--metric", default="roc_auc", help="roc_auc, accuracy, f1, log_loss, rmse, … (default roc_auc)")
+    gate.add_argument("--min-delta", type=float, default=0.0, help="how much better it must be (default 0)")
+    gate.add_argument("--data", required=True, help="held-out rows: .parquet or .csv with a label column")
+    gate.add_argument("--label", default="label", help="the label column of --data (default label)")
+    gate.add_argument("--promote", action="store_true", help="when it passes, promote (or request promotion)")
+    gate.add_argument("--trusted", action="store_true", help="load pickled versions others registered without warning")
+    gate.add_argument("--json", action="store_true", help="print JSON")
+    gate.set_defaults(func=cmd_gate)
+
+    worker = sub.add_parser("worker", help="run queued retraining jobs and decide promotion/rollback policies")
+    worker.add_argument("--once", action="store_true", help="run what is queued, then stop")
+    worker.add_argument("--job", metavar="ID", help="run this job only")
+    worker.add_argument("--poll", type=float, default=2.0, help="seconds between looks at the queue")
+    worker.add_argument("--root", default=".", help="folder job notebooks are relative to (default: here)")
+    worker.set_defaults(func=cmd_worker)
+
+    job_exec = sub.add_parser("job-exec", help="execute one job's notebook here (what c.MLM.job_command runs)")
+    job_exec.add_argument("job_id")
+    job_exec.add_argument("--root", default=".", help="folder job notebooks are relative to (default: here)")
+    job_exec.set_defaults(func=cmd_job_exec)
+
+    jobs = sub.add_parser("jobs", help="retraining jobs, oldest first")
+    jobs.add_argument("--model", help="only this model's")
+    jobs.add_argument("--limit", type=_positive, default=50, help="the last N (default 50)")
+    jobs.add_argument("--json", action="store_true", help="print JSON")
+    jobs.set_defaults(func=cmd_jobs)
 
     serve = sub.add_parser("serve", help="serve a model over HTTP, following its stage or alias (MLflow-compatible)")
     serve.add_argument("ref", metavar="MODEL[@STAGE|@ALIAS]", help="what to serve (default stage: production)")

@@ -105,6 +105,24 @@ class MLM(Configurable):
         ),
     ).tag(config=True)
 
+    job_command = Unicode(
+        help=(
+            "Hand retraining jobs to another scheduler instead of running them here: a command "
+            "template run by `jupyter mlm worker` (and the server's runner) for each job, e.g. "
+            "'sbatch --wait run-job.sh {job_id}' or a Kubernetes Job that runs "
+            "'jupyter mlm job-exec {job_id}'. Fields: {job_id}, {notebook}, {store}, {objects}, "
+            "{python}. Its exit status decides the job's. Default: $MLM_JOB_COMMAND, else run here."
+        )
+    ).tag(config=True)
+
+    run_jobs = Bool(
+        True, help="Whether the Jupyter server extension runs queued retraining jobs (as `jupyter mlm worker` does)."
+    ).tag(config=True)
+
+    @default("job_command")
+    def _default_job_command(self) -> str:
+        return os.environ.get("MLM_JOB_COMMAND", "")
+
     _POLICY_TRAITS = {
         "stages": "stages", "production_stage": "production", "archived_stage": "archived",
         "require_approval_for": "require_approval_for", "approvers": "approvers",

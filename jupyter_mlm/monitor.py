@@ -7,21 +7,28 @@
 from .tracking.monitor_api import (
     add_rule,
     alerts,
+    compare,
     delete_rule,
+    evaluate,
+    jobs,
+    labeled_rows,
     log,
     log_labels,
     log_parquet,
     log_profile,
     merge_profiles,
+    policy,
     profile,
     reference_bins,
     report,
+    retrain,
     rules,
     series,
     status,
 )
 
 __all__ = [
-    "add_rule", "alerts", "delete_rule", "log", "log_labels", "log_parquet", "log_profile", "merge_profiles",
-    "profile", "reference_bins", "report", "rules", "series", "status",
+    "add_rule", "alerts", "compare", "delete_rule", "evaluate", "jobs", "labeled_rows", "log", "log_labels",
+    "log_parquet", "log_profile", "merge_profiles", "policy", "profile", "reference_bins", "report", "retrain",
+    "rules", "series", "status",
 ]  # fmt: skip

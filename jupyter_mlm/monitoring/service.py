@@ -297,8 +297,10 @@ class Monitor:
             if not known.any():
                 continue
             for key, value in arrays.items():
-                if key not in ("ids", "labels"):
+                if key != "labels":
                     parts.setdefault(key, []).append(value[known])
+            if "ids" not in arrays:
+                parts.setdefault("ids", []).append(np.asarray([""] * int(known.sum())))
             parts.setdefault("labels", []).append(labels[known])
         if not parts:
             return None
@@ -308,6 +310,50 @@ class Monitor:
         if kinds <= {int, bool} or kinds <= {int, float, bool}:
             joined["labels"] = sample.astype(float if float in kinds else int)
         return joined
+
+    def labeled(
+        self, model: str, window: str | None = "7d", version: Any = None, source: str | None = None
+    ) -> dict[str, np.ndarray] | None:
+        """Predictions (and scores, ids) of rows whose labels are known, of one version over a
+        window, optionally of one ``source`` ("serve", "shadow", "serve:ARM")."""
+        name = check_model_name(model.partition("@")[0].partition("/")[0])
+        number = None if version is None else self.version(model, version).version
+        _, _, batches = self._window(name, window, None, number)
+        if source is not None:
+            batches = [b for b in batches if b.source == source]
+        return self._joined(name, batches)
+
+    def labeled_rows(self, model: str, window: str | None = "7d", version: Any = None) -> Any:
+        """Recent production rows with their labels, as a DataFrame (inputs, ``prediction``,
+        ``label``, ``id``): what a retraining notebook adds to its training data. Only batches
+        logged with their rows (``keep_rows=True``, ``jupyter mlm serve --keep-rows``) have inputs."""
+        import pandas as pd
+
+        name = check_model_name(model.partition("@")[0].partition("/")[0])
+        number = None if version is None else self.version(model, version).version
+        _, _, batches = self._window(name, window, None, number)
+        frames = []
+        for batch in batches:
+            if batch.rows_digest is None or batch.outputs_digest is None:
+                continue
+            joined = self._joined(name, [batch])
+            if joined is None:
+                continue
+            with np.load(io.BytesIO(self.store.objects.get(batch.outputs_digest)), allow_pickle=False) as data:
+                all_ids = data["ids"].tolist() if "ids" in data.files else []
+            rows = pd.read_parquet(io.BytesIO(self.store.objects.get(batch.rows_digest)))
+            position = {row_id: i for i, row_id in enumerate(all_ids)}
+            take = [position[i] for i in joined["ids"].tolist() if i in position]
+            if len(take) != len(joined["ids"]):
+                continue  # a batch logged without ids: its labels cannot be placed
+            frame = rows.iloc[take].reset_index(drop=True)
+            frame["prediction"] = joined["predictions"]
+            frame["label"] = joined["labels"]
+            frame["id"] = joined["ids"]
+            frames.append(frame)
+        if not frames:
+            return pd.DataFrame()
+        return pd.concat(frames, ignore_index=True)
 
     def performance(
         self, name: str, batches: Sequence[BatchRow], segment_by: Sequence[str] = (), task: str | None = None
@@ -446,11 +492,23 @@ class Monitor:
         return pd.DataFrame(rows, columns=["time", "value", "rows", "version"])
 
     # -- rules and alerts --------------------------------------------------------------------------
-    def add_rule(self, model: str, expression: str) -> RuleRow:
+    def add_rule(self, model: str, expression: str, action: Mapping[str, Any] | None = None) -> RuleRow:
+        """An alert rule; ``action`` (``retrain(...)``) is a job queued each time the rule fires."""
+        import json
+
         rule = parse_rule(expression)
         name = check_model_name(model.partition("@")[0].partition("/")[0])
         self.store.get_model(name)
-        return self.store.add_rule(name, rule.text, self.actor)
+        text = None
+        if action is not None:
+            if (
+                not isinstance(action, Mapping)
+                or set(action) != {"retrain"}
+                or not isinstance(action["retrain"], Mapping)
+            ):
+                raise UsageError("a rule's action is mlm.monitor.retrain('train.ipynb', parameters={...})")
+            text = json.dumps(dict(action), sort_keys=True)
+        return self.store.add_rule(name, rule.text, self.actor, text)
 
     def delete_rule(self, model: str, rule_id: str) -> None:
         name = check_model_name(model.partition("@")[0].partition("/")[0])
@@ -478,7 +536,14 @@ class Monitor:
             previous = recent.get(row.id)
             if previous is not None and previous.window_end_ms > end - rule.window_ms:
                 continue  # already fired for this stretch of data
-            fired.append(self.store.add_alert(name, version, row, value, (end - rule.window_ms, end), self.actor))
+            alert = self.store.add_alert(name, version, row, value, (end - rule.window_ms, end), self.actor)
+            fired.append(alert)
+            if row.action:
+                import json
+
+                spec = dict(json.loads(row.action)["retrain"])
+                spec.update({"model": name, "alert": alert.id, "rule": row.expression, "value": value})
+                self.store.enqueue_job("retrain", name, spec, self.actor, alert_id=alert.id)
         return fired
 
     def promotions(self, name: str) -> list[dict[str, Any]]:

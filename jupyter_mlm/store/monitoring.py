@@ -48,6 +48,7 @@ class RuleRow:
     created_by: str
     created_ms: int
     deleted_ms: int | None
+    action: str | None = None  # JSON: what to do when the rule fires (``{"retrain": {...}}``)
 
 
 @dataclass(frozen=True)
@@ -131,11 +132,14 @@ class MonitoringMixin(StoreBase):
         identity = self.db_identity()
         return identity.user if identity else None
 
-    def add_rule(self, model: str, expression: str, actor: str) -> RuleRow:
-        row = RuleRow(new_id(), model, expression, actor, now_ms(), None)
+    def add_rule(self, model: str, expression: str, actor: str, action: str | None = None) -> RuleRow:
+        row = RuleRow(new_id(), model, expression, actor, now_ms(), None, action)
         with self._write() as conn:
             conn.execute(t.monitor_rules.insert().values(**row.__dict__))
-            self._monitor_event(conn, actor, "add_rule", model, {"rule": row.id, "expression": expression})
+            after: dict[str, Any] = {"rule": row.id, "expression": expression}
+            if action:
+                after["action"] = action
+            self._monitor_event(conn, actor, "add_rule", model, after)
         return row
 
     def delete_rule(self, model: str, rule_id: str, actor: str) -> bool:

@@ -18,8 +18,8 @@ from ..errors import NotFound, StoreError, UsageError
 from . import tables as t
 from .base import new_id, now_ms
 from .location import resolve_location
+from .loop import LoopMixin
 from .metrics import MetricSeries
-from .monitoring import MonitoringMixin
 from .objects import open_object_store
 from .registry import RegistryMixin
 from .schema import create_store_engine, ensure_schema
@@ -30,7 +30,7 @@ __all__ = ["DEFAULT_EXPERIMENT", "MetricSeries", "Store", "open_store"]
 DEFAULT_EXPERIMENT = "Default"
 
 
-class Store(RegistryMixin, MonitoringMixin, SnapshotsMixin):
+class Store(RegistryMixin, LoopMixin, SnapshotsMixin):
     """Metadata database plus object store, opened and migrated.
 
     Use ``open_store()`` rather than constructing this directly.

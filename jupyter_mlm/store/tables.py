@@ -314,6 +314,7 @@ monitor_rules = Table(
     Column("created_by", String(250), nullable=False),
     Column("created_ms", BigInteger, nullable=False),
     Column("deleted_ms", BigInteger),
+    Column("action", Text),  # 0007: JSON of what to do when the rule fires (a retraining job)
 )
 
 monitor_alerts = Table(
@@ -329,4 +330,60 @@ monitor_alerts = Table(
     Column("window_end_ms", BigInteger, nullable=False),
     Column("ts_ms", BigInteger, nullable=False),
     Index("ix_monitor_alerts_model", "model", "ts_ms"),
+)
+
+# The level-3 loop (0007): comparisons of two versions on the same rows, durable jobs (leased, so
+# a crashed runner's job is retried once and never runs twice at a time), promotion policies.
+model_comparisons = Table(
+    "model_comparisons",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("model", String(250), nullable=False),
+    Column("version_a", Integer, nullable=False),
+    Column("version_b", Integer, nullable=False),
+    Column("ref_a", String(250), nullable=False),
+    Column("ref_b", String(250), nullable=False),
+    Column("metric", String(32), nullable=False),
+    Column("value_a", Float),
+    Column("value_b", Float),
+    Column("delta", Float),
+    Column("ci_low", Float),
+    Column("ci_high", Float),
+    Column("rows", BigInteger, nullable=False),
+    Column("data_digest", DIGEST),
+    Column("source", String(32), nullable=False),
+    Column("created_by", String(250), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Index("ix_model_comparisons_model", "model", "created_ms"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("model", String(250)),
+    Column("spec", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("lease_owner", String(250)),
+    Column("lease_until_ms", BigInteger),
+    Column("alert_id", ID),
+    Column("run_id", ID),
+    Column("result", Text),
+    Column("log_digest", DIGEST),
+    Column("created_by", String(250), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("started_ms", BigInteger),
+    Column("finished_ms", BigInteger),
+    Index("ix_jobs_status", "status", "created_ms"),
+)
+
+loop_policies = Table(
+    "loop_policies",
+    metadata,
+    Column("model", String(250), primary_key=True),
+    Column("spec", Text, nullable=False),
+    Column("created_by", String(250), nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
 )

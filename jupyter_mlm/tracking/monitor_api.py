@@ -43,8 +43,17 @@ def log(
 
 
 def log_labels(model: str, ids: Any, labels: Any) -> list[AlertRow]:
-    """Labels that arrived later, joined to their production rows by id."""
-    return _monitor().log_labels(model, ids, labels)
+    """Labels that arrived later, joined to their production rows by id. Alert rules and the
+    model's promotion/rollback policy are checked at once."""
+    alerts = _monitor().log_labels(model, ids, labels)
+    _loop().evaluate(model.partition("@")[0].partition("/")[0])
+    return alerts
+
+
+def _loop() -> Any:
+    from ..loop.policy import Loop
+
+    return Loop(SESSION.store, current_user())
 
 
 def profile(
@@ -127,10 +136,66 @@ def series(model: str, metric: str, every: str = "1h", window: str | None = None
     return _monitor().series(model, metric, every, window)
 
 
-def add_rule(model: str, rule: str) -> RuleRow:
+def add_rule(model: str, rule: str, action: Mapping[str, Any] | None = None) -> RuleRow:
     """An alert rule, e.g. ``"roc_auc < 0.78"``, ``"psi(tenure) > 0.2"``, ``"rows < 100 per 1h"``
-    (an audited change); checked on every batch and label arrival."""
-    return _monitor().add_rule(model, rule)
+    (an audited change); checked on every batch and label arrival. ``action=retrain(...)``
+    queues a retraining job each time it fires."""
+    return _monitor().add_rule(model, rule, action)
+
+
+def retrain(notebook: str, parameters: Mapping[str, Any] | None = None, data: Any = None) -> dict[str, Any]:
+    """A rule action: run ``notebook`` headlessly (its ``parameters`` cell overridden by
+    ``parameters``, plus ``data``) in a new run tagged with the alert; the notebook registers its
+    model with the alias ``challenger``. Run by ``jupyter mlm worker`` or the server extension."""
+    from ..loop.jobs import retrain as action
+
+    return action(notebook, dict(parameters or {}), data)
+
+
+def labeled_rows(model: str, window: str | None = "7d", version: Any = None) -> Any:
+    """Recent production rows whose labels arrived, as a DataFrame (inputs, ``prediction``,
+    ``label``, ``id``), for a retraining notebook to add to its training data."""
+    return _monitor().labeled_rows(model, window, version)
+
+
+def policy(
+    model: str,
+    promote_if: str | None = None,
+    rollback_if: str | None = None,
+    min_rows: int = 500,
+    challenger: str = "challenger",
+    window: str = "7d",
+) -> dict[str, Any] | None:
+    """The model's loop policy: promote the challenger when ``promote_if`` holds on its shadow
+    traffic (``"challenger.roc_auc >= champion.roc_auc + 0.01"``, at least ``min_rows`` labeled
+    rows; a request when approvals are required), and roll back automatically when
+    ``rollback_if`` holds after a promotion (``"roc_auc < previous.roc_auc - 0.02 within 1d"``).
+    With neither, shows the policy in force."""
+    if promote_if is None and rollback_if is None:
+        return SESSION.store.loop_policy(model)
+    spec = {"promote_if": promote_if, "rollback_if": rollback_if, "min_rows": min_rows, "challenger": challenger,
+            "window": window}  # fmt: skip
+    checked: dict[str, Any] | None = _loop().set_policy(model, spec)
+    return checked
+
+
+def evaluate(model: str) -> list[dict[str, Any]]:
+    """Decide the model's policy now (it is also decided on every label arrival)."""
+    return list(_loop().evaluate(model))
+
+
+def compare(model: str, champion: str = "production", challenger: str = "challenger", metric: str = "roc_auc",
+            window: str | None = "7d") -> dict[str, Any]:  # fmt: skip
+    """The challenger's shadow predictions against the champion's answers on the same labeled
+    requests: both metrics, the difference and its bootstrap interval (recorded)."""
+    from ..loop.compare import as_dict, compare_on_traffic
+
+    return as_dict(compare_on_traffic(SESSION.store, current_user(), model, champion, challenger, metric, window))
+
+
+def jobs(model: str | None = None) -> list[Any]:
+    """Retraining jobs (queued, running, succeeded, failed), oldest first."""
+    return SESSION.store.jobs(model)
 
 
 def rules(model: str | None = None) -> list[RuleRow]:

@@ -212,3 +212,20 @@ def verify_audit(anchor: str | None = None) -> AuditReport:
     from ..registry.audit import parse_anchors
 
     return SESSION.store.verify_audit(parse_anchors(anchor) if anchor else ())
+
+
+def compare_models(
+    a: str, b: str, data: Any, labels: Any, metric: str = "roc_auc", trusted: bool = False
+) -> dict[str, Any]:
+    """Challenger against champion on the same rows: ``compare_models("churn@champion",
+    "churn@challenger", data=X, labels=y, metric="roc_auc")`` predicts with both versions and
+    records both metrics, the difference (b − a), its 95 % bootstrap interval, the rows used and
+    a digest of the data; the versions' cards and the model page show it."""
+    from ..config import MLM
+    from ..loop.compare import as_dict
+    from ..loop.compare import compare_models as compare
+
+    cache = Path(os.environ.get("MLM_CACHE_DIR") or Path.home() / ".cache" / "jupyter_mlm" / "models")
+    row = compare(SESSION.store, current_user(), a, b, data, labels, metric, cache, trusted,
+                  tuple(MLM().trusted_publishers))  # fmt: skip
+    return as_dict(row)

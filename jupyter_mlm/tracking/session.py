@@ -136,6 +136,10 @@ class TrackingSession:
         reproduces = os.environ.get("MLM_REPRODUCES")
         if reproduces:
             tags = {**(tags or {}), "reproduces": reproduces}
+        # A retraining job's kernel: its runs name the job and the alert that started it.
+        job = {k: os.environ.get(v, "") for k, v in (("mlm.job", "MLM_JOB_ID"), ("mlm.alert", "MLM_JOB_ALERT"))}
+        if job["mlm.job"]:
+            tags = {**{k: v for k, v in job.items() if v}, **(tags or {})}
         record = store.create_run(
             exp.id, name or context.default_run_name(), user=context.current_user(), host=context.current_host(),
             pid=os.getpid(), notebook_path=context.notebook_path(), kernel_id=self.kernel_id,
