@@ -372,7 +372,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ref=args.ref if "@" in args.ref or "/" in args.ref else f"{args.ref}@{_production(args)}",
         store_uri=args.store or settings.store_uri or None, objects_uri=args.objects or settings.objects_uri or None,
         shadow=args.shadow, split=parse_split(args.split), poll_seconds=args.poll, monitor=not args.no_monitor,
-        trusted=args.trusted, caller_header=args.caller_header, token=args.token or None,
+        trusted=args.trusted, caller_header=args.caller_header, token=args.token or None, keep_rows=args.keep_rows,
     )  # fmt: skip
     if options.shadow and options.split:
         raise UsageError("use --shadow or --split, not both")
@@ -653,6 +653,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--caller-header", default="X-MLM-Caller", help="header that keeps a caller on one arm")
     serve.add_argument("--poll", type=float, default=1.0, help="seconds between checks for a moved stage/alias")
     serve.add_argument("--no-monitor", action="store_true", help="do not log requests to monitoring")
+    serve.add_argument("--keep-rows", action="store_true",
+                       help="also store the requests' rows (Parquet), so retraining can use labeled production rows")  # fmt: skip
     serve.add_argument("--trusted", action="store_true", help="load pickled versions others registered without warning")
     serve.add_argument("--token", default=os.environ.get("MLM_SERVE_TOKEN", ""),
                        help="require Authorization: Bearer TOKEN (default $MLM_SERVE_TOKEN)")  # fmt: skip

@@ -80,11 +80,44 @@ class MLMExtension(ExtensionApp):
         if settings.store_data_max_bytes >= 0:
             os.environ["MLM_STORE_DATA_MAX_BYTES"] = str(settings.store_data_max_bytes)
         self.log.info("jupyter_mlm store: %s (schema %s)", store.location.display_url, store.schema_version)
+        if settings.run_jobs:
+            self._start_runner(settings, self.serverapp.root_dir)
+
+    def _start_runner(self, settings: MLM, root: str) -> None:
+        """Run queued retraining jobs and decide promotion/rollback policies while the server
+        runs (what `jupyter mlm worker` does headless), on a thread with a store of its own."""
+        import threading
+        from pathlib import Path
+
+        from ..loop.jobs import Runner
+        from ..loop.policy import Loop
+
+        store = open_store(settings.store_uri or os.environ["MLM_STORE_URI"], os.environ["MLM_OBJECTS_URI"])
+        runner = Runner(store, Path(root), settings.job_command)
+        loop = Loop(store, login_name())
+
+        def evaluate() -> None:
+            try:
+                loop.evaluate_all()
+            except MLMError as error:
+                self.log.warning("jupyter_mlm loop: %s", error)
+
+        def run() -> None:
+            try:
+                runner.run(poll_seconds=5.0, evaluate=evaluate)
+            except Exception:  # a broken runner must not take the server with it
+                self.log.exception("jupyter_mlm job runner stopped")
+
+        self._runner = runner
+        threading.Thread(target=run, name="mlm-job-runner", daemon=True).start()
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(routes())
 
     async def stop_extension(self) -> None:
+        runner = getattr(self, "_runner", None)
+        if runner is not None:
+            runner.stopping.set()
         store = self.settings.get("mlm_store")
         if store is not None:
             store.close()

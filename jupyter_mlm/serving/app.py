@@ -73,6 +73,7 @@ class Options:
     token: str | None = None
     # "process": batches are logged by a writer process (its own core and GIL); "thread": here.
     monitor_writer: str = "process"
+    keep_rows: bool = False  # store each logged batch's rows too (Parquet), for retraining on them
 
 
 def parse_split(text: str | None) -> list[tuple[str, int]]:
@@ -129,7 +130,7 @@ class Service:
         if options.monitor:
             writer: Any = "thread" if options.monitor_writer == "thread" else (
                 options.store_uri, options.objects_uri, self.user)  # fmt: skip
-            self.sink = MonitorSink(self.model, self._monitor, writer=writer)
+            self.sink = MonitorSink(self.model, self._monitor, writer=writer, keep_rows=options.keep_rows)
         self._shadow_queue: queue.Queue[tuple[Rows, list[str], int]] = queue.Queue(SHADOW_QUEUE)
         self.shadow_dropped = 0
         self.shadow_rows = 0
@@ -196,7 +197,8 @@ class Service:
         return self.arms[-1][0], self.arms[-1][2]  # pragma: no cover - weights cover every bucket
 
     def ready(self) -> bool:
-        return all(f.current is not None for f in self.followed())
+        """Every arm has a version loaded (a shadow may come later: an alias set after start)."""
+        return all(f.current is not None for _, _, f in self.arms)
 
     # -- after the answer ------------------------------------------------------------------------
     def record(self, served: Served, source: str, rows: Rows, ids: list[str],
@@ -332,7 +334,7 @@ def make_app(service: Service) -> Any:
     class Ready(Base):
         def get(self) -> None:
             if not service.ready():
-                waiting = [f"{f.ref}: {f.error or 'loading'}" for f in service.followed() if f.current is None]
+                waiting = [f"{f.ref}: {f.error or 'loading'}" for _, _, f in service.arms if f.current is None]
                 return self.fail(503, "not ready: " + "; ".join(waiting))
             self.finish(json.dumps({"status": "ready", **service.stats()}))
 

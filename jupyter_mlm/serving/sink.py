@@ -84,8 +84,10 @@ class MonitorSink:
         monitor_factory: Callable[[], Any],
         capacity: int = QUEUE_REQUESTS,
         writer: str | tuple[str | None, str | None, str] = "thread",
+        keep_rows: bool = False,
     ) -> None:
         self.model = model
+        self.keep_rows = keep_rows
         self._factory = monitor_factory
         self._queue: queue.Queue[Entry | None] = queue.Queue(capacity)
         self.dropped_rows = 0
@@ -176,7 +178,7 @@ class MonitorSink:
             "data": frame, "predictions": np.asarray([p for e in group for p in e.predictions]),
             "ids": ids, "scores": scores,
             "latency_ms": [e.latency_ms for e in group for _ in e.ids], "version": version,
-            "timestamp": group[-1].ts_ms, "source": source,
+            "timestamp": group[-1].ts_ms, "source": source, "keep_rows": self.keep_rows,
         }  # fmt: skip
         if self._process is not None:
             try:
