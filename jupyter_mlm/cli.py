@@ -654,7 +654,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--poll", type=float, default=1.0, help="seconds between checks for a moved stage/alias")
     serve.add_argument("--no-monitor", action="store_true", help="do not log requests to monitoring")
     serve.add_argument("--keep-rows", action="store_true",
-                       help="also store request rows (Parquet): retraining can use labeled production rows")  # fmt: skip
+                       help="also store request rows (Parquet), for retraining on labeled production rows")  # fmt: skip
     serve.add_argument("--trusted", action="store_true", help="load pickled versions others registered without warning")
     serve.add_argument("--token", default=os.environ.get("MLM_SERVE_TOKEN", ""),
                        help="require Authorization: Bearer TOKEN (default $MLM_SERVE_TOKEN)")  # fmt: skip
