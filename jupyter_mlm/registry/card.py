@@ -65,6 +65,8 @@ def model_card(store: Store, record: ModelVersionRecord, policy: StagePolicy) ->
         "history": history,
         "approvals": approvals,
         "production_stage": policy.production,
+        # Comparisons this version took part in (compare_models, the CI gate, shadow traffic).
+        "comparisons": [asdict(c) for c in store.comparisons(record.model, record.version)],
     }
 
 
@@ -82,6 +84,19 @@ def _event_text(event: dict[str, Any]) -> str:
     if action in ("alias", "delete_alias"):
         return f"{action} {(after or before).get('alias', '')!s}"
     return str(action)
+
+
+def _comparison_text(c: dict[str, Any], version: int) -> str:
+    first = c["version_a"] == version
+    other = c["version_b"] if first else c["version_a"]
+    mine, theirs = (c["value_a"], c["value_b"]) if first else (c["value_b"], c["value_a"])
+
+    def number(value: float | None) -> str:
+        return "—" if value is None else f"{value:.4f}"
+
+    interval = "" if c["ci_low"] is None else f", b−a 95 % [{c['ci_low']:+.4f}, {c['ci_high']:+.4f}]"
+    return (f"compared with v{other} ({c['source']}, {c['rows']} rows): {c['metric']} {number(mine)} "
+            f"vs {number(theirs)}{interval}")  # fmt: skip
 
 
 def card_lines(card: dict[str, Any]) -> list[str]:
@@ -126,6 +141,7 @@ def card_lines(card: dict[str, Any]) -> list[str]:
         + (f" — {a['decision_comment']}" if a["decision_comment"] else "")
         for a in card["approvals"]
     ]
+    out += [_comparison_text(c, card["version"]) for c in card.get("comparisons", [])]
     return out
 
 

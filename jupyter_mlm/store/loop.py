@@ -86,6 +86,17 @@ class LoopMixin(MonitoringMixin):
         with self._read() as conn:
             return audit.audit_events(conn, LOOP_EVENTS, model, None, False)
 
+    def model_story(self, model: str) -> list[Any]:
+        """A model's audit events across the registry, monitoring and the loop, in log order."""
+        from . import audit
+        from .monitoring import MONITOR_EVENTS
+        from .registry import MODEL_EVENTS
+
+        with self._read() as conn:
+            events = [e for kind in (MODEL_EVENTS, MONITOR_EVENTS, LOOP_EVENTS)
+                      for e in audit.audit_events(conn, kind, model, None, False)]  # fmt: skip
+        return sorted(events, key=lambda e: e.seq)
+
     # -- comparisons -----------------------------------------------------------------------------
     def add_comparison(self, row: ComparisonRow) -> ComparisonRow:
         with self._write() as conn:

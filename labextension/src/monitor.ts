@@ -6,7 +6,12 @@ import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { requestAPI } from './request';
-import { IMonitorReport, IMonitorSeries, IMonitorStatus } from './tokens';
+import {
+  IMonitorReport,
+  IMonitorSeries,
+  IMonitorStatus,
+  ITimeline
+} from './tokens';
 
 const REFRESH_MS = 10_000;
 
@@ -101,6 +106,11 @@ export class MonitorPageModel {
     return this._window;
   }
 
+  /** The loop's story: alerts, jobs, comparisons, promotions and rollbacks, in order. */
+  get timeline(): ITimeline | null {
+    return this._timeline;
+  }
+
   get error(): string | null {
     return this._error;
   }
@@ -118,7 +128,7 @@ export class MonitorPageModel {
   private async _load(): Promise<void> {
     const model = quote(this.name);
     try {
-      const [report, drift, rows] = await Promise.all([
+      const [report, drift, rows, timeline] = await Promise.all([
         requestAPI<IMonitorReport>(
           `monitor/${model}/report?window=${quote(this._window)}`
         ),
@@ -127,8 +137,10 @@ export class MonitorPageModel {
         ),
         requestAPI<IMonitorSeries>(
           `monitor/${model}/series?metric=rows&every=1h`
-        )
+        ),
+        requestAPI<ITimeline>(`monitor/${model}/timeline`)
       ]);
+      this._timeline = timeline;
       this._report = report;
       this._drift = drift;
       this._rows = rows;
@@ -140,6 +152,7 @@ export class MonitorPageModel {
   }
 
   private _report: IMonitorReport | null = null;
+  private _timeline: ITimeline | null = null;
   private _drift: IMonitorSeries | null = null;
   private _rows: IMonitorSeries | null = null;
   private _window = 'all';

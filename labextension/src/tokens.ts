@@ -496,3 +496,50 @@ export interface IMonitorSeries {
   /** When a version entered production. */
   promotions: { ts_ms: number; version: number | null; action: string }[];
 }
+
+/** One step of a model's loop (GET /mlm/api/monitor/{model}/timeline). */
+export interface ILoopEvent {
+  seq: number;
+  ts_ms: number;
+  actor: string;
+  action: string;
+  kind: string;
+  text: string;
+}
+
+export interface IComparison {
+  id: string;
+  model: string;
+  version_a: number;
+  version_b: number;
+  metric: string;
+  value_a: WireNumber | null;
+  value_b: WireNumber | null;
+  delta: WireNumber | null;
+  ci_low: WireNumber | null;
+  ci_high: WireNumber | null;
+  rows: number;
+  source: string;
+  created_ms: number;
+  b_better: boolean | null;
+}
+
+export interface IJob {
+  id: string;
+  status: 'queued' | 'running' | 'succeeded' | 'failed';
+  attempts: number;
+  created_ms: number;
+  run_id: string | null;
+  alert_id: string | null;
+}
+
+export interface ITimeline {
+  events: ILoopEvent[];
+  comparisons: IComparison[];
+  jobs: IJob[];
+  policy: {
+    promote_if: string | null;
+    rollback_if: string | null;
+    min_rows: number;
+  } | null;
+}

@@ -94,3 +94,67 @@ def test_monitor_tab_shows_what_the_core_computed(page: Any, lab_server: LabServ
     widget = page.locator(".jp-mlm-monitor-widget")
     light, dark = compare_themes(page, widget, "monitor-page-dark")
     assert light != dark
+
+
+def test_monitor_page_tells_the_loop_story_as_stored(page: Any, lab_server: LabServer) -> None:
+    """Alert → retraining job (run by the server's own runner, in a kernel) → shadow comparison →
+    promotion request → approval → regression → automatic rollback: the Monitor page lists the
+    same steps, in the order the audit log holds them."""
+    import shutil
+
+    from jupyter_mlm.loop.jobs import retrain
+    from jupyter_mlm.loop.policy import Loop
+    from jupyter_mlm.loop.timeline import timeline
+    from jupyter_mlm.monitoring.service import Monitor
+    from jupyter_mlm.registry import Governance, register
+    from tests.serving.conftest import cancer_data, pipeline
+    from tests.serving.test_loop import _traffic, training_notebook
+
+    store = open_store(str(lab_server.store))
+    X, _ = cancer_data()
+    champion = pipeline(1.0)
+    register(store, champion, "cancer", run_id=None, actor="ana", reference_data=X)
+    Governance(store, "ana").transition("cancer", 1, "production")
+    Governance(store, "risk-lead").decide("cancer", 1, approve=True)
+    (lab_server.root / "loop-job").mkdir(exist_ok=True)
+    shutil.copy(training_notebook(lab_server.root / "loop-job"), lab_server.root / "train_cancer.ipynb")
+    Monitor(store, "ana").add_rule("cancer", "rows >= 10", retrain("train_cancer.ipynb", parameters={"C": 0.01}))
+    Loop(store, "ana").set_policy("cancer", {"promote_if": "challenger.accuracy >= champion.accuracy - 0.5",
+                                             "min_rows": 100,
+                                             "rollback_if": "accuracy < previous.accuracy - 0.2 within 1d"})  # fmt: skip
+    Monitor(store, "server").log("cancer", X.iloc[:20])  # fires the rule: the server's runner retrains
+    from jupyter_mlm.loop.jobs import wait_for
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not store.jobs("cancer"):
+        time.sleep(0.2)
+    job = wait_for(store, store.jobs("cancer")[0].id, timeout=180)
+    assert job.status == "succeeded", job.result
+    challenger = store.version_by_alias("cancer", "challenger")
+    assert challenger is not None and challenger.version == 2
+    weak = pipeline(0.01)
+    _traffic(store, champion, weak, range(0, 150))
+    # This test and the server's own runner both decide the policy; either may be first.
+    Loop(store, "mlm-loop").evaluate("cancer")
+    assert [r.version for r in Governance(store, "ana").pending("cancer")] == [2]
+    panel = open_sidebar(page, lab_server)
+    panel.get_by_role("tab", name="Monitor").click()
+    panel.locator(".jp-mlm-monitor-row[data-model='cancer']").click()
+    view = page.locator(".jp-mlm-monitor-page[data-model='cancer']")
+    view.locator(".jp-mlm-timeline").wait_for(timeout=30_000)
+    assert "waiting for a person" in view.locator(".jp-mlm-loop").inner_text()
+    Governance(store, "risk-lead").decide("cancer", 2, approve=True)
+    _traffic(store, weak, weak, range(200, 330), flip=True)
+    Loop(store, "mlm-loop").evaluate("cancer")
+    assert store.versions_in_stage("cancer", "production")[-1].version == 1  # rolled back
+    story = timeline(store, "cancer")
+    view.locator(f".jp-mlm-step[data-seq='{story[-1]['seq']}']").wait_for(timeout=30_000)
+    shown = [(int(li.get_attribute("data-seq") or 0), li.get_attribute("data-action"))
+             for li in view.locator(".jp-mlm-step").all()]  # fmt: skip
+    assert shown == [(e["seq"], e["action"]) for e in story]
+    actions = [a for _, a in shown]
+    for step in ("alert", "job_queued", "job_succeeded", "compare", "promotion_requested", "approve", "rolled_back"):
+        assert step in actions, step
+    assert view.locator(".jp-mlm-comparisons tbody tr").count() == len(store.comparisons("cancer"))
+    view.locator(".jp-mlm-loop").scroll_into_view_if_needed()
+    screenshot(page, "monitor-loop")

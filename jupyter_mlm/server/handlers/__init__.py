@@ -13,6 +13,7 @@ from .monitor import (
     ReportHandler,
     RulesHandler,
     SeriesHandler,
+    TimelineHandler,
 )
 from .registry import (
     AliasHandler,
@@ -67,6 +68,7 @@ def routes() -> list[tuple[str, Any]]:
         (rf"{API}/monitor/(?P<model>[^/]+)/alerts", AlertsHandler),
         (rf"{API}/monitor/(?P<model>[^/]+)/batches", BatchHandler),
         (rf"{API}/monitor/(?P<model>[^/]+)/rules", RulesHandler),
+        (rf"{API}/monitor/(?P<model>[^/]+)/timeline", TimelineHandler),
         (rf"{API}/monitor/(?P<model>[^/]+)/rules/(?P<rule_id>[^/]+)", RulesHandler),
         (rf"{API}/audit", AuditHandler),
         (rf"{API}/audit/verify", AuditVerifyHandler),

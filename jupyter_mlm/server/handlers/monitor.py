@@ -201,3 +201,28 @@ class RulesHandler(MonitorHandler):
         await self.call(lambda: self.monitor().delete_rule(name, rule_id))
         self.set_status(204)
         self.finish()
+
+
+class TimelineHandler(MonitorHandler):
+    """GET: the model's loop as one story (alerts, jobs, comparisons, promotions, rollbacks),
+    its comparisons, jobs and policy."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, model: str) -> None:
+        from dataclasses import asdict
+
+        from ...loop.compare import as_dict
+        from ...loop.timeline import timeline
+
+        name = self.model(model)
+
+        def load() -> dict[str, Any]:
+            return {
+                "events": timeline(self.store, name),
+                "comparisons": [as_dict(c) for c in self.store.comparisons(name)],
+                "jobs": [asdict(j) for j in self.store.jobs(name)],
+                "policy": self.store.loop_policy(name),
+            }
+
+        self.write_json(await self.call(load))

@@ -2,7 +2,7 @@ import React from 'react';
 
 import { formatNumber, formatTime } from '../format';
 import { MonitorPageModel } from '../monitor';
-import { toNumber, WireNumber } from '../tokens';
+import { ITimeline, toNumber, WireNumber } from '../tokens';
 import { Distribution, SeriesChart } from './MonitorCharts';
 
 const WINDOWS = ['1h', '1d', '7d', 'all'];
@@ -129,6 +129,7 @@ export function MonitorPage(props: { model: MonitorPageModel }): JSX.Element {
           </table>
         </section>
       )}
+      {model.timeline && <LoopSection timeline={model.timeline} />}
       <section className="jp-mlm-section">
         <h3>Alerts</h3>
         {(report?.alerts ?? []).length === 0 ? (
@@ -150,5 +151,122 @@ export function MonitorPage(props: { model: MonitorPageModel }): JSX.Element {
         )}
       </section>
     </div>
+  );
+}
+
+const STEP_LABELS: Record<string, string> = {
+  alert: 'alert',
+  add_rule: 'rule',
+  set_loop_policy: 'policy',
+  job_queued: 'job',
+  job_started: 'job',
+  job_succeeded: 'job',
+  job_failed: 'job',
+  compare: 'comparison',
+  promotion_requested: 'request',
+  promoted: 'promotion',
+  approve: 'approval',
+  reject: 'rejection',
+  transition: 'stage',
+  restore: 'rollback',
+  rolled_back: 'rollback'
+};
+
+/**
+ * The model's loop as one story, in audit-log order: alert → retraining job → comparison →
+ * promotion request → approval → promotion → rollback; and the comparisons with their
+ * intervals.
+ */
+function LoopSection(props: { timeline: ITimeline }): JSX.Element {
+  const { events, comparisons, policy } = props.timeline;
+  const waiting =
+    events.length > 0 &&
+    events[events.length - 1].action === 'promotion_requested';
+  return (
+    <section className="jp-mlm-section jp-mlm-loop">
+      <h3>Loop</h3>
+      {policy ? (
+        <div className="jp-mlm-muted jp-mlm-loop-policy">
+          {policy.promote_if && (
+            <span>
+              promote when <code>{policy.promote_if}</code> (≥ {policy.min_rows}{' '}
+              labelled rows){' '}
+            </span>
+          )}
+          {policy.rollback_if && (
+            <span>
+              · roll back when <code>{policy.rollback_if}</code>
+            </span>
+          )}
+        </div>
+      ) : (
+        <div className="jp-mlm-muted">
+          No promotion policy: mlm.monitor.policy(model, promote_if=…,
+          rollback_if=…)
+        </div>
+      )}
+      {waiting && (
+        <div className="jp-mlm-notice" role="status">
+          The loop is waiting for a person: approve or reject the promotion
+          request on the model page.
+        </div>
+      )}
+      {events.length === 0 ? (
+        <div className="jp-mlm-muted">nothing has happened yet</div>
+      ) : (
+        <ol className="jp-mlm-timeline">
+          {events.map(e => (
+            <li
+              key={e.seq}
+              data-action={e.action}
+              data-seq={e.seq}
+              className={`jp-mlm-step jp-mlm-step-${STEP_LABELS[e.action] ?? 'other'}`}
+            >
+              <span className="jp-mlm-step-kind">
+                {STEP_LABELS[e.action] ?? e.action}
+              </span>
+              <span className="jp-mlm-step-text">{e.text}</span>
+              <span className="jp-mlm-muted">
+                {formatTime(e.ts_ms)} · {e.actor}
+              </span>
+            </li>
+          ))}
+        </ol>
+      )}
+      {comparisons.length > 0 && (
+        <table className="jp-mlm-kv jp-mlm-comparisons">
+          <thead>
+            <tr>
+              <th>When</th>
+              <th>Versions</th>
+              <th>Metric</th>
+              <th>a</th>
+              <th>b</th>
+              <th>b − a (95 %)</th>
+              <th>Rows</th>
+            </tr>
+          </thead>
+          <tbody>
+            {comparisons.map(c => (
+              <tr key={c.id} data-comparison={c.id}>
+                <td>{formatTime(c.created_ms)}</td>
+                <td>
+                  v{c.version_a} → v{c.version_b} ({c.source})
+                </td>
+                <td>{c.metric}</td>
+                <td className="jp-mlm-num">{num(c.value_a)}</td>
+                <td className="jp-mlm-num">{num(c.value_b)}</td>
+                <td
+                  className={`jp-mlm-num ${c.b_better ? 'jp-mlm-ok' : 'jp-mlm-error-text'}`}
+                >
+                  {num(c.delta)} [{num(c.ci_low)}, {num(c.ci_high)}]
+                </td>
+                <td className="jp-mlm-num">{c.rows.toLocaleString()}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
   );
 }
