@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import ast
 import html
+import json
 import shlex
 from typing import Any, NoReturn
 
@@ -29,7 +30,8 @@ LOG_FORMS = (
 )
 
 MONITOR_FORMS = (
-    "%mlm_monitor MODEL [--window 1d] [--every 1h] [--refresh 10] | %mlm_monitor rule MODEL EXPRESSION | "
+    "%mlm_monitor MODEL [--window 1d] [--every 1h] [--refresh 10] | "
+    "%mlm_monitor rule MODEL EXPRESSION [--retrain NOTEBOOK [--param K=V …]] | "
     "%mlm_monitor rules MODEL | %mlm_monitor alerts [MODEL]"
 )
 REGISTER_FORMS = "%mlm_register VAR NAME [--reference VAR] [--flavor F] [--description TEXT] [--run RUN]"
@@ -59,6 +61,30 @@ def _parse(parser: _Parser, words: list[str]) -> argparse.Namespace:
     if extra:
         parser.error(f"unexpected {' '.join(extra)!r}")
     return args
+
+
+def _rule_action(words: list[str], forms: str) -> tuple[str, dict[str, Any] | None]:
+    """``EXPRESSION [--retrain NOTEBOOK [--param K=V …]]`` → (expression, retrain action or None)."""
+    if "--retrain" not in words:
+        if "--param" in words:
+            raise UsageError(f"--param goes with --retrain NOTEBOOK; forms: {forms}")
+        return " ".join(words), None
+    at = words.index("--retrain")
+    expression, rest = " ".join(words[:at]), words[at + 1 :]
+    if not expression or not rest or rest[0].startswith("--"):
+        raise UsageError(f"say the rule, then --retrain NOTEBOOK.ipynb; forms: {forms}")
+    notebook, rest = rest[0], rest[1:]
+    parameters: dict[str, Any] = {}
+    while rest:
+        if rest[0] != "--param" or len(rest) < 2 or "=" not in rest[1]:
+            raise UsageError(f"after --retrain NOTEBOOK come --param NAME=VALUE pairs, not {' '.join(rest)!r}")
+        name, _, text = rest[1].partition("=")
+        try:
+            parameters[name] = json.loads(text)
+        except ValueError:
+            parameters[name] = text
+        rest = rest[2:]
+    return expression, tracking.monitor_api.retrain(notebook, parameters)
 
 
 def _key_values(pairs: list[str], what: str) -> dict[str, str]:
@@ -281,7 +307,7 @@ class MLMMagics(Magics):
         Forms::
 
             %mlm_monitor MODEL [--window 1d] [--every 1h] [--refresh 10]   the dashboard
-            %mlm_monitor rule MODEL EXPRESSION                             add an alert rule
+            %mlm_monitor rule MODEL EXPRESSION [--retrain NB [--param K=V]]  add an alert rule
             %mlm_monitor rules MODEL                                       list the rules
             %mlm_monitor alerts [MODEL]                                    list alerts
 
@@ -290,6 +316,7 @@ class MLMMagics(Magics):
             %mlm_monitor churn
             %mlm_monitor rule churn roc_auc < 0.78
             %mlm_monitor rule churn rows < 100 per 1h
+            %mlm_monitor rule churn roc_auc < 0.78 --retrain train.ipynb --param epochs=5
         """
         forms = MONITOR_FORMS
         words = _split(line, forms)
@@ -298,8 +325,10 @@ class MLMMagics(Magics):
         if words[0] == "rule":
             if len(words) < 3:
                 raise UsageError(f"%mlm_monitor rule MODEL EXPRESSION, e.g. rule churn roc_auc < 0.78; forms: {forms}")
-            rule = _call(tracking.monitor_api.add_rule, words[1], " ".join(words[2:]))
-            print(f"rule {rule.id[:8]} on {rule.model}: {rule.expression}")
+            expression, action = _rule_action(words[2:], forms)
+            rule = _call(tracking.monitor_api.add_rule, words[1], expression, action)
+            then = f" → retrain {action['retrain']['notebook']}" if action else ""
+            print(f"rule {rule.id[:8]} on {rule.model}: {rule.expression}{then}")
             return None
         if words[0] in ("rules", "alerts"):
             rows = (

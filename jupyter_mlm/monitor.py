@@ -7,6 +7,7 @@
 from .tracking.monitor_api import (
     add_rule,
     alerts,
+    arms,
     compare,
     delete_rule,
     evaluate,
@@ -28,7 +29,7 @@ from .tracking.monitor_api import (
 )
 
 __all__ = [
-    "add_rule", "alerts", "compare", "delete_rule", "evaluate", "jobs", "labeled_rows", "log", "log_labels",
+    "add_rule", "alerts", "arms", "compare", "delete_rule", "evaluate", "jobs", "labeled_rows", "log", "log_labels",
     "log_parquet", "log_profile", "merge_profiles", "policy", "profile", "reference_bins", "report", "retrain",
     "rules", "series", "status",
 ]  # fmt: skip

@@ -323,6 +323,26 @@ class Monitor:
             batches = [b for b in batches if b.source == source]
         return self._joined(name, batches)
 
+    def arms(self, model: str, window: str | None = "7d") -> list[dict[str, Any]]:
+        """Rows and metrics per serving arm: each (source, version) of the window's batches —
+        ``serve`` (the one answering), ``serve:ARM`` (an A/B arm), ``shadow`` — with their labeled
+        rows' metrics, so champion, challenger and arms read side by side."""
+        name = check_model_name(model.partition("@")[0].partition("/")[0])
+        _, _, batches = self._window(name, window, None, None)
+        groups: dict[tuple[str, int], list[BatchRow]] = {}
+        for batch in batches:
+            groups.setdefault((batch.source, batch.version), []).append(batch)
+        out = []
+        for (source, version), group in sorted(groups.items()):
+            performance = self.performance(name, group)
+            out.append({
+                "source": source, "arm": source.partition(":")[2] or None, "version": version,
+                "rows": sum(b.rows for b in group), "batches": len(group),
+                "labeled_rows": performance["rows"] if performance else 0,
+                "metrics": performance["metrics"] if performance else {},
+            })  # fmt: skip
+        return out
+
     def labeled_rows(self, model: str, window: str | None = "7d", version: Any = None) -> Any:
         """Recent production rows with their labels, as a DataFrame (inputs, ``prediction``,
         ``label``, ``id``): what a retraining notebook adds to its training data. Only batches

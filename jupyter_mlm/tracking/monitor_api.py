@@ -193,6 +193,11 @@ def compare(model: str, champion: str = "production", challenger: str = "challen
     return as_dict(compare_on_traffic(SESSION.store, current_user(), model, champion, challenger, metric, window))
 
 
+def arms(model: str, window: str | None = "7d") -> list[dict[str, Any]]:
+    """Rows and metrics per serving arm (``serve``, ``serve:ARM``, ``shadow``) and version."""
+    return list(_monitor().arms(model, window))
+
+
 def jobs(model: str | None = None) -> list[Any]:
     """Retraining jobs (queued, running, succeeded, failed), oldest first."""
     return SESSION.store.jobs(model)

@@ -3,6 +3,7 @@ shown), rules and alerts from the magic, and its error paths."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,8 @@ def test_dashboard_rules_and_alerts(tmp_path: Path, monkeypatch: pytest.MonkeyPa
             "%mlm_monitor rule churn auc < 0.7",
             "%mlm_monitor nope",
             "%mlm_monitor churn --every soon",
+            "%mlm_monitor rule churn drift_share >= 0.9 --retrain train.ipynb --param C=0.5 --param note=fast",
+            "%mlm_monitor rule churn rows > 1 --param C=1",
         ],
         tmp_path / "store", tmp_path, monkeypatch,
     )  # fmt: skip
@@ -50,8 +53,19 @@ def test_dashboard_rules_and_alerts(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert text(cells[6]).count("rows < 100000 per 1h") == 1 and "= 1200" in text(cells[6])
     assert errors(cells[7]) == [
         "UsageError: %mlm_monitor needs a model; forms: %mlm_monitor MODEL [--window 1d] [--every 1h] "
-        "[--refresh 10] | %mlm_monitor rule MODEL EXPRESSION | %mlm_monitor rules MODEL | %mlm_monitor alerts [MODEL]"
+        "[--refresh 10] | %mlm_monitor rule MODEL EXPRESSION [--retrain NOTEBOOK [--param K=V …]] | "
+        "%mlm_monitor rules MODEL | %mlm_monitor alerts [MODEL]"
     ]
     assert "unknown metric 'auc'" in errors(cells[8])[0]
     assert "no registered model 'nope'" in errors(cells[9])[0]
     assert "a window is a number and a unit" in errors(cells[10])[0]
+    assert errors(cells[11]) == [] and "drift_share >= 0.9 → retrain train.ipynb" in text(cells[11])
+    from jupyter_mlm.store import open_store
+
+    store = open_store(str(tmp_path / "store"))
+    [with_action] = [r for r in store.rules("churn") if r.action]
+    assert json.loads(with_action.action) == {
+        "retrain": {"notebook": "train.ipynb", "parameters": {"C": 0.5, "note": "fast"}}
+    }
+    store.close()
+    assert "--param goes with --retrain" in errors(cells[12])[0]

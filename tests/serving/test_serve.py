@@ -170,6 +170,11 @@ def test_split_is_sticky_per_caller_and_logged_per_arm(
     server.service.sink.close()
     sources = {(b.source, b.version) for b in served_store.batches("cancer")}
     assert sources == {("serve:champion", 1), ("serve:challenger", 2)}
+    arms_seen = {(a["arm"], a["version"]): a["rows"] for a in Monitor(served_store, "t").arms("cancer", "all")}
+    assert arms_seen == {("challenger", 2): sum(arm == "challenger" for arm in arms.values()) * 3 + (arms[0] == "challenger"),
+                         ("champion", 1): sum(arm == "champion" for arm in arms.values()) * 3 + (arms[0] == "champion")}  # fmt: skip
+    status, answer = server.get("/health")
+    assert status == 200
 
 
 def test_a_failing_store_never_touches_serving(serve_in_process: Callable[..., Running]) -> None:

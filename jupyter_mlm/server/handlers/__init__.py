@@ -7,6 +7,7 @@ from typing import Any
 from .diff import DiffHandler
 from .monitor import (
     AlertsHandler,
+    ArmsHandler,
     BatchHandler,
     ModelStatusHandler,
     MonitoredModelsHandler,
@@ -69,6 +70,7 @@ def routes() -> list[tuple[str, Any]]:
         (rf"{API}/monitor/(?P<model>[^/]+)/batches", BatchHandler),
         (rf"{API}/monitor/(?P<model>[^/]+)/rules", RulesHandler),
         (rf"{API}/monitor/(?P<model>[^/]+)/timeline", TimelineHandler),
+        (rf"{API}/monitor/(?P<model>[^/]+)/arms", ArmsHandler),
         (rf"{API}/monitor/(?P<model>[^/]+)/rules/(?P<rule_id>[^/]+)", RulesHandler),
         (rf"{API}/audit", AuditHandler),
         (rf"{API}/audit/verify", AuditVerifyHandler),

@@ -226,3 +226,19 @@ class TimelineHandler(MonitorHandler):
             }
 
         self.write_json(await self.call(load))
+
+
+class ArmsHandler(MonitorHandler):
+    """GET …/arms?window=7d: rows and metrics per serving arm and version."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, model: str) -> None:
+        name = self.model(model)
+        window = self.get_argument("window", "7d")
+        if window != "all":
+            try:
+                window_ms(window)
+            except UsageError as exc:
+                raise web.HTTPError(400, "%s", exc.message) from None
+        self.write_json({"arms": await self.call(lambda: self.monitor().arms(name, window))})
