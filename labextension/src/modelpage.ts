@@ -7,7 +7,13 @@ import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { RegistryModel } from './registry';
-import { IApprovalRequest, IAuditReport, IModelDetail } from './tokens';
+import { requestAPI } from './request';
+import {
+  IApprovalRequest,
+  IAuditReport,
+  IModelDetail,
+  ITimeline
+} from './tokens';
 
 const REFRESH_MS = 5000;
 
@@ -27,6 +33,11 @@ export class ModelPageModel {
 
   get changed(): ISignal<this, void> {
     return this._changed;
+  }
+
+  /** The model's loop (alerts, jobs, comparisons, promotions, rollbacks), oldest first. */
+  get timeline(): ITimeline | null {
+    return this._timeline;
   }
 
   get detail(): IModelDetail | null {
@@ -150,7 +161,14 @@ export class ModelPageModel {
 
   private async _load(): Promise<void> {
     try {
-      this._detail = await this.registry.getModel(this.name, this._chosen);
+      const [detail, timeline] = await Promise.all([
+        this.registry.getModel(this.name, this._chosen),
+        requestAPI<ITimeline>(
+          `monitor/${encodeURIComponent(this.name)}/timeline`
+        )
+      ]);
+      this._detail = detail;
+      this._timeline = timeline;
       this._loadError = null;
     } catch (error) {
       this._loadError = error instanceof Error ? error.message : String(error);
@@ -159,6 +177,7 @@ export class ModelPageModel {
   }
 
   private _detail: IModelDetail | null = null;
+  private _timeline: ITimeline | null = null;
   private _chosen: number | null = null;
   private _notice: string | null = null;
   private _error: string | null = null;

@@ -410,6 +410,8 @@ export interface IModelCard {
   lineage: ILineage;
   history: IAuditEvent[];
   approvals: IApprovalRequest[];
+  /** Comparisons this version took part in (compare_models, the gate, shadow traffic). */
+  comparisons?: IComparison[];
 }
 
 // -- monitoring -------------------------------------------------------------------------

@@ -158,3 +158,15 @@ def test_monitor_page_tells_the_loop_story_as_stored(page: Any, lab_server: LabS
     assert view.locator(".jp-mlm-comparisons tbody tr").count() == len(store.comparisons("cancer"))
     view.locator(".jp-mlm-loop").scroll_into_view_if_needed()
     screenshot(page, "monitor-loop")
+    # The model page tells the same story, and the versions' cards carry the comparison.
+    panel.get_by_role("tab", name="Registry").click()
+    panel.locator(".jp-mlm-model-row[data-model='cancer']").click()
+    model_page = page.locator(".jp-mlm-model-page[data-model='cancer']")
+    model_page.locator(".jp-mlm-loop .jp-mlm-timeline").wait_for(timeout=30_000)
+    model_page.locator(f".jp-mlm-step[data-seq='{story[-1]['seq']}']").wait_for(timeout=30_000)
+    assert model_page.locator(".jp-mlm-loop .jp-mlm-step").count() == len(story)
+    model_page.locator(".jp-mlm-card-comparison").first.wait_for(timeout=30_000)
+    comparison = store.comparisons("cancer")[-1]
+    assert f"vs v{comparison.version_b}" in model_page.locator(".jp-mlm-card").inner_text()
+    model_page.locator(".jp-mlm-loop").scroll_into_view_if_needed()
+    screenshot(page, "model-loop")

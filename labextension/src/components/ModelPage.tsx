@@ -4,6 +4,7 @@ import { ModelPageModel } from '../modelpage';
 import { AuditLog } from './model/AuditLog';
 import { RequestsPanel } from './model/RequestsPanel';
 import { VersionCard } from './model/VersionCard';
+import { LoopSection } from './MonitorPage';
 import { VersionsTable } from './model/VersionsTable';
 
 /** A registered model: requests, versions with their allowed moves, a version's card, the audit
@@ -126,6 +127,10 @@ export function ModelPage(props: {
 
       {detail?.card && policy && (
         <VersionCard card={detail.card} policy={policy} onOpenRun={onOpenRun} />
+      )}
+
+      {model.timeline && model.timeline.events.length > 0 && (
+        <LoopSection timeline={model.timeline} />
       )}
 
       <AuditLog

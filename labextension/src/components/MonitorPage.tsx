@@ -177,7 +177,7 @@ const STEP_LABELS: Record<string, string> = {
  * promotion request → approval → promotion → rollback; and the comparisons with their
  * intervals.
  */
-function LoopSection(props: { timeline: ITimeline }): JSX.Element {
+export function LoopSection(props: { timeline: ITimeline }): JSX.Element {
   const { events, comparisons, policy } = props.timeline;
   const waiting =
     events.length > 0 &&

@@ -1,7 +1,7 @@
 import React from 'react';
 
 import { formatBytes, formatNumber, formatTime } from '../../format';
-import { IModelCard, IStagePolicy } from '../../tokens';
+import { IModelCard, IStagePolicy, toNumber } from '../../tokens';
 import { StageBadge } from '../RegistryList';
 
 /** Data files → run → notebook snapshot → version, each a box with what identifies it. */
@@ -134,6 +134,26 @@ export function VersionCard(props: {
               <td>{card.reference_rows} rows profiled</td>
             </tr>
           )}
+          {(card.comparisons ?? []).map(c => {
+            const first = c.version_a === card.version;
+            const mine = first ? c.value_a : c.value_b;
+            const theirs = first ? c.value_b : c.value_a;
+            return (
+              <tr key={`c-${c.id}`} className="jp-mlm-card-comparison">
+                <th>vs v{first ? c.version_b : c.version_a}</th>
+                <td>
+                  {c.metric}{' '}
+                  {mine === null ? '—' : formatNumber(toNumber(mine))} vs{' '}
+                  {theirs === null ? '—' : formatNumber(toNumber(theirs))} on{' '}
+                  {c.rows.toLocaleString()} rows ({c.source}
+                  {c.ci_low !== null && c.ci_high !== null
+                    ? `, b−a 95 % [${formatNumber(toNumber(c.ci_low))}, ${formatNumber(toNumber(c.ci_high))}]`
+                    : ''}
+                  )
+                </td>
+              </tr>
+            );
+          })}
           {card.lineage.run &&
             Object.entries(card.lineage.run.params).map(([k, v]) => (
               <tr key={`p-${k}`}>
