@@ -28,6 +28,9 @@ class Served:
     has_proba: bool
     warnings: list[str] = field(default_factory=list)
     pipeline_final: Any = None  # the last step, when the model is a plain scikit-learn Pipeline
+    # The model only *checks* feature names (numeric scikit-learn estimators fitted on a frame
+    # whose columns are the signature's, in order): it computes the same on the float matrix.
+    matrix_ok: bool = False
 
     @property
     def ref(self) -> str:
@@ -37,7 +40,7 @@ class Served:
         """What the model's ``predict`` takes: a DataFrame over the float matrix when the model
         was fitted on one (no copy), else the matrix; mixed types always as a DataFrame."""
         if rows.matrix is not None:
-            if not self.wants_frame:
+            if not self.wants_frame or (self.matrix_ok and rows.names == [n for n, _ in self.signature or []]):
                 return rows.matrix
             import pandas as pd
 
@@ -54,11 +57,15 @@ class Served:
         import contextlib
 
         features = self.inputs(rows)
-        context: Any = contextlib.nullcontext()
-        if self.pipeline_final is not None:
+        context: Any = contextlib.ExitStack()
+        if self.pipeline_final is not None or self.matrix_ok:
             import sklearn
 
-            context = sklearn.config_context(skip_parameter_validation=True)
+            context.enter_context(sklearn.config_context(skip_parameter_validation=True))
+        if self.matrix_ok and features is rows.matrix:
+            # scikit-learn notes that the matrix has no column names; the checks were ours.
+            context.enter_context(warnings.catch_warnings())
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
         with context:
             model = self.model
             if self.pipeline_final is not None:
@@ -95,8 +102,30 @@ def load_served(store: Store, ref: str, user: str, cache_dir: Path, trusted: boo
     return Served(
         record=record, model=model, signature=signature, wants_frame=wants_frame,
         has_proba=callable(getattr(model, "predict_proba", None)), warnings=[str(w.message) for w in caught],
-        pipeline_final=_pipeline_final(model),
+        pipeline_final=_pipeline_final(model), matrix_ok=_names_only_checked(model, signature),
     )  # fmt: skip
+
+
+# scikit-learn estimators whose use of feature names is a check against the fitted ones (their
+# numbers come from the same float array either way). Anything else — ColumnTransformer,
+# FunctionTransformer, third-party wrappers — gets the DataFrame it was fitted on.
+_MATRIX_MODULES = (
+    "sklearn.preprocessing._data", "sklearn.linear_model.", "sklearn.ensemble._forest", "sklearn.tree.",
+    "sklearn.svm.", "sklearn.neighbors.", "sklearn.naive_bayes", "sklearn.discriminant_analysis",
+    "sklearn.decomposition._pca", "sklearn.impute._base",
+)  # fmt: skip
+
+
+def _names_only_checked(model: Any, signature: list[tuple[str, str]] | None) -> bool:
+    if not signature or any(kind not in ("integer", "float") for _, kind in signature):
+        return False
+    steps = [s for _, s in model.steps] if _pipeline_final(model) is not None else [model]
+    if not all(type(s).__module__.startswith(_MATRIX_MODULES) for s in steps if s not in (None, "passthrough")):
+        return False
+    if any(getattr(s, "_sklearn_output_config", None) for s in steps):
+        return False  # set_output(...) changes what the steps hand each other
+    fitted = getattr(steps[0], "feature_names_in_", None)
+    return fitted is not None and [str(n) for n in fitted] == [n for n, _ in signature]
 
 
 def _pipeline_final(model: Any) -> Any:

@@ -7,6 +7,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { requestAPI } from './request';
 import {
+  IArm,
   IMonitorReport,
   IMonitorSeries,
   IMonitorStatus,
@@ -106,6 +107,11 @@ export class MonitorPageModel {
     return this._window;
   }
 
+  /** Rows and metrics per serving arm (serve, serve:ARM, shadow) and version. */
+  get arms(): IArm[] {
+    return this._arms;
+  }
+
   /** The loop's story: alerts, jobs, comparisons, promotions and rollbacks, in order. */
   get timeline(): ITimeline | null {
     return this._timeline;
@@ -128,7 +134,7 @@ export class MonitorPageModel {
   private async _load(): Promise<void> {
     const model = quote(this.name);
     try {
-      const [report, drift, rows, timeline] = await Promise.all([
+      const [report, drift, rows, timeline, arms] = await Promise.all([
         requestAPI<IMonitorReport>(
           `monitor/${model}/report?window=${quote(this._window)}`
         ),
@@ -138,9 +144,13 @@ export class MonitorPageModel {
         requestAPI<IMonitorSeries>(
           `monitor/${model}/series?metric=rows&every=1h`
         ),
-        requestAPI<ITimeline>(`monitor/${model}/timeline`)
+        requestAPI<ITimeline>(`monitor/${model}/timeline`),
+        requestAPI<{ arms: IArm[] }>(
+          `monitor/${model}/arms?window=${quote(this._window)}`
+        )
       ]);
       this._timeline = timeline;
+      this._arms = arms.arms;
       this._report = report;
       this._drift = drift;
       this._rows = rows;
@@ -153,6 +163,7 @@ export class MonitorPageModel {
 
   private _report: IMonitorReport | null = null;
   private _timeline: ITimeline | null = null;
+  private _arms: IArm[] = [];
   private _drift: IMonitorSeries | null = null;
   private _rows: IMonitorSeries | null = null;
   private _window = 'all';

@@ -545,3 +545,14 @@ export interface ITimeline {
     min_rows: number;
   } | null;
 }
+
+/** Rows and metrics of one serving arm (GET /mlm/api/monitor/{model}/arms). */
+export interface IArm {
+  source: string;
+  arm: string | null;
+  version: number;
+  rows: number;
+  batches: number;
+  labeled_rows: number;
+  metrics: Record<string, WireNumber | null>;
+}

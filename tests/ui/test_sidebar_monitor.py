@@ -156,6 +156,10 @@ def test_monitor_page_tells_the_loop_story_as_stored(page: Any, lab_server: LabS
     for step in ("alert", "job_queued", "job_succeeded", "compare", "promotion_requested", "approve", "rolled_back"):
         assert step in actions, step
     assert view.locator(".jp-mlm-comparisons tbody tr").count() == len(store.comparisons("cancer"))
+    arms = Monitor(store, "t").arms("cancer", "all")
+    assert [r.get_attribute("data-source") for r in view.locator(".jp-mlm-arms tbody tr").all()] == [
+        a["source"] for a in arms
+    ]
     view.locator(".jp-mlm-loop").scroll_into_view_if_needed()
     screenshot(page, "monitor-loop")
     # The model page tells the same story, and the versions' cards carry the comparison.

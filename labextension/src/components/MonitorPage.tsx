@@ -129,6 +129,45 @@ export function MonitorPage(props: { model: MonitorPageModel }): JSX.Element {
           </table>
         </section>
       )}
+      {model.arms.length > 1 && (
+        <section className="jp-mlm-section">
+          <h3>Arms</h3>
+          <table className="jp-mlm-kv jp-mlm-arms">
+            <thead>
+              <tr>
+                <th>Traffic</th>
+                <th>Version</th>
+                <th>Rows</th>
+                <th>Labelled</th>
+                <th>Accuracy</th>
+                <th>ROC-AUC</th>
+              </tr>
+            </thead>
+            <tbody>
+              {model.arms.map(a => (
+                <tr key={`${a.source}-${a.version}`} data-source={a.source}>
+                  <td>
+                    {a.source === 'shadow'
+                      ? 'shadow (never answered)'
+                      : a.arm
+                        ? `arm ${a.arm}`
+                        : a.source === 'serve'
+                          ? 'answered'
+                          : `logged (${a.source})`}
+                  </td>
+                  <td>v{a.version}</td>
+                  <td className="jp-mlm-num">{a.rows.toLocaleString()}</td>
+                  <td className="jp-mlm-num">
+                    {a.labeled_rows.toLocaleString()}
+                  </td>
+                  <td className="jp-mlm-num">{num(a.metrics.accuracy)}</td>
+                  <td className="jp-mlm-num">{num(a.metrics.roc_auc)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      )}
       {model.timeline && <LoopSection timeline={model.timeline} />}
       <section className="jp-mlm-section">
         <h3>Alerts</h3>
