@@ -149,6 +149,10 @@ def _governance(args: argparse.Namespace) -> Governance:
 
 
 def _table(rows: list[list[Any]], header: list[str]) -> str:
+    from .diffs.terminal import clean
+
+    # Names come from the store: escaped, so none can drive the terminal.
+    rows = [[clean(c) for c in row] for row in rows]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths, strict=True)).rstrip()]
     lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
@@ -321,12 +325,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.json:
         print(dumps(events, indent=2))
         return 0
+    from .diffs.terminal import clean
     from .registry.card import when
 
     for e in events:
         detail = json.dumps(e.after, sort_keys=True) if e.after else ""
-        print(f"{e.seq:>5}  {when(e.ts_ms)}  {e.actor:<12} {e.action:<12} {e.entity_id:<16} {detail}"
-              + (f"  # {e.comment}" if e.comment else ""))  # fmt: skip
+        comment = f"  # {e.comment}" if e.comment else ""
+        print(clean(f"{e.seq:>5}  {when(e.ts_ms)}  {e.actor:<12} {e.action:<12} {e.entity_id:<16} {detail}{comment}"))
     return 0
 
 
@@ -684,6 +689,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MLMError as exc:
         print(f"jupyter mlm: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # `jupyter mlm audit log | head`: the reader had enough. Quietly, as other tools end; the
+        # interpreter's own flush at exit must not hit the closed pipe again either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -49,7 +49,10 @@ def metric_value(key: str, value: Any) -> float:
         if hasattr(value, "item") and getattr(value, "size", 1) == 1 and type_name != "str_":
             return metric_value(key, value.item())
         raise UsageError(f"metric {key!r} must be a number, not {type_name}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise UsageError(f"metric {key!r} is too large for a float64 ({len(str(value))} digits)") from None
 
 
 def metric_step(step: Any) -> int:

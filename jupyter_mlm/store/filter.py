@@ -42,6 +42,10 @@ _TOKEN = re.compile(
 )
 
 
+# Every condition becomes a subquery; SQLite refuses expression trees deeper than 1,000.
+MAX_CONDITIONS = 100
+
+
 @dataclass(frozen=True)
 class Condition:
     kind: str  # params | metrics | tags | status | name
@@ -72,6 +76,8 @@ def parse_filter(text: str | None) -> list[Condition]:
         if k3 not in ("num", "str"):
             raise UsageError(f"expected a number or a quoted text after {field} {op} in filter {text!r}; {FORM}")
         conditions.append(_condition(field, "=" if op == "==" else op, raw, k3, text))
+        if len(conditions) > MAX_CONDITIONS:
+            raise UsageError(f"a filter takes at most {MAX_CONDITIONS} conditions; narrow it with fewer, wider ones")
         index += 3
         if index == len(tokens):
             return conditions

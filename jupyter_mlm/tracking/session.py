@@ -250,6 +250,10 @@ class TrackingSession:
             from ..errors import NotFound
 
             raise NotFound(f"cannot log data {os.fspath(path)!r}: no such file or folder")
+        if not os.path.isdir(full) and not os.path.isfile(full):
+            from ..errors import UsageError
+
+            raise UsageError(f"cannot log data {os.fspath(path)!r}: not a regular file or folder (a device or a pipe)")
         record = self.ensure_run()
         files, folders = self._explicit.setdefault(record.id, (set(), set()))
         if os.path.isdir(full):

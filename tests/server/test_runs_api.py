@@ -107,13 +107,29 @@ async def test_metric_series_is_downsampled_keeping_extremes(jp_fetch: Any, serv
 async def test_artifact_download_and_safe_content_types(jp_fetch: Any, server_store: Store) -> None:
     response = await jp_fetch("mlm", "api", "runs", "a", "artifacts", "reports/summary.txt")
     assert response.body == b"report of a"
-    assert response.headers["Content-Disposition"] == 'attachment; filename="summary.txt"'
+    assert (
+        response.headers["Content-Disposition"] == "attachment; filename=\"summary.txt\"; filename*=UTF-8''summary.txt"
+    )
     png = await jp_fetch("mlm", "api", "runs", "a", "artifacts", "roc.png")
     assert png.headers["Content-Type"] == "image/png" and png.body.startswith(b"\x89PNG")
     html = await jp_fetch("mlm", "api", "runs", "a", "artifacts", "page.html")
     assert html.headers["Content-Type"] == "application/octet-stream"
     assert html.headers["X-Content-Type-Options"] == "nosniff"
     assert "sandbox" in html.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("name", ["文件.txt", "😀 report.bin", "\u202egnp.exe", "tab\there.bin", 'quo"te.bin'])
+async def test_any_artifact_name_downloads_with_a_safe_header(jp_fetch: Any, server_store: Store, name: str) -> None:
+    """RFC 6266/5987: the exact name percent-encoded, an ASCII fallback without controls or quotes."""
+    from urllib.parse import unquote
+
+    run = server_store.resolve_run("c")  # still running: artifacts can be added
+    server_store.add_artifact(run.id, name, server_store.objects.put_bytes(b"x"), 1)
+    response = await jp_fetch("mlm", "api", "runs", "c", "artifacts", name)  # jp_fetch encodes it
+    header = response.headers["Content-Disposition"]
+    assert response.body == b"x" and header.isascii() and header.isprintable()
+    fallback, _, encoded = header.partition("; filename*=UTF-8''")
+    assert unquote(encoded) == name and fallback.count('"') == 2
 
 
 @pytest.mark.parametrize(

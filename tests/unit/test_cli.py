@@ -164,3 +164,29 @@ def test_cli_follows_the_servers_jupyter_config(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "require_approval_for names unknown stages ['gold']" in bad.stderr
     shown = json.loads(mlm("policy", "--json", cwd=tmp_path, env=env).stdout)
     assert shown["require_approval_for"] == []
+
+
+def test_output_cut_short_by_head_ends_quietly_and_escapes_terminal_sequences(tmp_path: Path) -> None:
+    """`jupyter mlm audit log | head -1` exits 0 without a BrokenPipeError traceback, and names
+    holding escape sequences print escaped."""
+    import subprocess
+    import sys
+
+    from jupyter_mlm.registry import Governance, register
+    from jupyter_mlm.store import open_store
+
+    store = open_store(str(tmp_path / "store"))
+    register(store, {"w": 1}, "evil", run_id=None, actor="\x1b[2Jmallory", reference_data=None)
+    governance = Governance(store, "ana")
+    for n in range(700):  # more than a pipe's buffer of audit lines
+        governance.set_alias("evil", f"a{n}", 1)
+    store.close()
+    command = [sys.executable, "-m", "jupyter_mlm.cli", "--store", str(tmp_path / "store"), "audit", "log"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.readline()
+    process.stdout.close()  # what head does after its line
+    assert process.wait(60) == 0 and process.stderr.read() == b""
+    assert first
+    full = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    assert "\x1b" not in full and "\\x1b[2Jmallory" in full

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -270,3 +271,25 @@ def test_symlink_out_of_a_logged_folder_is_refused(session: Store, tmp_path: Pat
     with mlm.start_run("links") as run, pytest.raises(UsageError, match="links outside"):
         mlm.log_artifact(folder)
     assert run.artifacts == []
+
+
+def test_inputs_that_broke_inside_the_package_get_one_line(session: Store, tmp_path: Path) -> None:
+    """A filter of 1,000 conditions (SQLite's expression-depth limit), a metric of 400 digits
+    (float overflow), a device or a pipe logged as data: each a UsageError, nothing half-written."""
+    import jupyter_mlm as mlm
+
+    with mlm.start_run(name="bad-inputs"):
+        mlm.log_metric("auc", 0.9)
+        with pytest.raises(mlm.UsageError, match="too large for a float64"):
+            mlm.log_metric("huge", int("9" * 400))
+        with pytest.raises(mlm.UsageError, match="not a regular file"):
+            mlm.log_data("/dev/null")
+        fifo = tmp_path / "pipe"
+        os.mkfifo(fifo)
+        with pytest.raises(mlm.UsageError, match="not a regular file"):
+            mlm.log_data(fifo)
+    too_many = " and ".join(f"metrics.auc > {i / 1000}" for i in range(1000))
+    with pytest.raises(mlm.UsageError, match="at most 100 conditions"):
+        mlm.search_runs(filter=too_many)
+    assert len(mlm.search_runs(filter=" and ".join(["metrics.auc > 0.5"] * 100))) == 1
+    assert "huge" not in mlm.get_run("bad-inputs").metrics

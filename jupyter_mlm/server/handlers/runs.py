@@ -112,7 +112,16 @@ class ArtifactHandler(RunsMixin):
         self.set_header("Content-Security-Policy", "sandbox; default-src 'none'")
         if content_type not in INLINE_TYPES:
             content_type = "application/octet-stream"
-            filename = name.rsplit("/", 1)[-1].replace('"', "")
-            self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
+            self.set_header("Content-Disposition", content_disposition(name.rsplit("/", 1)[-1]))
         # APIHandler.finish would otherwise label every answer application/json.
         self.finish(content, set_content_type=content_type)
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with the name as RFC 6266 wants it: an ASCII fallback (controls, quotes,
+    backslashes and non-ASCII replaced) and the exact name percent-encoded in UTF-8 (RFC 5987),
+    so no name can break the header or smuggle another one."""
+    from urllib.parse import quote
+
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in filename) or "artifact"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
