@@ -71,8 +71,34 @@ def detect_flavor(obj: Any) -> str:
     return "pickle"
 
 
+# The library a native flavor needs, and the package an object of it comes from.
+_NATIVE = {"xgboost": ("xgboost", "xgboost"), "lightgbm": ("lightgbm", "lightgbm"), "pytorch": ("torch", "torch"),
+           "onnx": ("onnx", "onnx"), "skops": ("skops", None), "sklearn": ("sklearn", "sklearn")}  # fmt: skip
+
+
+def _check_fits(obj: Any, flavor: str) -> None:
+    """A flavor asked for explicitly must be installed and fit the object, said in one line."""
+    if flavor not in _NATIVE:
+        return
+    import importlib.util
+
+    module, root = _NATIVE[flavor]
+    if importlib.util.find_spec(module) is None:
+        raise UsageError(f"flavor {flavor!r} needs {module}, which is not installed here: pip install {module}")
+    detected = detect_flavor(obj)
+    fits = root is None or root in _roots(obj) or (flavor == "pytorch" and detected == "pytorch")
+    if not fits:
+        article = "an" if flavor[0] in "aeiou" else "a"
+        raise UsageError(
+            f"a {type(obj).__name__} is not {article} {flavor} model (it looks like {detected}); "
+            f"leave flavor out to store it as {detected}"
+        )
+
+
 def serialize(obj: Any, flavor: str | None = None) -> Serialized:
     """Bytes for an in-memory model, in the flavor's native format where there is one."""
+    if flavor is not None and flavor in FLAVORS:
+        _check_fits(obj, flavor)
     flavor = flavor or detect_flavor(obj)
     if flavor not in FLAVORS or flavor in ("file", "directory"):
         raise UsageError(f"flavor {flavor!r} cannot be used for an object; flavors: {', '.join(FLAVORS[:8])}")

@@ -490,3 +490,20 @@ def test_xgboost_native_format(session: Store, training: tuple[pd.DataFrame, pd.
     assert (loaded.predict(features) == classifier.predict(features)).all()
     again = mlm.load_model("xgb-booster/1")
     assert np.allclose(again.predict(xgboost.DMatrix(features)), booster.predict(xgboost.DMatrix(features)))
+
+
+@pytest.mark.parametrize("flavor", ["xgboost", "lightgbm", "onnx", "pytorch"])
+def test_a_flavor_that_does_not_fit_or_is_missing_says_so(session: Store, flavor: str) -> None:
+    """%mlm_register clf x --flavor onnx (and the API) on a scikit-learn model: one line, nothing stored."""
+    import importlib.util
+
+    from sklearn.linear_model import LogisticRegression
+
+    import jupyter_mlm as mlm
+
+    model = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
+    missing = importlib.util.find_spec({"pytorch": "torch"}.get(flavor, flavor)) is None
+    expected = "is not installed here" if missing else f"is not an? {flavor} model"
+    with pytest.raises(mlm.UsageError, match=expected):
+        mlm.register_model(model, "mismatch", flavor=flavor)
+    assert mlm.list_models() == [] or "mismatch" not in [m.name for m in mlm.list_models()]
