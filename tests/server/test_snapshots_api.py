@@ -279,3 +279,22 @@ async def test_checkpoints_never_cross_server_roots(
     assert (other_root / "SECRET.txt").read_text() == "theirs\n"
     rows = server_store.list_checkpoints("SECRET.txt", jp_serverapp.web_app.settings["mlm_server_key"])
     assert [r.id for r in rows] == [mine]
+
+
+async def test_an_oversized_body_is_refused_before_it_is_sent(
+    http_server_client: Any, jp_serverapp: Any, jp_base_url: str, jp_http_port: int
+) -> None:
+    """A 200 MB Content-Length gets its 413 after the headers alone: the server reads none of it."""
+    import asyncio
+
+    token = jp_serverapp.identity_provider.token
+    reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
+    path = f"{jp_base_url.rstrip('/')}/mlm/api/snapshots"
+    writer.write(
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: token {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: 200000000\r\n\r\n".encode()
+    )
+    await writer.drain()
+    status = await asyncio.wait_for(reader.readline(), timeout=10)
+    writer.close()
+    assert status.startswith(b"HTTP/1.1 413"), status

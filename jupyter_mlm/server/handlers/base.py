@@ -30,10 +30,46 @@ def server_identity(user: Any) -> str:
 T = TypeVar("T")
 
 
+@web.stream_request_body
 class MLMHandler(APIHandler):
-    """Every /mlm/api route derives from this; ``auth_resource`` feeds jupyter_server's Authorizer."""
+    """Every /mlm/api route derives from this; ``auth_resource`` feeds jupyter_server's Authorizer.
+
+    Bodies are streamed and bounded: a request whose declared length is over the route's limit
+    is refused (413) before any of it is read, one that keeps sending past it as soon as it
+    crosses it, and an unauthenticated one before its body is read at all."""
 
     auth_resource = "mlm"
+    # The largest body a route takes; routes that take notebooks or batches raise it.
+    max_body_bytes = 1024 * 1024
+
+    def body_limit(self) -> int:
+        return self.max_body_bytes
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        self._chunks: list[bytes] = []
+        self._received = 0
+        if self.request.method in ("POST", "PUT", "PATCH"):
+            if self.current_user is None:
+                raise web.HTTPError(403)
+            declared = self.request.headers.get("Content-Length", "")
+            limit = self.body_limit()
+            if declared.isdigit() and int(declared) > limit:
+                raise web.HTTPError(413, "request body is %s bytes; the limit is %d", declared, limit)
+
+    def data_received(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        limit = self.body_limit()
+        if self._received > limit:
+            raise web.HTTPError(413, "request body is over %d bytes; the limit is %d", limit, limit)
+        self._chunks.append(chunk)
+
+    def raw_body(self) -> bytes:
+        """The request body, as streamed."""
+        if self._chunks:
+            self.request.body = b"".join(self._chunks)
+            self._chunks = []
+        return self.request.body
 
     @property
     def store(self) -> Store:
@@ -49,11 +85,12 @@ class MLMHandler(APIHandler):
     def json_object(self, limit: int, shape: str, too_large: str = "") -> dict[str, Any]:
         """The request body as a JSON object of at most ``limit`` bytes; ``shape`` names the
         expected fields in the 400 message, ``too_large`` says which setting raises the limit."""
-        size = len(self.request.body)
+        data = self.raw_body()
+        size = len(data)
         if size > limit:
             raise web.HTTPError(413, "request body is %d bytes; the limit is %d%s", size, limit, too_large)
         try:
-            body = json.loads(self.request.body or b"null")
+            body = json.loads(data or b"null")
         except (ValueError, RecursionError):
             raise web.HTTPError(400, "body must be JSON (nested at most a few hundred levels): %s", shape) from None
         if not isinstance(body, dict):

@@ -112,12 +112,15 @@ class BatchHandler(MonitorHandler):
     ``__score``, ``__id``, ``__label``, ``__latency_ms`` are the outputs, with ``?version=`` and
     ``?timestamp=`` as query arguments."""
 
+    def body_limit(self) -> int:
+        return int(self.settings.get("mlm_max_batch_bytes", MAX_BATCH_BYTES))
+
     @web.authenticated
     @authorized
     async def post(self, model: str) -> None:
         name = self.model(model)
-        limit = self.settings.get("mlm_max_batch_bytes", MAX_BATCH_BYTES)
-        size = len(self.request.body)
+        limit = self.body_limit()
+        size = len(self.raw_body())
         if size > limit:
             raise web.HTTPError(413, "batch is %d bytes; the limit is %d", size, limit)
         if self.request.headers.get("Content-Type", "").startswith(ARROW):
@@ -156,7 +159,7 @@ class BatchHandler(MonitorHandler):
         except ImportError:
             raise web.HTTPError(415, "Arrow batches need pyarrow on the server: pip install pyarrow") from None
         try:
-            table = pa.ipc.open_stream(self.request.body).read_all()
+            table = pa.ipc.open_stream(self.raw_body()).read_all()
         except (pa.ArrowInvalid, OSError) as exc:
             raise web.HTTPError(400, "not an Arrow IPC stream: %s", str(exc).splitlines()[0]) from None
         out: dict[str, Any] = {}

@@ -25,7 +25,7 @@ class RegistryHandler(MLMHandler):
         return Governance(self.store, self.identity)
 
     def body(self) -> dict[str, Any]:
-        if not self.request.body:
+        if not self.raw_body():
             return {}
         return self.json_object(MAX_BODY_BYTES, "{stage, comment, approver, version, …} as the route needs")
 

@@ -117,10 +117,13 @@ class LiveNotebookHandler(MLMHandler):
     of this server: ``{kernel_id, path, notebook}`` after cells run, and with ``run_id`` and
     ``phase`` when the kernel asked for it at a run's start or end."""
 
+    def body_limit(self) -> int:
+        return int(self.settings.get("mlm_max_notebook_bytes", DEFAULT_MAX_NOTEBOOK_BYTES))
+
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        limit = self.settings.get("mlm_max_notebook_bytes", DEFAULT_MAX_NOTEBOOK_BYTES)
+        limit = self.body_limit()
         body = self.json_object(limit, "{kernel_id, path, notebook, run_id?, phase?}", " (c.MLM.max_notebook_bytes)")
         kernel_id, path, notebook = body.get("kernel_id"), body.get("path"), body.get("notebook")
         run_id, phase = body.get("run_id"), body.get("phase")
