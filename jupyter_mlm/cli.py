@@ -404,44 +404,30 @@ def _read_table(path: str) -> Any:
 
 def cmd_gate(args: argparse.Namespace) -> int:
     """Exit 0 when VERSION beats the version it would replace by --min-delta on --data, else 1."""
-    from .loop.compare import as_dict, compare_models
-    from .registry import Governance
-    from .stats.performance import HIGHER_IS_BETTER
+    from .loop.gate import gate
 
-    store = _open(args)
-    settings = _settings()
     frame = _read_table(args.data)
     if args.label not in frame.columns:
-        raise UsageError(
-            f"--data has no label column {args.label!r} (columns: {', '.join(map(str, frame.columns[:12]))})"
-        )
+        columns = ", ".join(map(str, frame.columns[:12]))
+        raise UsageError(f"--data has no label column {args.label!r} (columns: {columns})")
     labels = frame.pop(args.label).to_numpy()
-    against = args.against if "/" in args.against else f"{args.model}@{args.against}"
     cache = os.environ.get("MLM_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "jupyter_mlm", "models")
-    row = compare_models(store, login_name(), against, f"{args.model}/{args.version}", frame, labels, args.metric,
-                         cache, args.trusted, tuple(settings.trusted_publishers))  # fmt: skip
-    gain = None if row.delta is None else (row.delta if row.metric in HIGHER_IS_BETTER else -row.delta)
-    passed = gain is not None and gain >= args.min_delta
-    verdict: dict[str, Any] = {"passed": passed, "comparison": as_dict(row), "min_delta": args.min_delta}
-    ci = "" if row.ci_low is None else f", 95 % interval [{row.ci_low:+.4f}, {row.ci_high:+.4f}]"
-    summary = (f"{args.model}/{args.version} {row.metric} {row.value_b:.4f} vs {against} (v{row.version_a}) "
-               f"{row.value_a:.4f}: delta {row.delta:+.4f}{ci} on {row.rows} rows") if gain is not None else (
-               f"{row.metric} could not be computed on these rows")  # fmt: skip
-    if passed and args.promote:
-        governance = Governance(store, login_name())
-        result = governance.transition(args.model, args.version, governance.policy().production,
-                                       f"gate: {summary}")  # fmt: skip
-        verdict["promotion"] = "requested" if not hasattr(result, "flavor") else "done"
+    publishers = tuple(_settings().trusted_publishers)
+    verdict = gate(_open(args), login_name(), args.model, args.version, frame, labels, args.against, args.metric,
+                   args.min_delta, args.promote, cache, args.trusted, publishers)  # fmt: skip
+    needed = f"(needed {args.min_delta:+.4f})"
     if args.json:
         print(dumps(verdict, indent=2))
-    elif passed:
-        print(f"PASS {summary} (needed {args.min_delta:+.4f})")
-        if "promotion" in verdict:
-            print("promotion requested: another person approves it" if verdict["promotion"] == "requested"
-                  else f"promoted {args.model}/{args.version} to production")  # fmt: skip
+    elif verdict["passed"]:
+        print(f"PASS {verdict['summary']} {needed}")
+        promotion = verdict.get("promotion")
+        if promotion == "requested":
+            print("promotion requested: another person approves it")
+        elif promotion == "done":
+            print(f"promoted {args.model}/{args.version} to production")
     else:
-        print(f"FAIL {summary} (needed {args.min_delta:+.4f})", file=sys.stderr)
-    return 0 if passed else 1
+        print(f"FAIL {verdict['summary']} {needed}", file=sys.stderr)
+    return 0 if verdict["passed"] else 1
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
