@@ -10,6 +10,7 @@ store is counted and reported, never raised into a request.
 from __future__ import annotations
 
 import functools
+import os
 import queue
 import sys
 import threading
@@ -52,7 +53,7 @@ def _unique_id_runs(group: list[Entry]) -> list[list[Entry]]:
     return [run for run in runs if run]
 
 
-def _writer_main(jobs: Any, counters: Any, store_uri: str | None, objects_uri: str | None, user: str,
+def _writer_main(jobs: Any, counters: Any, parent: int, store_uri: str | None, objects_uri: str | None, user: str,
                  model: str) -> None:  # fmt: skip
     """The monitoring writer process: logs the batches the serving process gathered, on a core
     of its own (profiling and the store's writes never take the serving process's GIL)."""
@@ -61,7 +62,12 @@ def _writer_main(jobs: Any, counters: Any, store_uri: str | None, objects_uri: s
 
     monitor = Monitor(open_store(store_uri, objects_uri), user)
     while True:
-        job = jobs.get()
+        try:
+            job = jobs.get(timeout=1.0)
+        except queue.Empty:
+            if os.getppid() != parent:
+                return  # the serving process died without saying so: nothing more will come
+            continue
         if job is None:
             return
         try:
@@ -101,7 +107,8 @@ class MonitorSink:
             context = multiprocessing.get_context("spawn")  # threads are running: never fork
             self._jobs = context.Queue(maxsize=64)
             self._counters = context.Array("q", 2)
-            self._process = context.Process(target=_writer_main, args=(self._jobs, self._counters, *writer, model),
+            args = (self._jobs, self._counters, os.getpid(), *writer, model)
+            self._process = context.Process(target=_writer_main, args=args,
                                             name="mlm-monitor-writer", daemon=True)  # fmt: skip
             self._process.start()
         self._thread = threading.Thread(target=self._run, name="mlm-monitor-sink", daemon=True)

@@ -151,3 +151,39 @@ def _ready(url: str) -> bool:
             return response.status == 200
     except OSError:
         return False
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                status = (entry / "status").read_text()
+            except OSError:
+                continue
+            if f"\nPPid:\t{pid}\n" in status:
+                found.append(int(entry.name))
+    return found
+
+
+def test_a_killed_server_leaves_no_monitoring_writer_behind(tmp_path: Path, models: dict[str, Any]) -> None:
+    import signal
+
+    store = open_store(str(tmp_path / "store"), str(tmp_path / "objects"))
+    X, _ = cancer_data()
+    register(store, models["champion"], "cancer", run_id=None, actor="ana", reference_data=X)
+    Governance(store, "ana").transition("cancer", 1, "production")
+    store.close()
+    env = {**os.environ, "MLM_STORE_URI": str(tmp_path / "store"), "MLM_OBJECTS_URI": str(tmp_path / "objects"),
+           "MLM_CACHE_DIR": str(tmp_path / "cache")}  # fmt: skip
+    port = _free_port()
+    server = subprocess.Popen([str(BIN / "jupyter-mlm"), "serve", "cancer", "--port", str(port), "--trusted"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        _until(lambda: _ready(f"http://127.0.0.1:{port}"), "the server to be ready")
+        writers = _until(lambda: _children(server.pid), "the monitoring writer process")
+    finally:
+        server.send_signal(signal.SIGKILL)
+        server.wait(30)
+    # The writer notices its parent is gone within a second or two, and init reaps it.
+    _until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in writers), "the writer to exit", 30)
