@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
-from IPython.display import HTML, display
+from IPython.display import display
 
 from . import tracking
 from .errors import MLMError
@@ -87,6 +87,20 @@ def _rule_action(words: list[str], forms: str) -> tuple[str, dict[str, Any] | No
     return expression, tracking.monitor_api.retrain(notebook, parameters)
 
 
+class _Shown:
+    """What a magic shows: HTML in a notebook, a line (or a plain table) of text in a terminal
+    IPython, nbconvert's text output or a log — never ``<IPython.core.display.HTML object>``."""
+
+    def __init__(self, html_text: str, plain: str) -> None:
+        self._html, self._plain = html_text, plain
+
+    def _repr_html_(self) -> str:
+        return self._html
+
+    def __repr__(self) -> str:
+        return self._plain
+
+
 def _key_values(pairs: list[str], what: str) -> dict[str, str]:
     result = {}
     for pair in pairs:
@@ -152,12 +166,11 @@ class MLMMagics(Magics):
         if command == "start":
             args = self._run_start_args(rest, "%mlm_run start")
             run = _call(tracking.start_run, args.name, args.experiment, _key_values(args.tag, "--tag"))
-            display(
-                HTML(
-                    f"Started run <b>{html.escape(run.name)}</b> <code>{run.id[:8]}</code> "
-                    f"in experiment {html.escape(run.experiment)}"
-                )
-            )
+            display(_Shown(
+                f"Started run <b>{html.escape(run.name)}</b> <code>{run.id[:8]}</code> "
+                f"in experiment {html.escape(run.experiment)}",
+                f"Started run {run.name} ({run.id[:8]}) in experiment {run.experiment}",
+            ))  # fmt: skip
             return None
         if command == "end":
             parser = _Parser("%mlm_run end", RUN_FORMS)
@@ -166,19 +179,20 @@ class MLMMagics(Magics):
             ended = _call(tracking.end_run, args.status)
             if ended is None:
                 raise UsageError("no active run to end; start one with %mlm_run start NAME")
-            display(HTML(f"Ended run <b>{html.escape(ended.name)}</b> {status_badge(args.status)}"))
+            display(_Shown(f"Ended run <b>{html.escape(ended.name)}</b> {status_badge(args.status)}",
+                           f"Ended run {ended.name}: {args.status}"))  # fmt: skip
             return None
         if command == "status":
             if rest:
                 raise UsageError(f"%mlm_run status takes no arguments; forms: {RUN_FORMS}")
             run = tracking.active_run()
             if run is None:
-                display(
-                    HTML(
-                        "No active run. Start one with <code>%mlm_run start NAME</code>, "
-                        "or just log: a run named after the notebook starts by itself."
-                    )
-                )
+                display(_Shown(
+                    "No active run. Start one with <code>%mlm_run start NAME</code>, "
+                    "or just log: a run named after the notebook starts by itself.",
+                    "No active run. Start one with %mlm_run start NAME, "
+                    "or just log: a run named after the notebook starts by itself.",
+                ))  # fmt: skip
                 return None
             display(run)
             return None
@@ -237,7 +251,8 @@ class MLMMagics(Magics):
                 f"<code>{e['digest'][:12]}</code>"
                 for e in entries
             ]
-            display(HTML("<br>".join(lines)))
+            plain = [f"{e['path']} {e['kind']}, {e['size']:,} bytes, {e['digest'][:12]}" for e in entries]
+            display(_Shown("<br>".join(lines), "\n".join(plain)))
             return
         if kind not in ("param", "params", "metric", "metrics", "tag", "tags"):
             raise UsageError(f"unknown %mlm_log kind {kind!r}; forms: {LOG_FORMS}")
@@ -422,7 +437,27 @@ class MLMMagics(Magics):
         tracking.flush()
         store = tracking.SESSION.store
         runs, total = _call(store.search_runs, args.experiment, args.filter, args.order_by, args.limit)
-        display(HTML(_runs_table(runs, total)))
+        display(_Shown(_runs_table(runs, total), _runs_text(runs, total)))
+
+
+def _runs_text(runs: list[Any], total: int) -> str:
+    """The runs as a plain table: what a terminal or nbconvert shows."""
+    if not runs:
+        return "No runs match."
+    param_keys = sorted({k for r in runs for k in r.params})[:8]
+    metric_keys = sorted({k for r in runs for k in r.metrics})[:8]
+    header = ["name", "id", "experiment", "status", "duration", *param_keys, *metric_keys]
+    rows = [
+        [d.info.name, d.info.id[:8], d.info.experiment, d.info.status, format_duration(d.info.start_ms, d.info.end_ms),
+         *(d.params.get(k, "") for k in param_keys),
+         *(f"{d.metrics[k].value:.6g}" if k in d.metrics else "" for k in metric_keys)]
+        for d in runs
+    ]  # fmt: skip
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
+    if total > len(runs):
+        lines.append(f"{len(runs)} of {total} runs")
+    return "\n".join(lines)
 
 
 def _runs_table(runs: list[Any], total: int) -> str:

@@ -252,3 +252,30 @@ def test_mlm_register_from_a_variable(tmp_path: Path, store_dir: Path, monkeypat
     assert [v.version for v in versions] == [1, 2]
     assert store.resolve_run("train").id == versions[0].run_id == versions[1].run_id
     assert versions[0].profile_digest and versions[1].profile_digest is None
+
+
+def test_rich_outputs_have_a_text_form_for_terminals_and_nbconvert(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Terminal IPython and nbconvert show text/plain: a real line, a plain table — never the
+    repr of an HTML object."""
+    data = tmp_path / "data.csv"
+    data.write_text("a,b\n1,2\n")
+    cells = execute(
+        [
+            "%load_ext jupyter_mlm",
+            "%mlm_run start plain-text",
+            "%mlm_log metric auc=0.9",
+            f"%mlm_log data {data}",
+            "%mlm_run end",
+            "%mlm_runs",
+            "%mlm_run status",
+        ],
+        tmp_path / "store", tmp_path, monkeypatch,
+    )  # fmt: skip
+    plains = [o["data"]["text/plain"] for c in cells for o in c.outputs if o.output_type == "display_data"]
+    assert plains and not any("IPython.core.display" in p for p in plains)
+    assert plains[0].startswith("Started run plain-text (")
+    assert any(p.startswith(f"{data} file, 8 bytes,") for p in plains)
+    assert "Ended run plain-text: finished" in plains
+    table = next(p for p in plains if p.startswith("name"))
+    assert "plain-text" in table and "auc" in table.splitlines()[0] and "0.9" in table
+    assert plains[-1].startswith("No active run.")
