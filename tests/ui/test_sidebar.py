@@ -144,6 +144,12 @@ def test_run_detail_with_charts_and_artifacts(page: Any, lab_server: LabServer, 
     charts = detail.locator(".jp-mlm-chart")
     assert charts.count() == 2
     assert charts.nth(0).get_attribute("data-metric") == "auc (200 points)"
+    # Every metric's last value as text, beside its chart.
+    baseline = next(r for r in filled.search_runs()[0] if r.info.name == "baseline")
+    rows = detail.locator(".jp-mlm-metrics-table tbody tr")
+    assert sorted(r.get_attribute("data-metric") or "" for r in rows.all()) == sorted(baseline.metrics)
+    auc_row = detail.locator(".jp-mlm-metrics-table tr[data-metric='auc']").inner_text()
+    assert f"{baseline.metrics['auc'].step}" in auc_row and "200" in auc_row
     points = charts.nth(1).locator("polyline").get_attribute("points") or ""
     assert len(points.split()) == 200
     box = charts.nth(1).locator("svg").bounding_box()
@@ -156,6 +162,19 @@ def test_run_detail_with_charts_and_artifacts(page: Any, lab_server: LabServer, 
         detail.locator("button", has_text="Download").click()
     path = download.value.path()
     assert Path(path).read_text() == "baseline report"
+
+
+def test_a_single_value_metric_is_read_as_text_not_an_empty_chart(
+    page: Any, lab_server: LabServer, filled: Store
+) -> None:
+    panel = open_sidebar(page, lab_server)
+    panel.locator(".jp-mlm-row", has_text="live-run").get_by_text("live-run", exact=True).click()
+    detail = page.locator(".jp-mlm-detail")
+    row = detail.locator(".jp-mlm-metrics-table tr[data-metric='progress']")
+    row.wait_for(timeout=30_000)
+    assert row.locator("td").nth(1).inner_text() == "1" and row.locator("td").nth(3).inner_text() == "1"
+    assert detail.locator(".jp-mlm-chart").count() == 0
+    screenshot(page, "run-detail-single-value")
 
 
 def test_run_snapshot_tabs_and_restore(page: Any, lab_server: LabServer, filled: Store) -> None:

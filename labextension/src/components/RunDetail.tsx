@@ -1,7 +1,12 @@
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import React, { useEffect, useState } from 'react';
 
-import { formatBytes, formatDuration, formatTime } from '../format';
+import {
+  formatBytes,
+  formatDuration,
+  formatNumber,
+  formatTime
+} from '../format';
 import { messageOf, MLMModel } from '../model';
 import {
   IDataCheck,
@@ -271,20 +276,51 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
                 ({Object.keys(run.metrics).length})
               </span>
             </h3>
+            <table className="jp-mlm-kv jp-mlm-metrics-table">
+              <thead>
+                <tr>
+                  <th>Metric</th>
+                  <th>Last</th>
+                  <th>At step</th>
+                  <th>Points</th>
+                </tr>
+              </thead>
+              <tbody>
+                {Object.entries(run.metrics).map(([key, m]) => (
+                  <tr key={key} data-metric={key}>
+                    <td>{key}</td>
+                    <td className="jp-mlm-num">
+                      {formatNumber(toNumber(m.value))}
+                    </td>
+                    <td className="jp-mlm-num">{m.step}</td>
+                    <td className="jp-mlm-num">
+                      {(
+                        series.find(s => s.key === key)?.total ??
+                        m.count ??
+                        1
+                      ).toLocaleString()}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
             <div className="jp-mlm-charts">
-              {series.map(s => (
-                <LineChart
-                  key={s.key}
-                  title={`${s.key} (${s.total} points)`}
-                  series={[
-                    {
-                      label: run.name,
-                      steps: s.steps,
-                      values: s.values.map(toNumber)
-                    }
-                  ]}
-                />
-              ))}
+              {/* A chart answers "how did it move"; a single value is read in the table. */}
+              {series
+                .filter(s => s.total > 1)
+                .map(s => (
+                  <LineChart
+                    key={s.key}
+                    title={`${s.key} (${s.total} points)`}
+                    series={[
+                      {
+                        label: run.name,
+                        steps: s.steps,
+                        values: s.values.map(toNumber)
+                      }
+                    ]}
+                  />
+                ))}
             </div>
           </section>
           <section className="jp-mlm-section">
