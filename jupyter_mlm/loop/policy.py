@@ -200,7 +200,8 @@ class Loop:
             return []
         latest, previous = promotions[-1], promotions[-2]
         window = window_ms(condition.window or "1d")
-        now = max((b.ts_ms for b in self.store.batches(model)), default=0)
+        newest = self.store.latest_batch(model)
+        now = newest.ts_ms if newest is not None else 0
         # Only a promotion is watched: a rollback (a "restore") is where the loop came back to.
         if latest["action"] != "transition" or now - latest["ts_ms"] > window:
             return []

@@ -97,6 +97,14 @@ class MonitoringMixin(StoreBase):
         with self._read() as conn:
             return [BatchRow(**r._mapping) for r in conn.execute(query.order_by(b.ts_ms, b.created_ms))]
 
+    def latest_batch(self, model: str) -> BatchRow | None:
+        """The newest batch of ``model`` (one indexed row: what is checked on every log)."""
+        b = t.monitor_batches.c
+        query = select(t.monitor_batches).where(b.model == model).order_by(b.ts_ms.desc(), b.created_ms.desc())
+        with self._read() as conn:
+            found = conn.execute(query.limit(1)).first()
+        return None if found is None else BatchRow(**found._mapping)
+
     def monitored_models(self) -> list[str]:
         with self._read() as conn:
             return [r[0] for r in conn.execute(select(t.monitor_batches.c.model).distinct().order_by("model"))]

@@ -184,3 +184,13 @@ def test_store_folder_without_write_permission(existing: bool) -> None:
     finally:
         parent.chmod(0o755)
         shutil.rmtree(parent, ignore_errors=True)
+
+
+def test_latest_batch_is_the_newest_by_time(store) -> None:  # type: ignore[no-untyped-def]
+    """What every log's rule check reads instead of all of a model's batches."""
+    assert store.latest_batch("m") is None
+    for ts in (3_000, 9_000, 5_000):
+        store.add_batch("m", 1, ts, 10, "a" * 64, None, None, "api")
+    store.add_batch("other", 1, 99_000, 10, "b" * 64, None, None, "api")
+    latest = store.latest_batch("m")
+    assert latest is not None and latest.ts_ms == 9_000
