@@ -20,6 +20,7 @@ Routes: ``POST /predict`` (our answer: predictions, class probabilities, version
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -362,19 +363,42 @@ def make_app(service: Service) -> Any:
     )
 
 
+def _fork_workers(count: int) -> bool:
+    """Fork ``count`` workers sharing the bound socket. In a worker returns False (go on and
+    serve); in the parent waits for them and returns True. SIGTERM and SIGINT to the parent are
+    passed on, so stopping the parent stops the workers (and their monitoring writers flush)."""
+    children: list[int] = []
+    for _ in range(count):
+        pid = os.fork()
+        if pid == 0:
+            return False
+        children.append(pid)
+
+    def forward(signum: int, _frame: Any) -> None:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for child in children:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(child, 0)  # PEP 475: retried across the forwarded signals
+    return True
+
+
 def serve(options: Options, host: str = "127.0.0.1", port: int = 5100, workers: int = 1) -> None:
     """Run until interrupted (``workers`` > 1: that many processes share the port)."""
     import asyncio
 
     import tornado.httpserver
     import tornado.netutil
-    import tornado.process
 
     if workers < 1:
         raise UsageError("--workers must be at least 1")
     sockets = tornado.netutil.bind_sockets(port, host)
-    if workers > 1:
-        tornado.process.fork_processes(workers)
+    if workers > 1 and _fork_workers(workers):
+        return  # the parent: its workers have stopped
 
     async def run() -> None:
         service = Service(options)  # threads and store connections belong to each worker

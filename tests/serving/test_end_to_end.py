@@ -187,3 +187,35 @@ def test_a_killed_server_leaves_no_monitoring_writer_behind(tmp_path: Path, mode
         server.wait(30)
     # The writer notices its parent is gone within a second or two, and init reaps it.
     _until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in writers), "the writer to exit", 30)
+
+
+def test_workers_share_the_port(tmp_path: Path, models: dict[str, Any]) -> None:
+    """--workers 2: two serving processes under one parent answer on one port."""
+    import signal
+
+    store = open_store(str(tmp_path / "store"), str(tmp_path / "objects"))
+    X, _ = cancer_data()
+    register(store, models["champion"], "cancer", run_id=None, actor="ana", reference_data=X)
+    Governance(store, "ana").transition("cancer", 1, "production")
+    store.close()
+    env = {**os.environ, "MLM_STORE_URI": str(tmp_path / "store"), "MLM_OBJECTS_URI": str(tmp_path / "objects"),
+           "MLM_CACHE_DIR": str(tmp_path / "cache")}  # fmt: skip
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(BIN / "jupyter-mlm"), "serve", "cancer", "--port", str(port), "--workers", "2", "--trusted", "--no-monitor"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _until(lambda: _ready(url), "a worker to be ready")
+        _until(lambda: len(_children(server.pid)) == 2, "two worker processes")
+        body = json.dumps({"dataframe_split": {"columns": list(X.columns), "data": X.iloc[:3].values.tolist()}})
+        for _ in range(10):
+            request = urllib.request.Request(f"{url}/invocations", body.encode(), {"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=30) as response:
+                assert response.status == 200
+                assert json.loads(response.read())["predictions"] == models["champion"].predict(X.iloc[:3]).tolist()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    assert output.count("jupyter mlm serve: cancer/1 (cancer@production) on http://127.0.0.1") == 2
