@@ -411,7 +411,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
         columns = ", ".join(map(str, frame.columns[:12]))
         raise UsageError(f"--data has no label column {args.label!r} (columns: {columns})")
     labels = frame.pop(args.label).to_numpy()
-    cache = os.environ.get("MLM_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "jupyter_mlm", "models")
+    from .config import model_cache_dir
+
+    cache = model_cache_dir()
     publishers = tuple(_settings().trusted_publishers)
     verdict = gate(_open(args), login_name(), args.model, args.version, frame, labels, args.against, args.metric,
                    args.min_delta, args.promote, cache, args.trusted, publishers)  # fmt: skip

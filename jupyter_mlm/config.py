@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from traitlets import Bool, Int, List, Unicode, default
 from traitlets.config import Configurable
@@ -150,6 +151,11 @@ class MLM(Configurable):
     @default("objects_uri")
     def _default_objects_uri(self) -> str:
         return os.environ.get("MLM_OBJECTS_URI", "")
+
+
+def model_cache_dir() -> Path:
+    """Where loaded file/folder models are materialised: $MLM_CACHE_DIR, else ~/.cache/jupyter_mlm/models."""
+    return Path(os.environ.get("MLM_CACHE_DIR") or Path.home() / ".cache" / "jupyter_mlm" / "models")
 
 
 def _env_list(name: str) -> list[str]:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..registry import Governance, load, resolve
-from ..stats.performance import CLASSIFICATION, HIGHER_IS_BETTER, REGRESSION, metrics
+from ..stats.performance import CLASSIFICATION, HIGHER_IS_BETTER, REGRESSION, aligned_predictions, metrics
 from ..store import Store
 from ..store.base import new_id, now_ms
 from ..store.loop import ComparisonRow
@@ -138,7 +138,9 @@ def compare_models(
     if data is None or len(data) == 0:
         raise UsageError("compare_models needs data rows (and their labels) to predict on")
     policy = Governance(store, actor).policy()
-    cache = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "jupyter_mlm" / "models"
+    from ..config import model_cache_dir
+
+    cache = Path(cache_dir) if cache_dir else model_cache_dir()
     record_a, record_b = resolve(store, ref_a, policy), resolve(store, ref_b, policy)
     if record_a.model != record_b.model:
         raise UsageError(f"compare two versions of one model, not {record_a.model!r} and {record_b.model!r}")
@@ -207,13 +209,7 @@ def _score_column(joined: dict[str, np.ndarray], index: np.ndarray) -> np.ndarra
 def _record(store: Store, actor: str, record_a: Any, record_b: Any, ref_a: str, ref_b: str, metric: str,
             y: np.ndarray, a: tuple[np.ndarray, np.ndarray | None], b: tuple[np.ndarray, np.ndarray | None],
             digest: str, source: str, resamples: int, seed: int) -> ComparisonRow:  # fmt: skip
-    def aligned(out: tuple[np.ndarray, np.ndarray | None]) -> tuple[np.ndarray, np.ndarray | None]:
-        predictions, scores = out
-        if y.dtype.kind in "iub" and predictions.dtype.kind == "f" and np.all(np.mod(predictions, 1) == 0):
-            predictions = predictions.astype(y.dtype)
-        return predictions, scores
-
-    a, b = aligned(a), aligned(b)
+    a, b = (aligned_predictions(y, a[0]), a[1]), (aligned_predictions(y, b[0]), b[1])
     value_a, value_b = _value(metric, y, *a), _value(metric, y, *b)
     delta = None if value_a is None or value_b is None else value_b - value_a
     low, high = paired_bootstrap(metric, y, a, b, resamples, seed)

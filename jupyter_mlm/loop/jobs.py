@@ -78,16 +78,16 @@ def execute(store: Store, job: JobRow, root: Path) -> tuple[bool, dict[str, Any]
     path = _notebook_path(spec, root)
     notebook = nbformat.read(path, as_version=4)
     _inject(notebook, dict(spec.get("parameters") or {}))
-    env = {**os.environ, "MLM_JOB_ID": job.id, "MLM_JOB_ALERT": job.alert_id or "",
+    env = {"MLM_JOB_ID": job.id, "MLM_JOB_ALERT": job.alert_id or "",
            "MLM_STORE_URI": store.location.db_url, "MLM_OBJECTS_URI": store.location.objects_uri}  # fmt: skip
     client = NotebookClient(
         notebook, timeout=TIMEOUT_S, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     )
     ok, result = True, {"notebook": spec["notebook"]}
-    previous = {k: os.environ.get(k) for k in ("MLM_JOB_ID", "MLM_JOB_ALERT", "MLM_STORE_URI", "MLM_OBJECTS_URI")}
+    previous = {k: os.environ.get(k) for k in env}
     try:
         # nbclient starts the kernel with this process's environment.
-        os.environ.update({k: env[k] for k in previous})
+        os.environ.update(env)
         client.execute()
     except CellExecutionError as error:
         ok, result["error"] = False, str(error).strip().splitlines()[-1][:500]

@@ -27,7 +27,7 @@ from ..entities import ApprovalRequest
 from ..errors import UsageError
 from ..monitoring.rules import window_ms
 from ..registry import Governance, resolve
-from ..stats.performance import metrics
+from ..stats.performance import aligned_predictions, metrics
 from ..store import Store
 from .compare import METRICS, compare_on_traffic
 
@@ -107,13 +107,11 @@ def check_policy(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _metric_of(joined: dict[str, np.ndarray] | None, metric: str, since_ms: int | None = None,
-               until_ms: int | None = None) -> tuple[float | None, int]:  # fmt: skip
+def _metric_of(joined: dict[str, np.ndarray] | None, metric: str) -> tuple[float | None, int]:
     if joined is None or len(joined["labels"]) == 0:
         return None, 0
-    labels, predictions = joined["labels"], joined["predictions"]
-    if labels.dtype.kind in "iub" and predictions.dtype.kind == "f" and np.all(np.mod(predictions, 1) == 0):
-        predictions = predictions.astype(labels.dtype)
+    labels = joined["labels"]
+    predictions = aligned_predictions(labels, joined["predictions"])
     scores = joined.get("scores")
     if scores is not None:
         scores = np.asarray(scores, dtype=float)

@@ -26,7 +26,7 @@ from ..errors import NotFound, UsageError
 from ..registry import Governance, check_model_name, parse_ref, read_profile, resolve
 from ..stats import drift as drift_tests
 from ..stats import sketch as sk
-from ..stats.performance import HIGHER_IS_BETTER, by_segment, metrics
+from ..stats.performance import HIGHER_IS_BETTER, aligned_predictions, by_segment, metrics
 from ..stats.profiles import CATEGORICAL, columns_of, from_blob, merge, profile, to_blob
 from ..stats.reference import bins_of
 from ..store import Store
@@ -382,8 +382,7 @@ class Monitor:
         if joined is None:
             return None
         labels, preds = joined["labels"], joined["predictions"]
-        if labels.dtype.kind in "iub" and preds.dtype.kind == "f" and np.all(np.mod(preds, 1) == 0):
-            preds = preds.astype(labels.dtype)
+        preds = aligned_predictions(labels, preds)
         scores = joined.get("scores")
         out: dict[str, Any] = {"rows": len(labels), "metrics": metrics(labels, preds, scores, task)}
         if segment_by:

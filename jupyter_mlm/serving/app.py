@@ -34,7 +34,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MLMError, UsageError
@@ -108,7 +107,7 @@ class Service:
     """What one serving process holds: the followed references, the sink, the shadow thread."""
 
     def __init__(self, options: Options) -> None:
-        from ..config import MLM
+        from ..config import MLM, model_cache_dir
         from ..identity import login_name
         from ..store import open_store
 
@@ -118,7 +117,7 @@ class Service:
         self._open_store: Callable[[], Store] = lambda: open_store(options.store_uri, options.objects_uri)
         self.store = self._open_store()
         self.publishers = list(MLM().trusted_publishers)
-        self.cache = Path(os.environ.get("MLM_CACHE_DIR") or Path.home() / ".cache" / "jupyter_mlm" / "models")
+        self.cache = model_cache_dir()
         if options.split:
             self.arms = [(name, weight, Followed(f"{self.model}@{name}")) for name, weight in options.split]
         else:

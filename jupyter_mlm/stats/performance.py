@@ -34,6 +34,14 @@ def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+def aligned_predictions(labels: np.ndarray, predictions: np.ndarray) -> np.ndarray:
+    """Predictions in the labels' type when they are whole-number floats of integer labels (a
+    round trip through float storage), so metrics compare like with like."""
+    if labels.dtype.kind in "iub" and predictions.dtype.kind == "f" and np.all(np.mod(predictions, 1) == 0):
+        return predictions.astype(labels.dtype)
+    return predictions
+
+
 def metrics(
     labels: np.ndarray, predictions: np.ndarray, scores: np.ndarray | None = None, task: str | None = None
 ) -> dict[str, float | None]:

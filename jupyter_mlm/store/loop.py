@@ -68,12 +68,7 @@ class JobRow:
 
 class LoopMixin(MonitoringMixin):
     def _loop_event(self, conn: Any, actor: str, action: str, model: str, after: dict[str, Any]) -> None:
-        from . import audit
-        from .registry import serialise_registry_writes
-
-        serialise_registry_writes(conn)
-        audit.append_event(conn, actor=actor, action=action, entity_type=LOOP_EVENTS, entity_id=model, before=None,
-                           after=after, comment=None, state=None, db_user=self.db_identity_name())  # fmt: skip
+        self._monitor_event(conn, actor, action, model, after, LOOP_EVENTS)
 
     def record_loop_event(self, actor: str, action: str, model: str, after: dict[str, Any]) -> None:
         with self._write() as conn:

@@ -121,20 +121,11 @@ class MonitoringMixin(StoreBase):
             rows = conn.execute(select(t.monitor_labels).where(c.model == model).order_by(c.created_ms))
             return [LabelSetRow(**r._mapping) for r in rows]
 
-    def _monitor_event(self, conn: Any, actor: str, action: str, model: str, after: dict[str, Any]) -> None:
+    def _monitor_event(self, conn: Any, actor: str, action: str, model: str, after: dict[str, Any],
+                       entity_type: str = MONITOR_EVENTS) -> None:  # fmt: skip
         serialise_registry_writes(conn)
-        audit.append_event(
-            conn,
-            actor=actor,
-            action=action,
-            entity_type=MONITOR_EVENTS,
-            entity_id=model,
-            before=None,
-            after=after,
-            comment=None,
-            state=None,
-            db_user=self.db_identity_name(),
-        )
+        audit.append_event(conn, actor=actor, action=action, entity_type=entity_type, entity_id=model, before=None,
+                           after=after, comment=None, state=None, db_user=self.db_identity_name())  # fmt: skip
 
     def db_identity_name(self) -> str | None:
         identity = self.db_identity()

@@ -6,8 +6,6 @@ Each function is a thin call into ``registry.Governance`` acting as this process
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..entities import ApprovalRequest, AuditEvent, AuditReport, StagePolicy
@@ -131,10 +129,10 @@ def load_model(ref: str, trusted: bool = False) -> Any:
     ``c.MLM.trusted_publishers`` / ``$MLM_TRUSTED_PUBLISHERS``; ``trusted=True`` also admits a
     skops file's non-default types.
     """
-    from ..config import MLM
+    from ..config import MLM, model_cache_dir
     from ..registry import load as load_version
 
-    cache = Path(os.environ.get("MLM_CACHE_DIR") or Path.home() / ".cache" / "jupyter_mlm" / "models")
+    cache = model_cache_dir()
     model, _ = load_version(
         SESSION.store, ref, registry_policy(), current_user(), cache, trusted, MLM().trusted_publishers
     )
@@ -221,11 +219,11 @@ def compare_models(
     "churn@challenger", data=X, labels=y, metric="roc_auc")`` predicts with both versions and
     records both metrics, the difference (b − a), its 95 % bootstrap interval, the rows used and
     a digest of the data; the versions' cards and the model page show it."""
-    from ..config import MLM
+    from ..config import MLM, model_cache_dir
     from ..loop.compare import as_dict
     from ..loop.compare import compare_models as compare
 
-    cache = Path(os.environ.get("MLM_CACHE_DIR") or Path.home() / ".cache" / "jupyter_mlm" / "models")
+    cache = model_cache_dir()
     row = compare(SESSION.store, current_user(), a, b, data, labels, metric, cache, trusted,
                   tuple(MLM().trusted_publishers))  # fmt: skip
     return as_dict(row)

@@ -208,7 +208,8 @@ def test_workers_share_the_port(tmp_path: Path, models: dict[str, Any]) -> None:
     url = f"http://127.0.0.1:{port}"
     try:
         _until(lambda: _ready(url), "a worker to be ready")
-        _until(lambda: len(_children(server.pid)) == 2, "two worker processes")
+        workers = _until(lambda: _children(server.pid) if len(_children(server.pid)) == 2 else None,
+                         "two worker processes")  # fmt: skip
         body = json.dumps({"dataframe_split": {"columns": list(X.columns), "data": X.iloc[:3].values.tolist()}})
         for _ in range(10):
             request = urllib.request.Request(f"{url}/invocations", body.encode(), {"Content-Type": "application/json"})
@@ -218,4 +219,6 @@ def test_workers_share_the_port(tmp_path: Path, models: dict[str, Any]) -> None:
     finally:
         server.send_signal(signal.SIGTERM)
         output, _ = server.communicate(timeout=30)
-    assert output.count("jupyter mlm serve: cancer/1 (cancer@production) on http://127.0.0.1") == 2
+    assert "jupyter mlm serve: cancer/1 (cancer@production) on http://127.0.0.1" in output
+    # Stopping the parent stopped its workers too (none left holding the port).
+    _until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), "the workers to stop", 30)
