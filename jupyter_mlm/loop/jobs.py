@@ -36,8 +36,13 @@ TIMEOUT_S = 3600
 def retrain(notebook: str, parameters: dict[str, Any] | None = None, data: Any = None) -> dict[str, Any]:
     """A rule action: run ``notebook`` with ``parameters`` (and ``data``: a path or URI the notebook
     reads, passed as the parameter ``data``) each time the rule fires."""
-    if not isinstance(notebook, str) or not notebook.endswith(".ipynb"):
-        raise UsageError(f"retrain takes the path of a notebook (.ipynb), not {notebook!r}")
+    if (
+        not isinstance(notebook, str)
+        or not notebook.endswith(".ipynb")
+        or Path(notebook).is_absolute()
+        or (".." in Path(notebook).parts)
+    ):
+        raise UsageError(f"retrain takes a notebook path relative to the runner's folder (.ipynb), not {notebook!r}")
     params = dict(parameters or {})
     if data is not None:
         params["data"] = os.fspath(data) if isinstance(data, os.PathLike) else data
@@ -60,9 +65,14 @@ def _inject(notebook: Any, parameters: dict[str, Any]) -> None:
 
 
 def _notebook_path(spec: dict[str, Any], root: Path) -> Path:
-    path = Path(spec["notebook"])
-    if not path.is_absolute():
-        path = root / path
+    """The job's notebook, confined to the runner's root: the name comes from the store (anyone
+    who can add a rule wrote it), so no absolute path, no ``..``, no link out of the root."""
+    name = spec.get("notebook")
+    if not isinstance(name, str) or not name.endswith(".ipynb") or Path(name).is_absolute() or ".." in Path(name).parts:
+        raise UsageError(f"the job's notebook must be a .ipynb path inside {root}, not {name!r}")
+    path = (root / name).resolve()
+    if not path.is_relative_to(root.resolve()):
+        raise UsageError(f"the job's notebook {name!r} leads out of {root}")
     if not path.is_file():
         raise UsageError(f"the job's notebook {spec['notebook']!r} is not a file (relative to {root})")
     return path

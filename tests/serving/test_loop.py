@@ -208,3 +208,21 @@ def test_promotion_waits_for_approval_and_a_regression_rolls_back(served_store: 
     actions = [e.action for e in served_store.loop_events("cancer")]
     assert actions.count("promotion_requested") == 1 and actions[-1] == "rolled_back"
     assert served_store.verify_audit().ok
+
+
+def test_a_stored_notebook_name_never_leads_out_of_the_runners_folder(served_store: Store, tmp_path: Path) -> None:
+    """The job's notebook name comes from the store: absolute paths, `..` and links out are refused
+    (the job fails with the reason, nothing runs), as is such a name given to retrain()."""
+    root = tmp_path / "jobs"
+    root.mkdir()
+    outside = training_notebook(tmp_path)  # tmp_path/train.ipynb, outside the root
+    (root / "link.ipynb").symlink_to(outside)
+    for name in (str(outside), "../train.ipynb", "link.ipynb"):
+        job = served_store.enqueue_job("retrain", "cancer", {"notebook": name}, "mallory")
+        done = Runner(served_store, root).run_one(job.id)
+        assert done is not None and done.status == "failed" and done.run_id is None
+        assert "inside" in (done.result or "") or "leads out" in (done.result or ""), done.result
+    for name in ("/etc/train.ipynb", "../x.ipynb"):
+        with pytest.raises(UsageError, match="relative to the runner"):
+            retrain(name)
+    assert served_store.version_by_alias("cancer", "challenger").version == 2  # nothing registered
