@@ -378,6 +378,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         store_uri=args.store or settings.store_uri or None, objects_uri=args.objects or settings.objects_uri or None,
         shadow=args.shadow, split=parse_split(args.split), poll_seconds=args.poll, monitor=not args.no_monitor,
         trusted=args.trusted, caller_header=args.caller_header, token=args.token or None, keep_rows=args.keep_rows,
+        compile_models=not args.no_compile,
     )  # fmt: skip
     if options.shadow and options.split:
         raise UsageError("use --shadow or --split, not both")
@@ -649,6 +650,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--keep-rows", action="store_true",
                        help="also store request rows (Parquet), for retraining on labeled production rows")  # fmt: skip
     serve.add_argument("--trusted", action="store_true", help="load pickled versions others registered without warning")
+    serve.add_argument("--no-compile", action="store_true",
+                       help="predict with scikit-learn's own methods (default: its arithmetic, checked)")  # fmt: skip
     serve.add_argument("--token", default=os.environ.get("MLM_SERVE_TOKEN", ""),
                        help="require Authorization: Bearer TOKEN (default $MLM_SERVE_TOKEN)")  # fmt: skip
     serve.set_defaults(func=cmd_serve)

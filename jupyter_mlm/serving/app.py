@@ -36,6 +36,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ..errors import MLMError, UsageError
 from .inputs import BadInput, Rows, check_columns, read_rows
 from .model import Served, load_served
@@ -74,6 +76,7 @@ class Options:
     # "process": batches are logged by a writer process (its own core and GIL); "thread": here.
     monitor_writer: str = "process"
     keep_rows: bool = False  # store each logged batch's rows too (Parquet), for retraining on them
+    compile_models: bool = True  # scikit-learn's arithmetic without its per-call checks (serving/compiled.py)
 
 
 def parse_split(text: str | None) -> list[tuple[str, int]]:
@@ -131,7 +134,7 @@ class Service:
             writer: Any = "thread" if options.monitor_writer == "thread" else (
                 options.store_uri, options.objects_uri, self.user)  # fmt: skip
             self.sink = MonitorSink(self.model, self._monitor, writer=writer, keep_rows=options.keep_rows)
-        self._shadow_queue: queue.Queue[tuple[Rows, list[str], int]] = queue.Queue(SHADOW_QUEUE)
+        self._shadow_queue: queue.Queue[tuple[Rows, str, int]] = queue.Queue(SHADOW_QUEUE)
         self.shadow_dropped = 0
         self.shadow_rows = 0
         self._stop = threading.Event()
@@ -163,7 +166,7 @@ class Service:
             return
         try:
             loaded = load_served(store, f"{record.model}/{record.version}", self.user, self.cache,
-                                 self.options.trusted, self.publishers)  # fmt: skip
+                                 self.options.trusted, self.publishers, self.options.compile_models)  # fmt: skip
         except MLMError as error:
             followed.error = f"cannot load {record.model}/{record.version}: {error}"
             print(f"jupyter mlm serve: {followed.error}", file=sys.stderr)
@@ -201,21 +204,21 @@ class Service:
         return all(f.current is not None for _, _, f in self.arms)
 
     # -- after the answer ------------------------------------------------------------------------
-    def record(self, served: Served, source: str, rows: Rows, ids: list[str],
-               predictions: list[Any], scores: list[list[float]] | None, latency_ms: float) -> None:  # fmt: skip
+    def record(self, served: Served, source: str, rows: Rows, request_id: str,
+               predictions: np.ndarray, scores: np.ndarray | None, latency_ms: float) -> None:  # fmt: skip
         ts = time.time_ns() // 1_000_000
         if self.sink is not None:
-            self.sink.put(Entry(served.record.version, source, rows, ids, predictions, scores, latency_ms, ts))
+            self.sink.put(Entry(served.record.version, source, rows, request_id, predictions, scores, latency_ms, ts))
         if self.shadow is not None:
             try:
-                self._shadow_queue.put_nowait((rows, ids, ts))
+                self._shadow_queue.put_nowait((rows, request_id, ts))
             except queue.Full:
-                self.shadow_dropped += len(ids)
+                self.shadow_dropped += len(predictions)
 
     def _shadow_loop(self) -> None:
         while not self._stop.is_set():
             try:
-                rows, ids, ts = self._shadow_queue.get(timeout=0.2)
+                rows, request_id, ts = self._shadow_queue.get(timeout=0.2)
             except queue.Empty:
                 continue
             served = self.shadow.current if self.shadow else None
@@ -230,15 +233,17 @@ class Service:
                 continue
             if self.sink is not None:
                 latency = (time.perf_counter() - start) * 1000
-                self.sink.put(Entry(served.record.version, "shadow", checked, ids, predictions, scores, latency, ts))
-            self.shadow_rows += len(ids)
+                self.sink.put(Entry(served.record.version, "shadow", checked, request_id, predictions, scores, latency,
+                                    ts))  # fmt: skip
+            self.shadow_rows += len(predictions)
 
     def stats(self) -> dict[str, Any]:
         return {
             "model": self.model,
             "serving": [
                 {"arm": name or None, "ref": f.ref, "version": f.current.record.version if f.current else None,
-                 "weight": weight, "swaps": f.swaps, "error": f.error or None}
+                 "engine": f.current.engine if f.current else None, "weight": weight, "swaps": f.swaps,
+                 "error": f.error or None}
                 for name, weight, f in self.arms
             ],
             "shadow": None if self.shadow is None else {
@@ -302,26 +307,24 @@ def make_app(service: Service) -> Any:
                 predictions, scores = served.predict(rows)
             except Exception as error:
                 return self.fail(400, f"{served.ref} could not predict on this input: {type(error).__name__}: {error}")
-            count = len(predictions)
-            ids = [request_id] if count == 1 else [f"{request_id}/{i}" for i in range(count)]
             self.set_header("X-MLM-Model-Version", str(served.record.version))
             self.set_header("X-MLM-Model", served.record.model)
             self.set_header("X-Request-Id", request_id)
             if arm:
                 self.set_header("X-MLM-Arm", arm)
             if self.mlflow:
-                body: dict[str, Any] = {"predictions": predictions}
+                body: dict[str, Any] = {"predictions": predictions.tolist()}
             else:
-                body = {"predictions": predictions, "model": served.record.model, "version": served.record.version,
-                        "request_id": request_id}  # fmt: skip
+                body = {"predictions": predictions.tolist(), "model": served.record.model,
+                        "version": served.record.version, "request_id": request_id}  # fmt: skip
                 if scores is not None:
-                    body["scores"] = scores
+                    body["scores"] = scores.tolist()
                 if arm:
                     body["arm"] = arm
             text = json.dumps(body)
             latency = (time.perf_counter() - start) * 1000
             # Queued (microseconds) before the answer leaves, so an answered request is a logged one.
-            service.record(served, f"serve:{arm}" if arm else "serve", rows, ids, predictions, scores, latency)
+            service.record(served, f"serve:{arm}" if arm else "serve", rows, request_id, predictions, scores, latency)
             self.finish(text)
 
     class Invocations(Predict):

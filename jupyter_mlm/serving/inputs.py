@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 
 from ..errors import UsageError
 
@@ -72,10 +73,7 @@ def parse_body(body: bytes, content_type: str, names: Sequence[str] | None) -> d
         return _rows_to_columns([_csv_values(r) for r in reader], header)
     if kind not in ("application/json", ""):
         raise BadInput(f"send application/json or text/csv, not {kind}", status=415)
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise BadInput(f"the body is not JSON: {error}") from None
+    payload = _loads(body)
     if isinstance(payload, list):
         return _rows_to_columns(payload, names)
     if not isinstance(payload, Mapping):
@@ -183,6 +181,33 @@ class Rows:
         return out
 
 
+def _loads(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise BadInput(f"the body is not JSON: {error}") from None
+    except RecursionError:
+        raise BadInput("the body nests too deeply to be rows of a table") from None
+
+
+# orjson reads integer literals past 64 bits as floats, where Python's json keeps them exact.
+_EXACT_INTEGERS = float(2**63)
+
+
+def _matrix_from_orjson(body: bytes, signature: Sequence[tuple[str, str]]) -> np.ndarray | None:
+    """The fast path's matrix from orjson (~10x Python's json on rows of floats), where the two
+    provably agree: anything orjson refuses (NaN/Infinity literals, another encoding, not JSON)
+    and any value as large as 2**63 go to Python's json instead."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    matrix = _fast_matrix(body, payload, signature)
+    if matrix is not None and matrix.size and float(np.abs(matrix).max()) >= _EXACT_INTEGERS:
+        return None
+    return matrix
+
+
 def _fast_matrix(body: bytes, payload: Any, signature: Sequence[tuple[str, str]]) -> np.ndarray | None:
     """The rows of a ``dataframe_split`` (or ``instances`` lists) body as one float matrix, when
     that is provably what the per-value checks would accept: every input numeric, the columns
@@ -217,11 +242,9 @@ def read_rows(body: bytes, content_type: str, signature: Sequence[tuple[str, str
     """Parse and check a request body against the version's signature."""
     kind = (content_type or "application/json").split(";")[0].strip().lower()
     if signature and kind in ("application/json", ""):
-        try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as error:
-            raise BadInput(f"the body is not JSON: {error}") from None
-        matrix = _fast_matrix(body, payload, signature)
+        matrix = _matrix_from_orjson(body, signature)
+        if matrix is None:
+            matrix = _fast_matrix(body, _loads(body), signature)
         if matrix is not None:
             if matrix.shape[0] > MAX_ROWS:
                 raise BadInput(

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..entities import ModelVersionRecord
 from ..store import Store
+from .compiled import Compiled, compile_model
 from .inputs import Rows
 
 INTEGER_KINDS = ("integer",)
@@ -31,6 +32,13 @@ class Served:
     # The model only *checks* feature names (numeric scikit-learn estimators fitted on a frame
     # whose columns are the signature's, in order): it computes the same on the float matrix.
     matrix_ok: bool = False
+    # The same arithmetic without scikit-learn's per-call checks (see compiled.py), when it
+    # agreed with scikit-learn exactly at load.
+    compiled: Compiled | None = None
+
+    @property
+    def engine(self) -> str:
+        return "compiled: " + " → ".join(self.compiled.names) if self.compiled else "model"
 
     @property
     def ref(self) -> str:
@@ -49,7 +57,7 @@ class Served:
 
         return pd.DataFrame(rows.columns)
 
-    def predict(self, rows: Rows) -> tuple[list[Any], list[list[float]] | None]:
+    def predict(self, rows: Rows) -> tuple[np.ndarray, np.ndarray | None]:
         """Predictions, and class probabilities per row where the model has ``predict_proba``.
 
         For a scikit-learn Pipeline both come from one pass through its transformers (what
@@ -57,6 +65,9 @@ class Served:
         import contextlib
 
         features = self.inputs(rows)
+        matrix = rows.matrix
+        if self.compiled is not None and matrix is not None and features is matrix and np.isfinite(matrix).all():
+            return self.compiled(matrix)
         context: Any = contextlib.ExitStack()
         if self.pipeline_final is not None or self.matrix_ok:
             import sklearn
@@ -72,8 +83,8 @@ class Served:
                 features = self.model[:-1].transform(features) if len(self.model.steps) > 1 else features
                 model = self.pipeline_final
             predictions = model.predict(features)
-            scores = np.asarray(model.predict_proba(features), dtype=float).tolist() if self.has_proba else None
-        return np.asarray(predictions).tolist(), scores
+            scores = np.asarray(model.predict_proba(features), dtype=float) if self.has_proba else None
+        return np.asarray(predictions), scores
 
 
 def signature_of(record: ModelVersionRecord) -> list[tuple[str, str]] | None:
@@ -83,7 +94,8 @@ def signature_of(record: ModelVersionRecord) -> list[tuple[str, str]] | None:
     return [(str(spec["name"]), str(spec.get("type", "float"))) for spec in inputs if "name" in spec] or None
 
 
-def load_served(store: Store, ref: str, user: str, cache_dir: Path, trusted: bool, publishers: list[str]) -> Served:
+def load_served(store: Store, ref: str, user: str, cache_dir: Path, trusted: bool, publishers: list[str],
+                compile_sklearn: bool = True) -> Served:  # fmt: skip
     """Load ``ref`` through the registry (bytes checked against the digest the audit log
     committed before anything is deserialised)."""
     from ..registry import Governance, load
@@ -99,10 +111,15 @@ def load_served(store: Store, ref: str, user: str, cache_dir: Path, trusted: boo
     signature = signature_of(record)
     fitted_names = getattr(model, "feature_names_in_", None)
     wants_frame = fitted_names is not None or (signature is not None and _has_text(signature))
+    has_proba = callable(getattr(model, "predict_proba", None))
+    matrix_ok = _names_only_checked(model, signature)
+    compiled = None
+    if compile_sklearn and signature and (matrix_ok or not wants_frame) and not _has_text(signature):
+        compiled = compile_model(model, has_proba, len(signature))
     return Served(
-        record=record, model=model, signature=signature, wants_frame=wants_frame,
-        has_proba=callable(getattr(model, "predict_proba", None)), warnings=[str(w.message) for w in caught],
-        pipeline_final=_pipeline_final(model), matrix_ok=_names_only_checked(model, signature),
+        record=record, model=model, signature=signature, wants_frame=wants_frame, has_proba=has_proba,
+        warnings=[str(w.message) for w in caught], pipeline_final=_pipeline_final(model), matrix_ok=matrix_ok,
+        compiled=compiled,
     )  # fmt: skip
 
 

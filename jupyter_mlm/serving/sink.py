@@ -1,14 +1,18 @@
 """Requests to monitoring, off the response path.
 
-A request hands its rows to a bounded queue and returns; one writer thread drains it, gathers
-rows per (version, source) for up to ``FLUSH_SECONDS`` or ``BATCH_ROWS`` rows, and logs each
-gathered batch through ``monitoring.Monitor`` (profiles, outputs for later labels, rules). A full
-queue drops the request's rows and counts them: serving never waits for the store, and a failing
-store is counted and reported, never raised into a request.
+A request appends its rows to a bounded in-memory queue and returns — no lock, no thread woken
+(a wake-up per request would hand the GIL back and forth with the serving thread). One gatherer
+thread looks at the queue every ``TICK_SECONDS``, gathers rows per (version, source) for up to
+``FLUSH_SECONDS`` or ``BATCH_ROWS`` rows, and logs each gathered batch through
+``monitoring.Monitor`` (profiles, outputs for later labels, rules). A full queue drops the
+request's rows and counts them: serving never waits for the store, and a failing store is counted
+and reported, never raised into a request.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import functools
 import os
 import queue
@@ -21,10 +25,13 @@ from typing import Any
 
 from .inputs import Rows
 
-BATCH_ROWS = 1000
+# A batch's fixed cost (profile, store rows) is a few milliseconds: at tens of thousands of rows a
+# second, small batches would keep the writer busier than the rows themselves do.
+BATCH_ROWS = 50_000
 FLUSH_SECONDS = 1.0
+TICK_SECONDS = 0.05
 QUEUE_REQUESTS = 10_000
-_TICK = object()  # the queue stayed empty: time to look at what is pending
+WRITER_BATCHES = 4  # gathered batches waiting for the writer process (each at most BATCH_ROWS rows)
 
 
 @dataclass
@@ -32,25 +39,59 @@ class Entry:
     version: int
     source: str
     rows: Rows
-    ids: list[str]
-    predictions: list[Any]
-    scores: list[list[float]] | None
+    request_id: str  # its rows are ``row_ids(request_id, len(predictions))``
+    predictions: Any  # numpy arrays, one entry per row
+    scores: Any
     latency_ms: float
     ts_ms: int
+
+    @property
+    def count(self) -> int:
+        return len(self.predictions)
+
+
+def row_ids(request_id: str, count: int) -> list[str]:
+    """The ids labels join a request's rows by: the request id, or ``ID/0``, ``ID/1``, …"""
+    return [request_id] if count == 1 else [f"{request_id}/{i}" for i in range(count)]
 
 
 def _unique_id_runs(group: list[Entry]) -> list[list[Entry]]:
     """Consecutive runs of entries whose row ids do not repeat: labels join rows by id, so a
-    batch's ids are unique, and a caller that reuses a request id starts a new batch."""
+    batch's ids are unique, and a caller that reuses a request id starts a new batch. Decided
+    on request ids (never expanding the rows'), erring towards a new batch: a repeated request
+    id, or a one-row request ``P/n`` beside a many-row request ``P``."""
     runs: list[list[Entry]] = [[]]
     seen: set[str] = set()
+    many: set[str] = set()
+    single_prefixes: set[str] = set()
     for entry in group:
-        if seen.intersection(entry.ids):
+        rid, prefix = entry.request_id, entry.request_id.rpartition("/")[0]
+        several = entry.count > 1
+        if rid in seen or (several and rid in single_prefixes) or (not several and prefix in many):
             runs.append([])
-            seen = set()
+            seen, many, single_prefixes = set(), set(), set()
         runs[-1].append(entry)
-        seen.update(entry.ids)
+        seen.add(rid)
+        if several:
+            many.add(rid)
+        elif prefix:
+            single_prefixes.add(prefix)
     return [run for run in runs if run]
+
+
+def _expand(job: dict[str, Any]) -> dict[str, Any]:
+    """A gathered job as ``Monitor.log`` takes it. Done by whoever logs it (the writer process):
+    the serving process sends one matrix and request ids, not a column per name and an id per row."""
+    import numpy as np
+
+    job = dict(job)
+    if "matrix" in job:
+        columns = np.asfortranarray(job.pop("matrix"))  # contiguous columns, for the profile's passes
+        job["data"] = {name: columns[:, i] for i, name in enumerate(job.pop("names"))}
+    parts = job.pop("id_parts")
+    job["ids"] = [row for rid, count in parts for row in row_ids(rid, count)]
+    job["latency_ms"] = np.repeat(np.asarray(job["latency_ms"], dtype=float), [count for _, count in parts])
+    return job
 
 
 def _writer_main(jobs: Any, counters: Any, parent: int, store_uri: str | None, objects_uri: str | None, user: str,
@@ -71,9 +112,10 @@ def _writer_main(jobs: Any, counters: Any, parent: int, store_uri: str | None, o
         if job is None:
             return
         try:
-            monitor.log(model, **job)
+            logged = _expand(job)
+            monitor.log(model, **logged)
             with counters.get_lock():
-                counters[0] += len(job["ids"])
+                counters[0] += len(logged["ids"])
         except Exception as error:
             with counters.get_lock():
                 counters[1] += 1
@@ -95,7 +137,9 @@ class MonitorSink:
         self.model = model
         self.keep_rows = keep_rows
         self._factory = monitor_factory
-        self._queue: queue.Queue[Entry | None] = queue.Queue(capacity)
+        self._capacity = capacity
+        self._incoming: collections.deque[Entry] = collections.deque()
+        self._closing = threading.Event()
         self.dropped_rows = 0
         self._logged_rows = 0
         self._errors = 0
@@ -105,7 +149,7 @@ class MonitorSink:
             import multiprocessing
 
             context = multiprocessing.get_context("spawn")  # threads are running: never fork
-            self._jobs = context.Queue(maxsize=64)
+            self._jobs = context.Queue(maxsize=WRITER_BATCHES)
             self._counters = context.Array("q", 2)
             args = (self._jobs, self._counters, os.getpid(), *writer, model)
             self._process = context.Process(target=_writer_main, args=args,
@@ -123,41 +167,40 @@ class MonitorSink:
         return self._errors + (int(self._counters[1]) if self._process is not None else 0)
 
     def put(self, entry: Entry) -> None:
-        try:
-            self._queue.put_nowait(entry)
-        except queue.Full:
-            self.dropped_rows += len(entry.ids)
+        if len(self._incoming) >= self._capacity:
+            self.dropped_rows += entry.count
+        else:
+            self._incoming.append(entry)  # atomic under the GIL; the gatherer pops from the other end
 
     def stats(self) -> dict[str, Any]:
-        return {"queued": self._queue.qsize(), "logged_rows": self.logged_rows, "dropped_rows": self.dropped_rows,
+        return {"queued": len(self._incoming), "logged_rows": self.logged_rows, "dropped_rows": self.dropped_rows,
                 "errors": self.errors, "last_error": self.last_error,
                 "writer": "process" if self._process is not None else "thread"}  # fmt: skip
 
     def close(self, timeout: float = 10.0) -> None:
         """Log what is queued, then stop."""
-        self._queue.put(None)
+        self._closing.set()
         self._thread.join(timeout)
         if self._process is not None:
-            self._jobs.put(None)
+            # A writer that died leaves its queue full: never wait on it for ever.
+            with contextlib.suppress(queue.Full):
+                self._jobs.put(None, timeout=timeout)
             self._process.join(timeout)
+            if self._process.is_alive():
+                self._process.terminate()
 
     def _run(self) -> None:
         monitor = None
         pending: dict[tuple[int, str], list[Entry]] = {}
         oldest, rows = 0.0, 0
         while True:
-            wait = max(0.01, FLUSH_SECONDS - (time.monotonic() - oldest)) if pending else None
-            entry: Entry | object | None
-            try:
-                entry = self._queue.get(timeout=wait)
-            except queue.Empty:
-                entry = _TICK
-            stop = entry is None
-            if isinstance(entry, Entry):
+            stop = self._closing.wait(TICK_SECONDS)
+            while self._incoming:
+                entry = self._incoming.popleft()
                 if not pending:
                     oldest = time.monotonic()
                 pending.setdefault((entry.version, entry.source), []).append(entry)
-                rows += len(entry.ids)
+                rows += entry.count
             if pending and (stop or rows >= BATCH_ROWS or time.monotonic() - oldest >= FLUSH_SECONDS):
                 if monitor is None and self._process is None:
                     monitor = self._safe(self._factory)
@@ -172,29 +215,28 @@ class MonitorSink:
     def _log(self, monitor: Any, version: int, source: str, group: list[Entry]) -> None:
         import numpy as np
 
-        frame: dict[str, Any]
+        job: dict[str, Any] = {
+            "predictions": np.concatenate([np.asarray(e.predictions) for e in group]),
+            "scores": np.concatenate([e.scores for e in group]) if all(e.scores is not None for e in group) else None,
+            "id_parts": [(e.request_id, e.count) for e in group], "latency_ms": [e.latency_ms for e in group],
+            "version": version, "timestamp": group[-1].ts_ms, "source": source, "keep_rows": self.keep_rows,
+        }  # fmt: skip
         if all(e.rows.matrix is not None and e.rows.names == group[0].rows.names for e in group):
-            matrix = np.concatenate([e.rows.matrix for e in group])  # type: ignore[misc]
-            frame = {name: matrix[:, i] for i, name in enumerate(group[0].rows.names)}
+            job["matrix"] = np.concatenate([e.rows.matrix for e in group])  # type: ignore[misc]
+            job["names"] = group[0].rows.names
         else:
             parts = [e.rows.arrays() for e in group]
-            frame = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
-        scores = [s for e in group for s in (e.scores or [])] if all(e.scores is not None for e in group) else None
-        ids = [i for e in group for i in e.ids]
-        job: dict[str, Any] = {
-            "data": frame, "predictions": np.asarray([p for e in group for p in e.predictions]),
-            "ids": ids, "scores": scores,
-            "latency_ms": [e.latency_ms for e in group for _ in e.ids], "version": version,
-            "timestamp": group[-1].ts_ms, "source": source, "keep_rows": self.keep_rows,
-        }  # fmt: skip
+            job["data"] = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+        rows = sum(e.count for e in group)
         if self._process is not None:
             try:
                 self._jobs.put(job, timeout=FLUSH_SECONDS)
             except queue.Full:  # the writer cannot keep up: drop, count, go on
-                self.dropped_rows += len(ids)
+                self.dropped_rows += rows
             return
-        monitor.log(self.model, job.pop("data"), **job)
-        self._logged_rows += len(ids)
+        logged = _expand(job)
+        monitor.log(self.model, logged.pop("data"), **logged)
+        self._logged_rows += rows
 
     def _safe(self, action: Callable[[], Any]) -> Any:
         try:

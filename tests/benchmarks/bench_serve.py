@@ -25,8 +25,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-SINGLE = 600
-HUNDRED = 100
+PHASE_SECONDS = 4.0  # each load phase runs this long (at least MIN_REQUESTS requests)
+MIN_REQUESTS = 50
 
 
 def free_port() -> int:
@@ -66,11 +66,12 @@ def rss_mb(pid: int) -> float:
     return sum(p.memory_info().rss for p in [process, *process.children(recursive=True)]) / 1e6
 
 
-def load(port: int, body: bytes, count: int) -> list[float]:
+def load(port: int, body: bytes, seconds: float) -> list[float]:
     connection = http.client.HTTPConnection("127.0.0.1", port)
     headers = {"Content-Type": "application/json"}
-    times = []
-    for _ in range(count):
+    times: list[float] = []
+    until = time.perf_counter() + seconds
+    while time.perf_counter() < until or len(times) < MIN_REQUESTS:
         start = time.perf_counter()
         connection.request("POST", "/invocations", body, headers)
         response = connection.getresponse()
@@ -95,9 +96,10 @@ def _measure(name: str, command: list[str], port: int, ready: str, env: dict[str
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
     try:
         startup = wait_ready(port, ready, process)
-        load(port, one, 50)  # warm up
-        singles = load(port, one, SINGLE)
-        hundreds = load(port, hundred, HUNDRED)
+        load(port, one, 0.5)  # warm up
+        singles = load(port, one, PHASE_SECONDS)
+        time.sleep(1.5)  # monitoring logs what it gathered (1 s batches) before the next phase
+        hundreds = load(port, hundred, PHASE_SECONDS)
         memory = rss_mb(process.pid)
     finally:
         process.terminate()

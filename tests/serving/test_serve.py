@@ -203,7 +203,7 @@ def test_a_full_queue_drops_and_counts(serve_in_process: Callable[..., Running])
 
     sink = MonitorSink("cancer", slow, capacity=2)
     for _ in range(10):
-        sink.put(Entry(1, "serve", Rows(["a"], np.ones((1, 1)), None), ["x"], [0], None, 1.0, 0))
+        sink.put(Entry(1, "serve", Rows(["a"], np.ones((1, 1)), None), "x", np.zeros(1), None, 1.0, 0))
     release.set()
     sink.close()
     assert sink.dropped_rows >= 7

@@ -1,0 +1,187 @@
+"""Serving's fast paths give exactly what the slow ones give: scikit-learn's arithmetic without
+its per-call checks (``serving.compiled``), orjson for request bodies, the outputs blob format,
+and the monitoring sink's batching by request id."""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+
+from jupyter_mlm.monitoring.service import read_arrays, write_arrays
+from jupyter_mlm.serving.compiled import compile_model
+from jupyter_mlm.serving.inputs import BadInput, read_rows
+from jupyter_mlm.serving.sink import Entry, _expand, _unique_id_runs, row_ids
+
+
+def _datasets() -> dict[str, tuple[Any, Any]]:
+    from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+
+    return {
+        "binary": load_breast_cancer(return_X_y=True, as_frame=True),
+        "multiclass": load_iris(return_X_y=True, as_frame=True),
+        "regression": load_diabetes(return_X_y=True, as_frame=True),
+    }
+
+
+def _candidates(kind: str) -> list[Any]:
+    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier, RandomForestRegressor
+    from sklearn.linear_model import Lasso, LinearRegression, LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+    if kind == "regression":
+        return [make_pipeline(StandardScaler(), Ridge()), LinearRegression(), Lasso(alpha=0.1),
+                DecisionTreeRegressor(random_state=0), RandomForestRegressor(12, random_state=0)]  # fmt: skip
+    return [
+        make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)),
+        make_pipeline(MinMaxScaler(clip=True), LogisticRegression(max_iter=3000)),
+        make_pipeline(RobustScaler(), MaxAbsScaler(), DecisionTreeClassifier(random_state=0)),
+        RandomForestClassifier(15, random_state=0),
+        ExtraTreesClassifier(10, random_state=0),
+    ]
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "regression"])
+def test_compiled_models_equal_scikit_learn_bit_for_bit_on_real_rows(kind: str) -> None:
+    X, y = _datasets()[kind]
+    held_out = np.ascontiguousarray(X.to_numpy(dtype=float))
+    for model in _candidates(kind):
+        model.fit(X, y)
+        has_proba = hasattr(model, "predict_proba")
+        compiled = compile_model(model, has_proba, X.shape[1])
+        assert compiled is not None, type(model).__name__
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for rows in (held_out, held_out[:1], held_out[7:8], held_out[:37]):
+                predictions, scores = compiled(rows)
+                assert np.array_equal(predictions, model.predict(rows)), compiled.names
+                if has_proba:
+                    assert scores is not None and np.array_equal(scores, model.predict_proba(rows)), compiled.names
+                else:
+                    assert scores is None
+
+
+def test_what_cannot_be_mirrored_stays_with_scikit_learn() -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+
+    X, y = _datasets()["binary"]
+
+    class Tilted(LogisticRegression):  # a subclass may predict differently: never assumed equal
+        def predict(self, X: Any) -> Any:
+            return 1 - super().predict(X)
+
+    for model in (KNeighborsClassifier(), make_pipeline(PolynomialFeatures(), StandardScaler(), LogisticRegression()),
+                  Tilted(max_iter=3000)):  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(X, y)
+        assert compile_model(model, True, X.shape[1]) is None, model
+    scaled = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)).set_output(transform="pandas")
+    assert compile_model(scaled.fit(X, y), True, X.shape[1]) is None  # set_output changes what steps pass on
+
+
+def test_served_versions_say_which_engine_and_non_finite_rows_keep_scikit_learns_answer(tmp_path: Any) -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from jupyter_mlm.registry import register
+    from jupyter_mlm.serving.model import load_served
+    from jupyter_mlm.store import open_store
+
+    X, y = _datasets()["binary"]
+    store = open_store(str(tmp_path / "store"), str(tmp_path / "objects"))
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)).fit(X, y)
+    record = register(store, model, "cancer", run_id=None, actor="tester", reference_data=X)
+    ref = f"cancer/{record.version}"
+    fast = load_served(store, ref, "tester", tmp_path / "cache", True, [])
+    exact = load_served(store, ref, "tester", tmp_path / "cache", True, [], compile_sklearn=False)
+    assert fast.engine == "compiled: StandardScaler → LogisticRegression" and exact.engine == "model"
+    body = json.dumps({"dataframe_split": {"columns": list(X.columns), "data": X.iloc[:5].to_numpy().tolist()}})
+    rows = read_rows(body.encode(), "application/json", fast.signature, ref)
+    for a, b in zip(fast.predict(rows), exact.predict(rows), strict=True):
+        assert np.array_equal(a, b)
+    rows.matrix[0, 3] = np.nan  # type: ignore[index]
+    with pytest.raises(ValueError, match="NaN"):  # scikit-learn's own refusal, as without the fast path
+        fast.predict(rows)
+    store.close()
+
+
+def test_orjson_bodies_read_as_pythons_json_reads_them() -> None:
+    signature = [("a", "float"), ("b", "float")]
+    same = [
+        b'{"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2.5], [3e-310, -0.0]]}}',
+        b'{"instances": [[0.1, 0.2], [1e308, 2]]}',
+        b'{"dataframe_split": {"columns": ["a", "b"], "data": [[NaN, 1]]}}',  # orjson refuses; json reads it
+        b'{"dataframe_split": {"columns": ["a", "b"], "data": [[18446744073709551617, 1]]}}',  # past 64 bits
+        '{"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2]]}}'.encode("utf-16"),
+    ]
+    for body in same:
+        rows = read_rows(body, "application/json", signature, "m")
+        payload = json.loads(body)
+        data = payload["dataframe_split"]["data"] if "dataframe_split" in payload else payload["instances"]
+        expected = np.asarray(data, dtype=float)
+        assert rows.matrix is not None and np.array_equal(rows.matrix, expected, equal_nan=True), body
+    with pytest.raises(BadInput, match="nests too deeply"):
+        read_rows(b"[" * 30_000 + b"]" * 30_000, "application/json", signature, "m")
+    with pytest.raises(BadInput, match="not JSON"):
+        read_rows(b'{"instances": [[1, 2]', "application/json", signature, "m")
+
+
+def test_outputs_blobs_round_trip_old_and_new_forms() -> None:
+    ids = np.asarray(["r-1/0", "zoé/1", "文件", "\u202e", "x" * 300])
+    new = read_arrays(write_arrays({"ids": _encoded(ids), "scores": np.arange(5.0)}))
+    assert new["ids"].tolist() == ids.tolist() and new["scores"].tolist() == [0, 1, 2, 3, 4]
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, ids=ids, labels=np.asarray([1, 0, 1, 1, 0]))  # what earlier versions stored
+    old = read_arrays(buffer.getvalue())
+    assert old["ids"].tolist() == ids.tolist() and old["labels"].tolist() == [1, 0, 1, 1, 0]
+
+
+def _encoded(texts: np.ndarray) -> np.ndarray:
+    from jupyter_mlm.monitoring.service import _utf8
+
+    encoded = _utf8(texts)
+    assert encoded.dtype.kind == "S"
+    return encoded
+
+
+def _entry(request_id: str, count: int) -> Entry:
+    from jupyter_mlm.serving.inputs import Rows
+
+    return Entry(1, "serve", Rows(["a"], np.ones((count, 1)), None), request_id, np.zeros(count), None, 1.0, 0)
+
+
+def test_batches_split_wherever_row_ids_could_repeat() -> None:
+    assert row_ids("q", 1) == ["q"] and row_ids("q", 3) == ["q/0", "q/1", "q/2"]
+
+    def sizes(*entries: Entry) -> list[int]:
+        return [len(run) for run in _unique_id_runs(list(entries))]
+
+    assert sizes(_entry("a", 1), _entry("b", 2), _entry("c", 1)) == [3]
+    assert sizes(_entry("a", 1), _entry("a", 1)) == [1, 1]  # a caller reusing a request id
+    assert sizes(_entry("p", 3), _entry("p/1", 1)) == [1, 1]  # p's second row is also called p/1
+    assert sizes(_entry("p/1", 1), _entry("p", 3)) == [1, 1]
+    for run in _unique_id_runs([_entry("p", 3), _entry("p/1", 1), _entry("x", 2), _entry("p/1", 1)]):
+        ids = [row for e in run for row in row_ids(e.request_id, e.count)]
+        assert len(ids) == len(set(ids))
+
+
+def test_a_gathered_job_expands_to_what_monitor_log_takes() -> None:
+    matrix = np.arange(12.0).reshape(4, 3)
+    job = {"matrix": matrix, "names": ["a", "b", "c"], "id_parts": [("r", 1), ("s", 3)], "latency_ms": [2.0, 5.0],
+           "predictions": np.zeros(4)}  # fmt: skip
+    logged = _expand(job)
+    assert logged["ids"] == ["r", "s/0", "s/1", "s/2"] and logged["latency_ms"].tolist() == [2, 5, 5, 5]
+    assert {k: v.tolist() for k, v in logged["data"].items()} == {"a": [0, 3, 6, 9], "b": [1, 4, 7, 10],
+                                                                   "c": [2, 5, 8, 11]}  # fmt: skip
+    assert all(column.flags.c_contiguous for column in logged["data"].values())
