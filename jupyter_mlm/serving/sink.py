@@ -31,6 +31,7 @@ BATCH_ROWS = 50_000
 FLUSH_SECONDS = 1.0
 TICK_SECONDS = 0.05
 QUEUE_REQUESTS = 10_000
+WRITER_NICENESS = 10
 WRITER_BATCHES = 4  # gathered batches waiting for the writer process (each at most BATCH_ROWS rows)
 
 
@@ -101,6 +102,10 @@ def _writer_main(jobs: Any, counters: Any, parent: int, store_uri: str | None, o
     from ..monitoring.service import Monitor
     from ..store import open_store
 
+    # Background work: where cores are short, the answers come first; the writer catches up
+    # when they are not (its queue is bounded, and what it cannot take is dropped and counted).
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(WRITER_NICENESS)
     monitor = Monitor(open_store(store_uri, objects_uri), user)
     while True:
         try:

@@ -82,6 +82,25 @@ def load(port: int, body: bytes, seconds: float) -> list[float]:
     return times
 
 
+def monitoring_counts(port: int, ready: str) -> dict[str, int] | None:
+    """What our server's monitoring logged and dropped, once it has had time to catch up."""
+    if ready != "/ready":
+        return None
+    deadline = time.perf_counter() + 20
+    while True:
+        connection = http.client.HTTPConnection("127.0.0.1", port)
+        connection.request("GET", "/health")
+        monitoring = json.loads(connection.getresponse().read()).get("monitoring")
+        if not monitoring or monitoring["queued"] == 0 or time.perf_counter() > deadline:
+            break
+        time.sleep(0.5)
+    time.sleep(3)  # the last gathered batch reaches the writer process and is logged
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    connection.request("GET", "/health")
+    monitoring = json.loads(connection.getresponse().read()).get("monitoring")
+    return {k: int(monitoring[k]) for k in ("logged_rows", "dropped_rows")} if monitoring else None
+
+
 def measure(name: str, command: list[str], port: int, ready: str, env: dict[str, str]) -> dict[str, float]:
     X, _ = data()
     one = json.dumps({"dataframe_split": {"columns": list(X.columns), "data": X.iloc[:1].values.tolist()}}).encode()
@@ -101,6 +120,7 @@ def _measure(name: str, command: list[str], port: int, ready: str, env: dict[str
         time.sleep(1.5)  # monitoring logs what it gathered (1 s batches) before the next phase
         hundreds = load(port, hundred, PHASE_SECONDS)
         memory = rss_mb(process.pid)
+        logged = monitoring_counts(port, ready)
     finally:
         process.terminate()
         process.wait(30)
@@ -115,6 +135,10 @@ def _measure(name: str, command: list[str], port: int, ready: str, env: dict[str
     print(f"  {name:<28} startup {figures['startup_s']:5.2f} s | 1 row p50 {figures['p50_ms']:6.2f} ms, "
           f"p99 {figures['p99_ms']:6.2f} ms, {figures['requests_per_s']:7.0f} req/s | 100 rows "
           f"{figures['rows_per_s']:8.0f} rows/s | {figures['rss_mb']:.0f} MB")  # fmt: skip
+    if logged:
+        answered = len(singles) + 100 * len(hundreds)
+        print(f"  {'':<28} monitoring: {logged['logged_rows']:,} rows logged, {logged['dropped_rows']:,} dropped, "
+              f"of the {answered:,} rows answered in the measured phases (plus warm-up)")  # fmt: skip
     return figures
 
 
