@@ -82,6 +82,60 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+SHOWN_ORPHANS = 20
+
+
+def cmd_fsck(args: argparse.Namespace) -> int:
+    from .diffs.terminal import clean
+    from .store.health import fsck
+
+    report = fsck(_open(args), verify=not args.quick)
+    if args.json:
+        print(dumps(report.to_dict(), indent=2))
+        return 0 if report.ok else 1
+    checked = "present" if args.quick else f"present and re-hashed ({report.verified:,})"
+    print(f"database    {report.database}")
+    size = _human_bytes(report.object_bytes)
+    print(f"objects     {report.objects:,} ({size}); {report.referenced:,} referenced, {checked}")
+    audit = report.audit
+    print(f"audit       {'chain verified' if audit.ok else 'BROKEN'} ({audit.events:,} events)")
+    for problem in report.problems:
+        print(f"PROBLEM     {clean(str(problem))}")
+    for orphan in report.orphans[:SHOWN_ORPHANS]:
+        print(f"orphan      {orphan.digest} ({_human_bytes(orphan.size)})")
+    if len(report.orphans) > SHOWN_ORPHANS:
+        print(f"orphan      … {len(report.orphans) - SHOWN_ORPHANS:,} more (--json lists them all)")
+    for temporary in report.temporaries:
+        print(f"temporary   {clean(temporary.digest)} ({_human_bytes(temporary.size)}): an upload that never finished")
+    if report.orphans or report.temporaries:
+        print("            unreferenced blobs and stale temporaries: `jupyter mlm gc` shows what it would remove")
+    print("ok" if report.ok else f"{len(report.problems)} problem(s)")
+    return 0 if report.ok else 1
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from .diffs.terminal import clean
+    from .store.health import gc
+
+    if args.grace < 0:
+        raise UsageError("--grace takes a number of seconds, 0 or more")
+    report = gc(_open(args), apply=args.apply, grace_seconds=args.grace)
+    if args.json:
+        print(dumps(report.to_dict(), indent=2))
+        return 0
+    verb = "removed" if report.applied else "would remove"
+    for stored in report.blobs:
+        print(f"{verb} blob {stored.digest} ({_human_bytes(stored.size)})")
+    for stored in report.temporaries:
+        print(f"{verb} temporary {clean(stored.digest)} ({_human_bytes(stored.size)})")
+    print(f"{verb} {len(report.blobs):,} unreferenced blob(s) and {len(report.temporaries):,} stale temporary file(s), "
+          f"{_human_bytes(report.freed_bytes)}; kept {report.kept_young:,} unreferenced but younger than the "
+          f"grace period ({args.grace:g} s) or written during a running run")  # fmt: skip
+    if not report.applied and (report.blobs or report.temporaries):
+        print("nothing was deleted: run with --apply to delete")
+    return 0
+
+
 def cmd_restore(args: argparse.Namespace) -> int:
     from .capture.reproduce import restore
 
@@ -509,6 +563,20 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="store location, schema version, counts and object usage")
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(func=cmd_status)
+
+    fsck = sub.add_parser(
+        "fsck", help="check the database, every referenced blob and the audit chain (exit 1 on a problem)"
+    )
+    fsck.add_argument("--quick", action="store_true", help="check blobs are present without re-hashing them")
+    fsck.add_argument("--json", action="store_true", help="print JSON")
+    fsck.set_defaults(func=cmd_fsck)
+
+    gc = sub.add_parser("gc", help="unreferenced blobs and stale temporaries (a dry run unless --apply)")
+    gc.add_argument("--apply", action="store_true", help="delete them (default: only list)")
+    gc.add_argument("--grace", type=float, default=3600.0,
+                    help="keep anything younger than this many seconds (default 3600)")  # fmt: skip
+    gc.add_argument("--json", action="store_true", help="print JSON")
+    gc.set_defaults(func=cmd_gc)
 
     restore = sub.add_parser("restore", help="write the notebook of a run's snapshot")
     restore.add_argument("run", help="run id, unique id prefix, or name")

@@ -8,6 +8,7 @@ corrupted or truncated content raises ``IntegrityError`` naming the digest.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -16,6 +17,7 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
@@ -26,6 +28,13 @@ from ..errors import IntegrityError, NotFound, StoreError, UsageError
 CHUNK = 1 << 20
 ABANDONED_AFTER_SECONDS = 3600
 DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    digest: str
+    size: int
+    modified: float  # seconds since the epoch
 
 
 def digest_bytes(data: bytes) -> str:
@@ -120,6 +129,7 @@ class ObjectStore(ABC):
         """Store ``data``; returns its digest. Idempotent."""
         digest = digest_bytes(data)
         if self._exists(digest):
+            self.touch(digest)
             return digest
         written, _ = self._write_new(iter((data,)))
         return written
@@ -168,6 +178,23 @@ class ObjectStore(ABC):
         with self.open(digest) as stream:
             while stream.read(CHUNK):
                 pass
+
+    def touch(self, digest: str) -> None:  # noqa: B027 - optional: stores that cannot refresh a blob do nothing
+        """A put found the blob already there (see ``LocalObjectStore.touch``)."""
+
+    def listing(self) -> Iterator[StoredObject]:
+        """Every blob (digest, size, last modified), in no particular order."""
+        raise NotImplementedError
+
+    def temporaries(self) -> Iterator[StoredObject]:
+        """Uploads that never became blobs (a writer killed mid-put); ``digest`` holds their name."""
+        raise NotImplementedError
+
+    def delete(self, digest: str) -> None:
+        raise NotImplementedError
+
+    def delete_temporary(self, name: str) -> None:
+        raise NotImplementedError
 
     def stats(self) -> tuple[int, int]:
         """(number of blobs, total bytes)."""
@@ -233,6 +260,7 @@ class LocalObjectStore(ObjectStore):
             target = self._path(digest)
             if target.is_file():
                 os.unlink(tmp_name)
+                self.touch(digest)
                 return digest, size
             target.parent.mkdir(exist_ok=True)
             os.chmod(tmp_name, 0o444)
@@ -245,12 +273,47 @@ class LocalObjectStore(ObjectStore):
             raise
 
     def _iter_sizes(self) -> Iterator[int]:
+        for stored in self.listing():
+            yield stored.size
+
+    def listing(self) -> Iterator[StoredObject]:
         if not self.root.is_dir():
             return
         for prefix in os.scandir(self.root):
             if len(prefix.name) == 2 and prefix.is_dir():
                 for entry in os.scandir(prefix.path):
-                    yield entry.stat().st_size
+                    try:
+                        info = entry.stat()
+                    except FileNotFoundError:
+                        continue  # collected meanwhile
+                    yield StoredObject(prefix.name + entry.name, info.st_size, info.st_mtime)
+
+    def temporaries(self) -> Iterator[StoredObject]:
+        folder = self.root / "tmp"
+        if not folder.is_dir():
+            return
+        for entry in os.scandir(folder):
+            try:
+                info = entry.stat()
+            except FileNotFoundError:
+                continue
+            yield StoredObject(entry.name, info.st_size, info.st_mtime)
+
+    def delete(self, digest: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._path(check_digest(digest)))
+
+    def delete_temporary(self, name: str) -> None:
+        if "/" in name or name in ("", ".", ".."):
+            raise UsageError(f"not a temporary of this store: {name!r}")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.root / "tmp" / name)
+
+    def touch(self, digest: str) -> None:
+        """Mark an existing blob as just written (a put that found it): garbage collection keeps
+        blobs younger than its grace period, so one a live writer is about to reference is safe."""
+        with contextlib.suppress(OSError):
+            os.utime(self._path(digest))
 
 
 def _fsync_dir(path: Path) -> None:
@@ -305,12 +368,49 @@ class FsspecObjectStore(ObjectStore):
             raise
 
     def _iter_sizes(self) -> Iterator[int]:
+        for stored in self.listing():
+            yield stored.size
+
+    def _find(self) -> Iterator[tuple[str, dict[str, Any]]]:
         if not self.fs.exists(self.base):
             return
         for path, info in self.fs.find(self.base, detail=True).items():
-            relative = path[len(self.base) :].lstrip("/") if path.startswith(self.base) else path
-            if not relative.startswith("tmp/"):
-                yield int(info.get("size") or 0)
+            yield (path[len(self.base) :].lstrip("/") if path.startswith(self.base) else path), info
+
+    def listing(self) -> Iterator[StoredObject]:
+        for relative, info in self._find():
+            digest = relative.replace("/", "")
+            if not relative.startswith("tmp/") and DIGEST_RE.match(digest):
+                yield StoredObject(digest, int(info.get("size") or 0), _modified(info))
+
+    def temporaries(self) -> Iterator[StoredObject]:
+        for relative, info in self._find():
+            if relative.startswith("tmp/"):
+                yield StoredObject(relative[4:], int(info.get("size") or 0), _modified(info))
+
+    def delete(self, digest: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm(self._path(check_digest(digest)))
+
+    def delete_temporary(self, name: str) -> None:
+        if "/" in name or name in ("", ".", ".."):
+            raise UsageError(f"not a temporary of this store: {name!r}")
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm(f"{self.base}/tmp/{name}")
+
+
+def _modified(info: dict[str, Any]) -> float:
+    """An fsspec listing's modification time as epoch seconds (S3 gives LastModified, local
+    and memory filesystems mtime or created), 0 where the filesystem gives none."""
+    for key in ("mtime", "LastModified", "last_modified", "created"):
+        value = info.get(key)
+        if value is None:
+            continue
+        if hasattr(value, "timestamp"):
+            return float(value.timestamp())
+        with contextlib.suppress(TypeError, ValueError):
+            return float(value)
+    return 0.0
 
 
 def open_object_store(uri: str) -> ObjectStore:
