@@ -21,7 +21,13 @@ from .filter import Condition, parse_filter
 ORDERABLE = ("start", "end", "name", "status", "experiment", "duration")
 MAX_PAGE = 10_000
 
-_RUN_COLUMNS = [c for c in t.runs.c] + [t.experiments.c.name.label("experiment")]
+# Liveness bookkeeping (0008) is the store's, not part of what a run is.
+_LIVENESS = ("pid_namespace", "heartbeat_ms")
+_RUN_COLUMNS = [c for c in t.runs.c if c.name not in _LIVENESS] + [t.experiments.c.name.label("experiment")]
+# A run judged by its heartbeat (another host or PID namespace) has crashed when its writer has
+# been silent this long: ten missed beats, so a busy or briefly suspended process is not buried.
+HEARTBEAT_SECONDS = 30
+STALE_AFTER_MS = 10 * HEARTBEAT_SECONDS * 1000
 
 
 def _record(row: Any) -> RunRecord:
@@ -43,6 +49,7 @@ class RunsMixin(StoreBase):
         parent_id: str | None = None,
         tags: Mapping[str, Any] | None = None,
         notebook_id: str | None = None,
+        pid_namespace: str | None = None,
     ) -> RunRecord:
         """Start a run (status ``running``) in an existing experiment, with optional tags."""
         name = check_name(name)
@@ -56,6 +63,7 @@ class RunsMixin(StoreBase):
                     id=run_id, experiment_id=experiment_id, name=name, status="running", start_ms=now_ms(),
                     end_ms=None, user=user, host=host, pid=pid, notebook_path=notebook_path,
                     kernel_id=kernel_id, parent_id=parent_id, notebook_id=notebook_id,
+                    pid_namespace=pid_namespace, heartbeat_ms=now_ms(),
                 )
             )  # fmt: skip
             if tag_rows:
@@ -72,13 +80,39 @@ class RunsMixin(StoreBase):
             conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(status=status, end_ms=now_ms()))
             return _record(self._run_row(conn, run_id))
 
-    def mark_crashed(self, host: str, is_alive: Callable[[int], bool]) -> list[str]:
-        """Mark as ``crashed`` the running runs of ``host`` whose process is gone; returns their ids."""
+    def heartbeat(self, run_ids: Iterable[str]) -> None:
+        """The writing process is alive: refresh its runs' heartbeat. A run another process had
+        taken for crashed (it could not see this one) is running again — its writer proves it."""
+        ids = list(run_ids)
+        if not ids:
+            return
+        with self._write() as conn:
+            conn.execute(
+                update(t.runs).where(t.runs.c.id.in_(ids), t.runs.c.status.in_(("running", "crashed")))
+                .values(status="running", end_ms=None, heartbeat_ms=now_ms())
+            )  # fmt: skip
+
+    def mark_crashed(self, host: str, is_alive: Callable[[int], bool], pid_namespace: str | None = None,
+                     stale_after_ms: int = STALE_AFTER_MS) -> list[str]:  # fmt: skip
+        """Mark as ``crashed`` the running runs whose writer is gone; returns their ids.
+
+        A run of this host *and* PID namespace is judged by its PID (``is_alive``). Any other
+        run — another machine, or another container with the same hostname, whose PIDs this
+        process cannot see — by its heartbeat: crashed once silent for ``stale_after_ms``."""
+        runs = t.runs.c
         with self._read() as conn:
-            rows = conn.execute(
-                select(t.runs.c.id, t.runs.c.pid).where(t.runs.c.status == "running", t.runs.c.host == host)
-            ).all()
-        dead = [row.id for row in rows if row.pid and row.pid != os.getpid() and not is_alive(row.pid)]
+            liveness = select(runs.id, runs.pid, runs.host, runs.pid_namespace, runs.heartbeat_ms)
+            rows = conn.execute(liveness.where(runs.status == "running")).all()
+        stale = now_ms() - stale_after_ms
+        dead = []
+        for row in rows:
+            # Runs from before 0008 carry no namespace: judged by PID on their host, as then.
+            mine = row.host == host and (row.pid_namespace is None or row.pid_namespace == (pid_namespace or None))
+            if mine:
+                if row.pid and row.pid != os.getpid() and not is_alive(row.pid):
+                    dead.append(row.id)
+            elif row.heartbeat_ms is not None and row.heartbeat_ms < stale:
+                dead.append(row.id)
         if dead:
             with self._write() as conn:
                 conn.execute(

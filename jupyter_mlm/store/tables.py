@@ -53,6 +53,10 @@ runs = Table(
     Column("kernel_id", String(64)),
     Column("parent_id", ID, ForeignKey("runs.id")),
     Column("notebook_id", String(64)),  # since 0005: the notebook's stable id (metadata.mlm.notebook_id)
+    # Since 0008: who may judge the run by its PID (same host and PID namespace), and when the
+    # writing process last said it is alive.
+    Column("pid_namespace", String(64)),
+    Column("heartbeat_ms", BigInteger),
     Index("ix_runs_experiment_start", "experiment_id", "start_ms"),
     Index("ix_runs_name", "name"),
     Index("ix_runs_status", "status"),

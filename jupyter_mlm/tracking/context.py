@@ -36,6 +36,15 @@ def default_run_name() -> str:
     return "notebook"
 
 
+def pid_namespace() -> str | None:
+    """This process's PID namespace (``pid:[4026531836]`` on Linux), None where there are none:
+    two containers on one host may share a hostname, never a PID namespace."""
+    try:
+        return os.readlink("/proc/self/ns/pid")[:64]
+    except OSError:
+        return None
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

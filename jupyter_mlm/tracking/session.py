@@ -48,6 +48,8 @@ class TrackingSession:
         self._next_step: dict[tuple[str, str], int] = {}
         self.kernel_id: str | None = None
         self._atexit_registered = False
+        self._heartbeat: threading.Thread | None = None
+        self._stopping = threading.Event()
         self.capture = _capture_enabled()
         self._writer: SnapshotWriter | None = None
         # Files read since the last top-level run ended: what the next run could depend on.
@@ -68,7 +70,7 @@ class TrackingSession:
                     from ..store import open_store
 
                     store = open_store()
-                    store.mark_crashed(context.current_host(), context.pid_alive)
+                    store.mark_crashed(context.current_host(), context.pid_alive, context.pid_namespace())
                     self._exclude_store(store)
                     self._store = store
         return self._store
@@ -143,9 +145,10 @@ class TrackingSession:
         record = store.create_run(
             exp.id, name or context.default_run_name(), user=context.current_user(), host=context.current_host(),
             pid=os.getpid(), notebook_path=context.notebook_path(), kernel_id=self.kernel_id,
-            parent_id=parent_id, tags=tags,
+            parent_id=parent_id, tags=tags, pid_namespace=context.pid_namespace(),
         )  # fmt: skip
         self.stack.append((record, implicit))
+        self._start_heartbeat()
         if self.capture:
             from ..capture.data import RECORDER
 
@@ -158,6 +161,22 @@ class TrackingSession:
             atexit.register(self.shutdown)
             self._atexit_registered = True
         return record
+
+    def _start_heartbeat(self) -> None:
+        if self._heartbeat is None or not self._heartbeat.is_alive():
+            self._heartbeat = threading.Thread(target=self._beat, name="mlm-heartbeat", daemon=True)
+            self._heartbeat.start()
+
+    def _beat(self) -> None:
+        """While runs are active, say so every ``HEARTBEAT_SECONDS``: how processes that cannot
+        see this one's PID (another host, another container) tell it from a crashed one."""
+        from ..store.runs import HEARTBEAT_SECONDS
+
+        while not self._stopping.wait(HEARTBEAT_SECONDS):
+            active = [record.id for record, _ in list(self.stack)]
+            if active and self._store is not None:
+                with contextlib.suppress(Exception):  # an unreachable store: the next beat tries again
+                    self._store.heartbeat(active)
 
     def ensure_run(self) -> RunRecord:
         """The active run, starting one named after the notebook when there is none."""
@@ -193,6 +212,7 @@ class TrackingSession:
 
     def shutdown(self) -> None:
         """At interpreter exit: write pending points and finish open runs as ``killed``."""
+        self._stopping.set()
         try:
             self.buffer.close()
         except Exception as exc:

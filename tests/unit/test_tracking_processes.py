@@ -106,3 +106,62 @@ def test_four_processes_logging_at_once_lose_nothing(store_uri: str, tmp_path: P
         assert len(series) == 50_000
         assert list(series.steps) == list(range(50_000))
         assert data.metrics["loss"].value == 49_999 * 0.5
+
+
+def test_a_process_in_another_pid_namespace_does_not_bury_a_live_run(store_uri: str, tmp_path: Path) -> None:
+    """Containers with host networking share the hostname, not the PIDs: a process started with
+    ``unshare --pid --fork`` cannot see this one, and must judge its run by the heartbeat."""
+    import shutil
+
+    import jupyter_mlm as mlm
+    from jupyter_mlm.store.runs import STALE_AFTER_MS
+    from jupyter_mlm.tracking import SESSION
+    from jupyter_mlm.tracking.context import current_host
+
+    unshare = shutil.which("unshare")
+    probe = subprocess.run([unshare or "unshare", "--pid", "--fork", "true"], capture_output=True, check=False)
+    if unshare is None or probe.returncode != 0:
+        pytest.fail(f"this test needs `unshare --pid --fork` (util-linux, root or user namespaces): {probe.stderr!r}")
+    objects = str(tmp_path / "objects")
+    store = open_store(store_uri, objects)
+    SESSION.use_store(store)
+    try:
+        run = mlm.start_run("long-training")
+        for i in range(500):
+            mlm.log_metric("loss", float(i))
+        mlm.flush()
+        code = textwrap.dedent("""
+            import os, jupyter_mlm as mlm
+            print(os.getpid(), os.readlink("/proc/self/ns/pid"), flush=True)
+            with mlm.start_run("elsewhere"):   # opening the store judges the running runs
+                mlm.log_metric("y", 1.0)
+        """)
+        env = {**os.environ, "MLM_STORE_URI": store_uri, "MLM_OBJECTS_URI": objects}
+        other = subprocess.run([unshare or "unshare", "--pid", "--fork", sys.executable, "-c", code], env=env,
+                               capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+        assert other.returncode == 0, other.stderr
+        pid, namespace = other.stdout.split()[:2]
+        assert pid == "1" and namespace != os.readlink("/proc/self/ns/pid")  # really another namespace
+        assert store.get_run_record(run.id).status == "running"  # our PID is invisible there, our heartbeat fresh
+        for i in range(500, 1000):
+            mlm.log_metric("loss", float(i))
+        mlm.end_run()
+        assert store.get_run_record(run.id).status == "finished"
+        assert len(store.get_metric_series(run.id, "loss")) == 1000  # nothing lost
+
+        # A run of that other namespace whose writer fell silent is found by its heartbeat...
+        silent = store.create_run(store.get_or_create_experiment(None).id, "silent", host=current_host(),
+                                  pid=os.getpid(), pid_namespace=namespace)  # fmt: skip
+        assert store.mark_crashed(current_host(), lambda _: True, os.readlink("/proc/self/ns/pid")) == []
+        with store._write() as conn:
+            from sqlalchemy import text
+
+            conn.execute(text("UPDATE runs SET heartbeat_ms = heartbeat_ms - :ms WHERE id = :id"),
+                         {"ms": STALE_AFTER_MS + 1000, "id": silent.id})  # fmt: skip
+        assert store.mark_crashed(current_host(), lambda _: True, os.readlink("/proc/self/ns/pid")) == [silent.id]
+        # ...and one taken for crashed whose writer speaks again is running again.
+        store.heartbeat([silent.id])
+        assert store.get_run_record(silent.id).status == "running" and store.get_run_record(silent.id).end_ms is None
+    finally:
+        SESSION.use_store(None)
+        store.close()
