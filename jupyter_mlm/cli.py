@@ -22,12 +22,9 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def _human_bytes(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"
+    from .store.objects import human_bytes
+
+    return human_bytes(size)
 
 
 def _settings() -> MLM:

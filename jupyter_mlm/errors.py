@@ -63,3 +63,11 @@ class StoreError(MLMError):
 
     code = "STORE_UNAVAILABLE"
     http_status = 503
+
+
+class DiskFull(StoreError):
+    """The store's database or objects folder is on a full disk (or over quota): nothing was
+    half-written, and what was being written is kept where it can be (the metric buffer)."""
+
+    code = "DISK_FULL"
+    http_status = 507

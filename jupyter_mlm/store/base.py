@@ -11,8 +11,10 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from ..entities import DatabaseIdentity
+from ..errors import DiskFull
 from .location import StoreLocation
 from .objects import ObjectStore
 
@@ -26,6 +28,29 @@ def now_ms() -> int:
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+def _disk_full(error: OperationalError) -> bool:
+    """SQLite's SQLITE_FULL, PostgreSQL's disk_full (SQLSTATE 53100)."""
+    original = getattr(error, "orig", None)
+    if getattr(original, "sqlite_errorname", "") == "SQLITE_FULL" or getattr(original, "sqlstate", "") == "53100":
+        return True
+    return "database or disk is full" in str(error) or "No space left on device" in str(error)
+
+
+def _free_space(location: StoreLocation) -> str:
+    import os
+    import shutil
+
+    from .objects import human_bytes
+
+    path = location.db_url.removeprefix("sqlite:///") if location.backend == "sqlite" else None
+    if not path:
+        return "unknown"
+    try:
+        return human_bytes(shutil.disk_usage(os.path.dirname(path) or ".").free)
+    except OSError:
+        return "unknown"
 
 
 class StoreBase:
@@ -63,11 +88,21 @@ class StoreBase:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        """A write transaction; ``BEGIN IMMEDIATE`` on SQLite so concurrent writers queue."""
-        with self.engine.connect() as conn:
-            conn.execution_options(mlm_write=True)
-            with conn.begin():
-                yield conn
+        """A write transaction; ``BEGIN IMMEDIATE`` on SQLite so concurrent writers queue. A full
+        disk rolls it back and says so, naming the database and its free space."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(mlm_write=True)
+                with conn.begin():
+                    yield conn
+        except OperationalError as error:
+            if not _disk_full(error):
+                raise
+            raise DiskFull(
+                f"the store's database {self.location.display_url} is on a full disk ({_free_space(self.location)} "
+                "free): free some space — logged metric points are kept and written by the next flush — or "
+                "move the store (MLM_STORE_URI)"
+            ) from None
 
     def _upsert(
         self, conn: Connection, table: Any, rows: list[dict[str, Any]], keys: list[str], update: list[str]

@@ -9,9 +9,11 @@ corrupted or truncated content raises ``IntegrityError`` naming the digest.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import re
+import shutil
 import tempfile
 import time
 import uuid
@@ -23,7 +25,7 @@ from typing import IO, Any, BinaryIO
 
 import blake3
 
-from ..errors import IntegrityError, NotFound, StoreError, UsageError
+from ..errors import DiskFull, IntegrityError, NotFound, StoreError, UsageError
 
 CHUNK = 1 << 20
 ABANDONED_AFTER_SECONDS = 3600
@@ -35,6 +37,14 @@ class StoredObject:
     digest: str
     size: int
     modified: float  # seconds since the epoch
+
+
+def human_bytes(size: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} TB"  # pragma: no cover - the loop returns
 
 
 def digest_bytes(data: bytes) -> str:
@@ -100,7 +110,7 @@ class ObjectStore(ABC):
     def _open_raw(self, digest: str) -> IO[bytes]: ...
 
     @abstractmethod
-    def _write_new(self, chunks: Iterator[bytes]) -> tuple[str, int]:
+    def _write_new(self, chunks: Iterator[bytes], expected: int | None = None) -> tuple[str, int]:
         """Write chunks to a temporary blob, hash them, and move it into place; (digest, size)."""
 
     @abstractmethod
@@ -131,18 +141,18 @@ class ObjectStore(ABC):
         if self._exists(digest):
             self.touch(digest)
             return digest
-        written, _ = self._write_new(iter((data,)))
+        written, _ = self._write_new(iter((data,)), len(data))
         return written
 
-    def put_stream(self, stream: IO[bytes]) -> str:
+    def put_stream(self, stream: IO[bytes], size: int | None = None) -> str:
         """Store everything readable from ``stream``; returns its digest."""
-        return self._write_new(iter(lambda: stream.read(CHUNK), b""))[0]
+        return self._write_new(iter(lambda: stream.read(CHUNK), b""), size)[0]
 
     def put_file(self, path: str | os.PathLike[str]) -> str:
         """Store the content of a regular file; returns its digest."""
         try:
             with open(path, "rb") as handle:
-                return self.put_stream(handle)
+                return self.put_stream(handle, os.fstat(handle.fileno()).st_size)
         except FileNotFoundError:
             raise NotFound(f"file {os.fspath(path)!r} does not exist") from None
         except IsADirectoryError:
@@ -243,7 +253,23 @@ class LocalObjectStore(ObjectStore):
             except FileNotFoundError:
                 continue  # another process swept it first
 
-    def _write_new(self, chunks: Iterator[bytes]) -> tuple[str, int]:
+    def _write_new(self, chunks: Iterator[bytes], expected: int | None = None) -> tuple[str, int]:
+        try:
+            return self._write_local(chunks)
+        except OSError as error:
+            if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            try:
+                free = human_bytes(shutil.disk_usage(self.root).free)
+            except OSError:
+                free = "unknown"
+            needed = f"{human_bytes(expected)} needed, " if expected is not None else ""
+            raise DiskFull(
+                f"the objects folder {self.root} is full ({needed}{free} free): free some space or point "
+                "MLM_OBJECTS_URI at a larger volume; nothing was stored"
+            ) from None
+
+    def _write_local(self, chunks: Iterator[bytes]) -> tuple[str, int]:
         self.ensure_writable()
         hasher = blake3.blake3()
         size = 0
@@ -346,7 +372,7 @@ class FsspecObjectStore(ObjectStore):
     def _open_raw(self, digest: str) -> IO[bytes]:
         return self.fs.open(self._path(digest), "rb")  # type: ignore[no-any-return]
 
-    def _write_new(self, chunks: Iterator[bytes]) -> tuple[str, int]:
+    def _write_new(self, chunks: Iterator[bytes], expected: int | None = None) -> tuple[str, int]:
         hasher = blake3.blake3()
         size = 0
         tmp = f"{self.base}/tmp/{uuid.uuid4().hex}"
