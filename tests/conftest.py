@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,3 +78,55 @@ def session(store: Store) -> Iterator[Store]:
     SESSION.use_store(store)
     yield store
     SESSION.use_store(None)
+
+
+# -- an S3 API on loopback (moto's server, a real HTTP S3 endpoint in its own process) ----------
+# Made at run time: a literal would be in this file's text, which snapshots rightly capture
+# (with its git diff) as a local source of any run these tests start.
+S3_KEY, S3_SECRET = "mlm-test-access-key", "mlm-" + uuid.uuid4().hex + uuid.uuid4().hex
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    server = shutil.which("moto_server", path=os.path.dirname(sys.executable))
+    require(server is not None, "moto's S3 server (pip install 'moto[server]')")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")  # noqa: SIM115 - closed at teardown
+    process = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"moto_server did not start (see {log.name})") from None
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(30)
+    log.close()
+
+
+@pytest.fixture
+def s3_objects(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``s3://BUCKET/objects`` on the loopback S3 API, a new bucket per test; credentials and the
+    endpoint come from the usual AWS variables, as they would for a team's store."""
+    import fsspec
+
+    for name, value in (("AWS_ACCESS_KEY_ID", S3_KEY), ("AWS_SECRET_ACCESS_KEY", S3_SECRET),
+                        ("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_ENDPOINT_URL", s3_endpoint)):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    bucket = f"mlm-{uuid.uuid4().hex[:16]}"
+    fsspec.filesystem("s3", skip_instance_cache=True).mkdir(bucket)
+    return f"s3://{bucket}/objects"

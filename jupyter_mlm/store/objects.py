@@ -356,8 +356,12 @@ class FsspecObjectStore(ObjectStore):
     def __init__(self, uri: str) -> None:
         import fsspec
 
+        # Object stores' listing caches would hide blobs other processes (another server, a
+        # worker) wrote after this one listed a prefix: every lookup asks the store itself.
+        protocol = uri.split("://", 1)[0].lower()
+        options = {"use_listings_cache": False} if protocol in ("s3", "s3a", "gs", "gcs") else {}
         try:
-            self.fs, self.base = fsspec.core.url_to_fs(uri)
+            self.fs, self.base = fsspec.core.url_to_fs(uri, **options)
         except (ValueError, ImportError) as exc:
             raise StoreError(f"cannot use objects URI {uri!r}: {exc}") from None
         self.uri = uri

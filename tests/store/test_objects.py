@@ -1,4 +1,5 @@
-"""The content-addressed object store, on a local folder and on fsspec's memory filesystem."""
+"""The content-addressed object store, on a local folder, fsspec's memory filesystem and a real
+S3 API (moto's server on loopback)."""
 
 from __future__ import annotations
 
@@ -22,10 +23,12 @@ from jupyter_mlm.store.objects import (
 )
 
 
-@pytest.fixture(params=["local", "memory"])
+@pytest.fixture(params=["local", "memory", "s3"])
 def objects(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectStore]:
     if request.param == "local":
         yield open_object_store(str(tmp_path / "objects"))
+    elif request.param == "s3":
+        yield open_object_store(request.getfixturevalue("s3_objects"))
     else:
         store = open_object_store(f"memory://mlm-test-{uuid.uuid4().hex}")
         yield store
