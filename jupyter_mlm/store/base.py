@@ -3,13 +3,14 @@ database says is connected, clocks, ids."""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
@@ -59,6 +60,32 @@ class StoreBase:
         self.engine = engine
         self.objects = objects
         self.schema_version = schema_version
+        # New blobs since the last write transaction: added to object_usage by the next one (a
+        # blob is nearly always followed by the row that refers to it), never a write of its own.
+        self._new_objects = [0, 0]
+        self._new_objects_lock = threading.Lock()
+        objects.on_new = self._object_written
+
+    def _object_written(self, size: int) -> None:
+        with self._new_objects_lock:
+            self._new_objects[0] += 1
+            self._new_objects[1] += size
+
+    def _take_new_objects(self) -> tuple[int, int]:
+        with self._new_objects_lock:
+            count, size = self._new_objects
+            self._new_objects = [0, 0]
+        return count, size
+
+    def _count_objects(self, conn: Connection, count: int, size: int) -> None:
+        """Add to this objects store's usage row, where one was counted (status counts first)."""
+        from . import tables as t
+
+        usage = t.object_usage
+        conn.execute(
+            update(usage).where(usage.c.objects_uri == self.objects.uri)
+            .values(objects=usage.c.objects + count, bytes=usage.c.bytes + size)
+        )  # fmt: skip
 
     _db_identity: DatabaseIdentity | bool | None = False  # False: not asked yet
 
@@ -90,13 +117,20 @@ class StoreBase:
     def _write(self) -> Iterator[Connection]:
         """A write transaction; ``BEGIN IMMEDIATE`` on SQLite so concurrent writers queue. A full
         disk rolls it back and says so, naming the database and its free space."""
+        count, size = self._take_new_objects()
         try:
             with self.engine.connect() as conn:
                 conn.execution_options(mlm_write=True)
                 with conn.begin():
                     yield conn
-        except OperationalError as error:
-            if not _disk_full(error):
+                    if count:
+                        self._count_objects(conn, count, size)
+        except BaseException as error:
+            if count:  # rolled back: the next write transaction adds them
+                with self._new_objects_lock:
+                    self._new_objects[0] += count
+                    self._new_objects[1] += size
+            if not isinstance(error, OperationalError) or not _disk_full(error):
                 raise
             raise DiskFull(
                 f"the store's database {self.location.display_url} is on a full disk ({_free_space(self.location)} "

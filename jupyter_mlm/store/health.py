@@ -246,6 +246,7 @@ def fsck(store: Any, verify: bool = True) -> HealthReport:
     if not audit.ok:
         problems.append(Problem("audit", f"event {audit.first_bad_seq}", None, audit.problem or "chain broken"))
     orphans = sorted((o for d, o in listing.items() if d not in referenced), key=lambda o: o.digest)
+    store.record_object_usage(len(listing), sum(o.size for o in listing.values()))  # status's counts, exact again
     return HealthReport(
         database=database, referenced=len(referenced), objects=len(listing),
         object_bytes=sum(o.size for o in listing.values()), verified=verified, audit=audit, problems=problems,
@@ -285,6 +286,7 @@ def gc(store: Any, apply: bool = False, grace_seconds: float = GRACE_SECONDS) ->
         # References made meanwhile are to young blobs (written or refreshed by their put): safe.
         for stored in report.blobs:
             store.objects.delete(stored.digest)
+        store.forget_objects(len(report.blobs), sum(o.size for o in report.blobs))
         for stored in report.temporaries:
             store.objects.delete_temporary(stored.digest)
     return report

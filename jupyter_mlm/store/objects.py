@@ -18,7 +18,7 @@ import tempfile
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -108,6 +108,13 @@ class ObjectStore(ABC):
 
     @abstractmethod
     def _open_raw(self, digest: str) -> IO[bytes]: ...
+
+    # Told the size of each blob that did not exist before (the store keeps its usage counts).
+    on_new: Callable[[int], None] | None = None
+
+    def _written(self, size: int) -> None:
+        if self.on_new is not None:
+            self.on_new(size)
 
     @abstractmethod
     def _write_new(self, chunks: Iterator[bytes], expected: int | None = None) -> tuple[str, int]:
@@ -292,6 +299,7 @@ class LocalObjectStore(ObjectStore):
             os.chmod(tmp_name, 0o444)
             os.replace(tmp_name, target)
             _fsync_dir(target.parent)
+            self._written(size)
             return digest, size
         except BaseException:
             if os.path.exists(tmp_name):
@@ -391,6 +399,7 @@ class FsspecObjectStore(ObjectStore):
                 self.fs.rm(tmp)
             else:
                 self.fs.mv(tmp, self._path(digest))
+                self._written(size)
             return digest, size
         except BaseException:
             if self.fs.exists(tmp):

@@ -39,6 +39,19 @@ class Store(RegistryMixin, LoopMixin, SnapshotsMixin):
     def close(self) -> None:
         self.engine.dispose()
 
+    def record_object_usage(self, objects: int, size: int) -> None:
+        """Set this objects store's usage from a full count (status's first, fsck's), which
+        includes the blobs written here but not yet added."""
+        self._take_new_objects()
+        row = {"objects_uri": self.objects.uri, "objects": objects, "bytes": size, "counted_ms": now_ms()}
+        with self.engine.begin() as conn:
+            self._upsert(conn, t.object_usage, [row], ["objects_uri"], ["objects", "bytes", "counted_ms"])
+
+    def forget_objects(self, objects: int, size: int) -> None:
+        """``gc`` deleted these."""
+        with self._write() as conn:
+            self._count_objects(conn, -objects, -size)
+
     # -- experiments ---------------------------------------------------------------------
     def get_or_create_experiment(self, name: str | None = None) -> Experiment:
         """The experiment called ``name`` (``Default`` when None), created if missing."""
@@ -80,12 +93,19 @@ class Store(RegistryMixin, LoopMixin, SnapshotsMixin):
     # -- status --------------------------------------------------------------------------
     def status(self) -> StoreStatus:
         """Where the store is, its schema version, and how much it holds."""
+        usage = t.object_usage.c
         with self._read() as conn:
             counts = {
                 table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
                 for table in (t.experiments, t.runs, t.models)
             }
-        objects, object_bytes = self.objects.stats()
+            kept = conn.execute(select(usage.objects, usage.bytes).where(usage.objects_uri == self.objects.uri)).first()
+        if kept is None:  # never counted (a store from before 0009, or new): one full count, then kept
+            objects, object_bytes = self.objects.stats()
+            self.record_object_usage(objects, object_bytes)
+        else:
+            with self._new_objects_lock:  # written here, not yet added by a write transaction
+                objects, object_bytes = kept.objects + self._new_objects[0], kept.bytes + self._new_objects[1]
         return StoreStatus(
             store_uri=self.location.display_url,
             objects_uri=self.objects.uri,

@@ -391,3 +391,14 @@ loop_policies = Table(
     Column("created_by", String(250), nullable=False),
     Column("updated_ms", BigInteger, nullable=False),
 )
+
+# Blobs and bytes per objects store (0009): added to as blobs are written, set by a full count
+# (the first status, fsck) and lowered by gc; status reads it instead of listing the store.
+object_usage = Table(
+    "object_usage",
+    metadata,
+    Column("objects_uri", String(1024), primary_key=True),
+    Column("objects", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("counted_ms", BigInteger, nullable=False),
+)

@@ -195,3 +195,31 @@ def test_a_rewritten_audit_event_fails_the_check(store: Store, filled: dict[str,
         conn.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = (SELECT MIN(seq) FROM audit_events)"))
     report = fsck(store, verify=False)
     assert not report.ok and any(p.kind == "audit" for p in report.problems)
+
+
+def test_status_reads_object_usage_from_the_database_not_a_listing(store: Store, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    first = store.status()  # counts once (nothing kept yet), then keeps the figures
+    assert (first.objects, first.object_bytes) == store.objects.stats()
+    _fill(store, tmp_path)
+    store.objects.put_bytes(b"x" * 1234)  # not yet followed by a write: still counted
+    expected = store.objects.stats()
+
+    def no_listing() -> Any:
+        raise AssertionError("status listed the objects store")
+
+    monkeypatch.setattr(store.objects, "listing", no_listing)
+    monkeypatch.setattr(store.objects, "stats", no_listing)
+    status = store.status()
+    assert (status.objects, status.object_bytes) == expected
+    monkeypatch.undo()
+
+    _age_everything(tmp_path / "objects", OLD)
+    collected = gc(store, apply=True)
+    assert len(collected.blobs) == 1
+    assert (store.status().objects, store.status().object_bytes) == store.objects.stats()
+    lost = next(o for o in store.objects.listing())
+    os.unlink(tmp_path / "objects" / lost.digest[:2] / lost.digest[2:])  # behind the store's back
+    assert store.status().objects == store.objects.stats()[0] + 1  # the kept count cannot know
+    fsck(store, verify=False)  # a full count: exact again
+    assert (store.status().objects, store.status().object_bytes) == store.objects.stats()
