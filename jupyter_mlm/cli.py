@@ -133,6 +133,48 @@ def cmd_gc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_copy(report: Any, json_out: bool, verb: str) -> int:
+    from .diffs.terminal import clean
+
+    if json_out:
+        print(dumps(report.to_dict(), indent=2))
+        return 0
+    print(f"{verb} {report.experiments} experiment(s), {report.runs} run(s) ({report.skipped_runs} copied before), "
+          f"{report.metric_points:,} metric points, {report.artifacts} artifact(s), {report.model_versions} model "
+          f"version(s), {report.aliases} alias(es)")  # fmt: skip
+    if report.stage_requests:
+        print(f"{report.stage_requests} stage transition(s) wait for approval (jupyter mlm approve …)")
+    for line in report.skipped:
+        print(f"skipped: {clean(line)}")
+    return 0
+
+
+def cmd_import_mlflow(args: argparse.Namespace) -> int:
+    from .interop.mlflow_io import import_mlflow
+
+    report = import_mlflow(_open(args), args.tracking_uri, login_name(), args.experiment or None)
+    return _print_copy(report, args.json, "imported")
+
+
+def cmd_export_mlflow(args: argparse.Namespace) -> int:
+    from .interop.mlflow_io import export_mlflow
+
+    report = export_mlflow(_open(args), args.tracking_uri, login_name(), args.experiment or None,
+                           artifact_root=args.artifact_root, trusted=args.trusted)  # fmt: skip
+    return _print_copy(report, args.json, "exported")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .interop.mlflow_io import export_model
+
+    if args.format != "mlflow":
+        raise UsageError(f"--format takes mlflow, not {args.format!r}")
+    ref = args.ref if "@" in args.ref or "/" in args.ref else f"{args.ref}@{_production(args)}"
+    target = export_model(_open(args), ref, args.output, login_name(), trusted=args.trusted)
+    print(f"wrote the MLflow model {ref} to {target} (mlflow models serve -m {target} --env-manager local)")
+    return 0
+
+
 def cmd_restore(args: argparse.Namespace) -> int:
     from .capture.reproduce import restore
 
@@ -574,6 +616,31 @@ def build_parser() -> argparse.ArgumentParser:
                     help="keep anything younger than this many seconds (default 3600)")  # fmt: skip
     gc.add_argument("--json", action="store_true", help="print JSON")
     gc.set_defaults(func=cmd_gc)
+
+    imports = sub.add_parser(
+        "import-mlflow", help="copy an MLflow store's experiments, runs and registered models here"
+    )
+    imports.add_argument(
+        "--tracking-uri", required=True, help="the MLflow tracking URI (sqlite:///mlflow.db, http://…)"
+    )
+    imports.add_argument("--experiment", action="append", help="only this experiment (repeatable)")
+    imports.add_argument("--json", action="store_true", help="print JSON")
+    imports.set_defaults(func=cmd_import_mlflow)
+
+    exports = sub.add_parser("export-mlflow", help="copy this store's experiments, runs and models into MLflow")
+    exports.add_argument("--tracking-uri", required=True, help="the MLflow tracking URI to write to")
+    exports.add_argument("--experiment", action="append", help="only this experiment (repeatable)")
+    exports.add_argument("--artifact-root", help="where new MLflow experiments keep artifacts (MLflow's default)")
+    exports.add_argument("--trusted", action="store_true", help="load pickled versions others registered")
+    exports.add_argument("--json", action="store_true", help="print JSON")
+    exports.set_defaults(func=cmd_export_mlflow)
+
+    export = sub.add_parser("export", help="write a model version as an MLflow model folder")
+    export.add_argument("ref", metavar="MODEL[@STAGE|@ALIAS|/VERSION]", help="what to export (default: production)")
+    export.add_argument("--format", default="mlflow", help="mlflow (MLmodel, environment files, signature)")
+    export.add_argument("-o", "--output", required=True, help="the folder to create")
+    export.add_argument("--trusted", action="store_true", help="load a pickled version others registered")
+    export.set_defaults(func=cmd_export)
 
     restore = sub.add_parser("restore", help="write the notebook of a run's snapshot")
     restore.add_argument("run", help="run id, unique id prefix, or name")

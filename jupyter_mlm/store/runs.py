@@ -80,6 +80,21 @@ class RunsMixin(StoreBase):
             conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(status=status, end_ms=now_ms()))
             return _record(self._run_row(conn, run_id))
 
+    def end_imported_run(self, run_id: str, status: str, start_ms: int, end_ms: int | None) -> RunRecord:
+        """End a run copied from another tracker with that tracker's times (``import-mlflow``)."""
+        check_status(status)
+        if not isinstance(start_ms, int) or (end_ms is not None and (not isinstance(end_ms, int) or end_ms < start_ms)):
+            raise UsageError(f"an imported run needs whole-millisecond times, end after start: {start_ms}, {end_ms}")
+        with self._write() as conn:
+            row = self._run_row(conn, run_id)
+            if row.status != "running":
+                raise Conflict(f"run {row.name!r} ({run_id[:8]}) already ended as {row.status}")
+            ended = end_ms if end_ms is not None else start_ms
+            conn.execute(
+                update(t.runs).where(t.runs.c.id == run_id).values(status=status, start_ms=start_ms, end_ms=ended)
+            )
+            return _record(self._run_row(conn, run_id))
+
     def heartbeat(self, run_ids: Iterable[str]) -> None:
         """The writing process is alive: refresh its runs' heartbeat. A run another process had
         taken for crashed (it could not see this one) is running again — its writer proves it."""

@@ -1,0 +1,1 @@
+"""Other trackers' stores in and out (MLflow)."""
