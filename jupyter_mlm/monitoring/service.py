@@ -592,7 +592,10 @@ class Monitor:
             previous = recent.get(row.id)
             if previous is not None and previous.window_end_ms > end - rule.window_ms:
                 continue  # already fired for this stretch of data
-            alert = self.store.add_alert(name, version, row, value, (end - rule.window_ms, end), self.actor)
+            alert = self.store.add_alert(name, version, row, value, (end - rule.window_ms, end), self.actor,
+                                         unless_fired_after_ms=end - rule.window_ms)  # fmt: skip
+            if alert is None:
+                continue  # another process fired it for this data a moment ago
             fired.append(alert)
             if row.action:
                 import json

@@ -162,10 +162,31 @@ class MonitoringMixin(StoreBase):
             return [RuleRow(**r._mapping) for r in conn.execute(query.order_by(c.created_ms))]
 
     def add_alert(
-        self, model: str, version: int | None, rule: RuleRow, value: float | None, window: tuple[int, int], actor: str
-    ) -> AlertRow:
+        self,
+        model: str,
+        version: int | None,
+        rule: RuleRow,
+        value: float | None,
+        window: tuple[int, int],
+        actor: str,
+        unless_fired_after_ms: int | None = None,
+    ) -> AlertRow | None:
+        """Record an alert; with ``unless_fired_after_ms``, only if the rule has no alert whose
+        window ends after it — decided inside the write, so two processes checking the same data
+        at once (a server's writer after a batch, a labeller after labels) fire it once."""
         row = AlertRow(new_id(), model, version, rule.id, rule.expression, value, window[0], window[1], now_ms())
+        alerts = t.monitor_alerts.c
         with self._write() as conn:
+            if unless_fired_after_ms is not None:
+                # PostgreSQL: the rule's row lock orders concurrent checks (SQLite's writes already queue).
+                locked = select(t.monitor_rules.c.id).where(t.monitor_rules.c.id == rule.id)
+                conn.execute(locked.with_for_update() if conn.dialect.name == "postgresql" else locked)
+                fired = conn.execute(
+                    select(alerts.id).where(alerts.rule_id == rule.id, alerts.window_end_ms > unless_fired_after_ms)
+                    .limit(1)
+                ).first()  # fmt: skip
+                if fired is not None:
+                    return None
             conn.execute(t.monitor_alerts.insert().values(**row.__dict__))
             self._monitor_event(
                 conn,

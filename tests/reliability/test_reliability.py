@@ -193,3 +193,49 @@ def test_magics_answer_or_refuse_with_a_usage_error(shell: Any, magic: str, line
 
 def test_zz_print_figures() -> None:
     print("\nreliability suite: " + "; ".join(FIGURES))
+
+
+def test_a_rule_checked_by_two_processes_at_once_fires_once(store_uri: str, tmp_path: Path) -> None:
+    """The serving writer checks the rules after a batch while a labeller checks them after
+    labels: both see the rule broken, one alert and one retraining job must come of it."""
+    import threading
+
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_mlm.loop.jobs import retrain
+    from jupyter_mlm.monitoring.service import Monitor
+    from jupyter_mlm.registry import register
+
+    X = np.random.default_rng(0).normal(size=(200, 3))
+    y = (X[:, 0] > 0).astype(int)
+    stores = [open_store(store_uri, str(tmp_path / "objects")) for _ in range(2)]
+    register(stores[0], LogisticRegression().fit(X, y), "m", run_id=None, actor="t", reference_data=X)
+    monitors = [Monitor(s, "t") for s in stores]
+    stamps = [1_700_000_000_000 + trial * 10**9 for trial in range(8)]  # days apart: a new window each
+    for trial, ts in enumerate(stamps):
+        monitors[0].log("m", X, predictions=1 - y, labels=y, ids=[f"t{trial}-{i}" for i in range(200)], version=1,
+                        timestamp=ts)  # fmt: skip
+    monitors[0].add_rule("m", "accuracy < 0.9", retrain("train.ipynb"))
+    fired = 0
+    for ts in stamps:
+        gate = threading.Barrier(2)
+        results: list[int] = []
+
+        def check(monitor: Monitor, end: int = ts, gate: Any = gate, results: list[int] = results) -> None:
+            gate.wait()
+            results.append(len(monitor.check_rules("m", end_ms=end)))
+
+        threads = [threading.Thread(target=check, args=(m,)) for m in monitors]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sum(results) == 1, results  # one of the two fired it, the other saw it fired
+        fired += 1
+    alerts, jobs = stores[0].alerts("m"), stores[0].jobs("m")
+    assert len(alerts) == len(jobs) == fired == 8, (len(alerts), len(jobs), fired)
+    assert len({(a.window_start_ms, a.window_end_ms) for a in alerts}) == len(alerts)  # never twice for one window
+    for store in stores:
+        store.close()
+    FIGURES.append(f"{store.location.backend}: a rule checked by two processes at once, 8 times: {len(alerts)} alerts")
