@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -130,3 +131,13 @@ def s3_objects(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     bucket = f"mlm-{uuid.uuid4().hex[:16]}"
     fsspec.filesystem("s3", skip_instance_cache=True).mkdir(bucket)
     return f"s3://{bucket}/objects"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The security and reliability suites' figures, at the end of the run (and of CI's log)."""
+    from .figures import FIGURES
+
+    if FIGURES:
+        terminalreporter.section("figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)

@@ -21,7 +21,7 @@ from jupyter_mlm.errors import MLMError, UsageError
 from jupyter_mlm.store import Store, open_store
 from jupyter_mlm.store.health import fsck
 
-FIGURES: list[str] = []
+from ..figures import FIGURES
 
 WRITER = textwrap.dedent("""
     import sys
@@ -189,10 +189,6 @@ def test_magics_answer_or_refuse_with_a_usage_error(shell: Any, magic: str, line
     finally:
         while SESSION.stack:
             SESSION.end_run()
-
-
-def test_zz_print_figures() -> None:
-    print("\nreliability suite: " + "; ".join(FIGURES))
 
 
 def test_a_rule_checked_by_two_processes_at_once_fires_once(store_uri: str, tmp_path: Path) -> None:

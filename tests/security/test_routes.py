@@ -17,6 +17,8 @@ from jupyter_server.utils import url_path_join
 from jupyter_mlm.server.handlers import routes
 from jupyter_mlm.store import Store, open_store
 
+from ..figures import FIGURES
+
 SECRET = "planted-" + uuid.uuid4().hex  # made at run time: never in a file a run could capture
 PAYLOADS = [
     "..", "../..", "%2e%2e", "%2e%2e%2f%2e%2e%2fsecret.txt", "%252e%252e%252f", "..%5c..%5csecret.txt",
@@ -26,7 +28,6 @@ PAYLOADS = [
     "%E2%80%AE", "%0d%0aSet-Cookie:%20x=1", "'%20OR%201=1--", "%7B%7B7*7%7D%7D",
 ]  # fmt: skip
 METHODS = ("GET", "POST", "PUT", "DELETE")
-FIGURES: dict[str, int] = {}
 
 
 @pytest.fixture
@@ -92,7 +93,7 @@ async def test_anonymous_and_wrong_token_callers_are_refused_everywhere(
             response = await _call(http_server_client, jp_base_url, method, path, headers)
             assert response.code in (401, 403), (method, path, headers, response.code)
             assert SECRET.encode() not in response.body
-    FIGURES["routes × methods, refused without a valid token"] = len(calls)
+    FIGURES.append(f"security: routes × methods, refused without a valid token: {len(calls)}")
 
 
 async def test_a_cookie_without_xsrf_cannot_change_anything(
@@ -108,7 +109,7 @@ async def test_a_cookie_without_xsrf_cannot_change_anything(
         response = await _call(http_server_client, jp_base_url, method, path, {"Cookie": cookies})
         assert response.code == 403, (method, path, response.code)
     assert (await _call(http_server_client, jp_base_url, "GET", "mlm/api/status", {"Cookie": cookies})).code == 200
-    FIGURES["changing routes refused to a cookie without XSRF"] = len(changing)
+    FIGURES.append(f"security: changing routes refused to a cookie without XSRF: {len(changing)}")
 
 
 async def test_payloads_in_every_path_parameter_never_break_or_leak(
@@ -129,7 +130,7 @@ async def test_payloads_in_every_path_parameter_never_break_or_leak(
                                                       raise_error=False)  # fmt: skip
             _clean(response, tail)
             sent += 1
-    FIGURES["requests with hostile path parameters, none 5xx or leaking"] = sent
+    FIGURES.append(f"security: requests with hostile path parameters, none 5xx or leaking: {sent}")
 
 
 async def test_a_blob_linked_out_of_the_store_is_never_served(
@@ -155,8 +156,4 @@ async def test_oversized_and_deep_bodies_are_refused_cleanly(
                      b'{"notebook": "' + b"x" * 1000 + b'"}'):  # fmt: skip
             response = await _call(http_server_client, jp_base_url, method, path, headers, body)
             _clean(response, f"{method} {path}")
-    FIGURES["changing routes × hostile bodies"] = len(posting) * 4
-
-
-def test_zz_print_figures() -> None:
-    print("\nsecurity suite: " + "; ".join(f"{k}: {v}" for k, v in FIGURES.items()))
+    FIGURES.append(f"security: changing routes × hostile bodies: {len(posting) * 4}")
