@@ -64,9 +64,22 @@ def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("postgres_url"))
 
 
+# The suites that also run with their blobs on the S3 API (moto's server): tracking, snapshots,
+# the registry. Their tests get an ``-s3`` variant next to ``-local``.
+S3_SUITES = ("tests.unit.test_tracking", "tests.unit.test_registry", "tests.unit.test_capture",
+             "tests.kernel.test_snapshots")  # fmt: skip
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "objects_backend" in metafunc.fixturenames:
+        on_s3 = metafunc.module.__name__ in S3_SUITES
+        metafunc.parametrize("objects_backend", ["local", "s3"] if on_s3 else ["local"])
+
+
 @pytest.fixture
-def store(store_uri: str, tmp_path: Path) -> Iterator[Store]:
-    opened = open_store(store_uri, str(tmp_path / "objects"))
+def store(store_uri: str, objects_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Store]:
+    objects = str(tmp_path / "objects") if objects_backend == "local" else request.getfixturevalue("s3_objects")
+    opened = open_store(store_uri, objects)
     yield opened
     opened.close()
 

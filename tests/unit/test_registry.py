@@ -321,10 +321,16 @@ def test_custom_stage_names(session: Store) -> None:
 def test_load_verifies_the_digest_before_deserialising(
     session: Store, training: tuple[pd.DataFrame, pd.Series]
 ) -> None:
+    from jupyter_mlm.store.objects import FsspecObjectStore
+
     version = mlm.register_model(fitted(training), "churn")
-    blob = Path(session.objects._path(version.digest))  # type: ignore[attr-defined]
-    blob.chmod(0o644)
-    blob.write_bytes(b"cos\nsystem\n(S'echo pwned'\ntR.")  # a malicious pickle in place of the model
+    malicious = b"cos\nsystem\n(S'echo pwned'\ntR."  # a malicious pickle in place of the model
+    if isinstance(session.objects, FsspecObjectStore):  # a bucket written behind the store's back
+        session.objects.fs.pipe(session.objects._path(version.digest), malicious)
+    else:
+        blob = Path(session.objects._path(version.digest))  # type: ignore[attr-defined]
+        blob.chmod(0o644)
+        blob.write_bytes(malicious)
     with pytest.raises(IntegrityError, match=version.digest):
         mlm.load_model("churn/1")
 
