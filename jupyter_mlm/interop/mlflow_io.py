@@ -15,6 +15,7 @@ leaves a request, as a person's transition would.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import warnings
@@ -261,12 +262,14 @@ def _mlflow_experiment(client: Any, name: str, artifact_root: str | None) -> str
     existing = client.get_experiment_by_name(name)
     if existing is not None:
         return str(existing.experiment_id)
-    location = None if artifact_root is None else f"{artifact_root.rstrip('/')}/{len(name)}-{abs(hash(name))}"
+    # A folder named by a digest of the name: any experiment name, never a path of its own.
+    folder = hashlib.blake2b(name.encode(), digest_size=8).hexdigest()
+    location = None if artifact_root is None else f"{artifact_root.rstrip('/')}/{folder}"
     return str(client.create_experiment(name, artifact_location=location))
 
 
 def _export_run(store: Any, client: Any, run: Any, experiment_id: str, report: CopyReport) -> str:
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Metric, Param
 
     info = run.info
     tags = {**run.tags, EXPORTED_RUN_TAG: info.id, "mlflow.user": info.user or ""}
@@ -282,8 +285,6 @@ def _export_run(store: Any, client: Any, run: Any, experiment_id: str, report: C
         for i in range(0, len(points), 1000):
             client.log_batch(their, metrics=points[i : i + 1000])
         report.metric_points += len(points)
-    if not tags:
-        client.log_batch(their, tags=[RunTag(EXPORTED_RUN_TAG, info.id)])
     with tempfile.TemporaryDirectory(prefix="mlm-export-") as folder:
         for artifact in run.artifacts:
             local = Path(folder) / artifact.path
@@ -362,7 +363,7 @@ def _mlflow_signature(record: Any) -> Any:
     return ModelSignature(inputs=Schema([ColSpec(_MLFLOW_TYPES[s["type"]], s["name"]) for s in inputs]))
 
 
-def _flavor_module(mlflow: Any, record: Any, model: Any) -> Any:
+def _flavor_module(mlflow: Any, record: Any) -> Any:
     flavor = str(record.flavor)
     if flavor in ("sklearn", "skops"):
         return mlflow.sklearn
@@ -387,7 +388,7 @@ def _save_options(module: Any, function: Any, model: Any, record: Any) -> dict[s
 
 
 def _log_model(mlflow: Any, model: Any, record: Any, name: str) -> Any:
-    module = _flavor_module(mlflow, record, model)
+    module = _flavor_module(mlflow, record)
     options = _save_options(module, module.log_model, model, record)
     return module.log_model(model, name="model", registered_model_name=name, **options)
 
@@ -405,7 +406,7 @@ def export_model(store: Any, ref: str, directory: str | os.PathLike[str], actor:
     governance = Governance(store, actor)
     model, record = load(store, ref, governance.policy(), actor, model_cache_dir(), trusted,
                          list(MLM().trusted_publishers))  # fmt: skip
-    module = _flavor_module(mlflow, record, model)
+    module = _flavor_module(mlflow, record)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         module.save_model(model, str(target), **_save_options(module, module.save_model, model, record))
