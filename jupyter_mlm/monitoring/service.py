@@ -72,6 +72,44 @@ class LoggedBatch:
         return f"<batch of {self.rows} rows for {self.model}/{self.version}{fired}>"
 
 
+@dataclass(frozen=True)
+class RequestIds:
+    """The row ids of answered requests, kept as (request id, row count) pairs instead of a text
+    per row: a one-row request's row is the request id, the rows of an ``n``-row request are
+    ``ID/0`` … ``ID/n-1`` (what ``jupyter mlm serve`` answers, and what labels join by). Stored
+    as the pairs and expanded only when read — per-row texts were most of a served batch's cost."""
+
+    requests: Sequence[str]
+    counts: Sequence[int]
+
+    def __post_init__(self) -> None:
+        if len(self.requests) != len(self.counts) or any(c < 1 for c in self.counts):
+            raise UsageError("RequestIds takes one count of at least 1 per request id")
+
+    def __len__(self) -> int:
+        return int(sum(self.counts))
+
+    def expand(self) -> list[str]:
+        return [
+            row
+            for rid, count in zip(self.requests, self.counts, strict=True)
+            for row in ([rid] if count == 1 else [f"{rid}/{i}" for i in range(count)])
+        ]
+
+    def repeat(self) -> bool:
+        """Whether two rows would get the same id, decided on the request ids alone: a request id
+        twice, or a one-row request ``P/i`` beside a request ``P`` of more than ``i`` rows."""
+        if len(set(self.requests)) != len(self.requests):
+            return True
+        many = {rid: count for rid, count in zip(self.requests, self.counts, strict=True) if count > 1}
+        for rid, count in zip(self.requests, self.counts, strict=True):
+            prefix, _, index = rid.rpartition("/")
+            written_as_row = index.isdigit() and index == str(int(index))
+            if count == 1 and prefix in many and written_as_row and int(index) < many[prefix]:
+                return True
+        return False
+
+
 def _utf8(values: np.ndarray) -> np.ndarray:
     """Values as UTF-8 text bytes (``S``): a quarter of numpy's UCS-4 ``U`` for the ASCII ids
     serving generates, and far less to compress."""
@@ -85,12 +123,13 @@ def _utf8(values: np.ndarray) -> np.ndarray:
 
 def write_arrays(arrays: Mapping[str, np.ndarray]) -> bytes:
     """An ``.npz`` (what ``np.load`` reads), written at deflate level 1 — numpy's
-    ``savez_compressed`` uses zlib's default, ~5× slower for ~15 % less — and with byte-string
-    arrays (row ids: random, hardly compressible) stored as they are."""
+    ``savez_compressed`` uses zlib's default, ~5× slower for ~15 % less — with byte strings (row
+    ids) and floats (scores: random mantissas, ~10 % smaller for most of a served batch's cost to
+    write) stored as they are."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for name, array in arrays.items():
-            kind = zipfile.ZIP_STORED if array.dtype.kind == "S" else zipfile.ZIP_DEFLATED
+            kind = zipfile.ZIP_STORED if array.dtype.kind in "Sf" else zipfile.ZIP_DEFLATED
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = kind
             with archive.open(info, "w", force_zip64=True) as member:
@@ -106,6 +145,9 @@ def read_arrays(blob: bytes) -> dict[str, np.ndarray]:
     for name, array in arrays.items():
         if array.dtype.kind == "S":
             arrays[name] = np.asarray([b.decode("utf-8", "surrogatepass") for b in array.tolist()], dtype=str)
+    if "id_requests" in arrays:
+        requests, counts = arrays.pop("id_requests").tolist(), arrays.pop("id_counts").tolist()
+        arrays["ids"] = np.asarray(RequestIds(requests, counts).expand(), dtype=str)
     return arrays
 
 
@@ -212,9 +254,17 @@ class Monitor:
         preds = None if predictions is None else _array(predictions, "predictions", n)
         score = None if scores is None else _array(scores, "scores", n)
         latency = None if latency_ms is None else _array(latency_ms, "latency_ms", n)
-        row_ids = None if ids is None else _array(ids, "ids", n)
+        row_ids: np.ndarray | RequestIds | None
+        if isinstance(ids, RequestIds):
+            if len(ids) != n:
+                raise UsageError(f"ids must be one value per row ({n} rows), not {len(ids)}")
+            row_ids = ids
+        else:
+            row_ids = None if ids is None else _array(ids, "ids", n)
         label = None if labels is None else _array(labels, "labels", n)
-        if row_ids is not None and len(set(row_ids.tolist())) != n:
+        if (isinstance(row_ids, RequestIds) and row_ids.repeat()) or (
+            isinstance(row_ids, np.ndarray) and len(set(row_ids.tolist())) != n
+        ):
             raise UsageError("ids must be unique within a batch: labels join their rows by id")
         prof = profile(
             columns, predictions=preds, scores=score, latency_ms=latency, reference=bins_of(ref) if ref else None
@@ -255,14 +305,17 @@ class Monitor:
     def _outputs_blob(
         self,
         columns: Mapping[str, np.ndarray],
-        ids: np.ndarray | None,
+        ids: np.ndarray | RequestIds | None,
         preds: np.ndarray | None,
         scores: np.ndarray | None,
         labels: np.ndarray | None,
         n: int,
     ) -> str:
         arrays: dict[str, np.ndarray] = {}
-        if ids is not None:
+        if isinstance(ids, RequestIds):
+            arrays["id_requests"] = _utf8(np.asarray(ids.requests, dtype=str))
+            arrays["id_counts"] = np.asarray(ids.counts, dtype=np.int64)
+        elif ids is not None:
             arrays["ids"] = _utf8(ids)
         for key, value in (("predictions", preds), ("scores", scores), ("labels", labels)):
             if value is not None:

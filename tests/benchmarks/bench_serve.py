@@ -4,7 +4,8 @@ The same scikit-learn pipeline (StandardScaler + LogisticRegression on breast_ca
 each, one client on this machine sending MLflow's ``dataframe_split`` JSON to ``/invocations``
 over a kept-alive connection. Measures startup (process start → first 200 from the readiness
 route), single-row latency p50/p99 and requests/s, rows/s with 100-row requests, resident memory,
-and for jupyter_mlm the throughput with monitoring logging on against ``--no-monitor``.
+and for jupyter_mlm the throughput with monitoring logging on against ``--no-monitor`` (alternated,
+``MLM_BENCH_ROUNDS`` rounds, medians) and the CPU each process spends per row.
 Prints figures and ratios; asserts nothing. (Issue 14, item 7.)
 """
 
@@ -27,6 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PHASE_SECONDS = 4.0  # each load phase runs this long (at least MIN_REQUESTS requests)
 MIN_REQUESTS = 50
+ROUNDS = int(os.environ.get("MLM_BENCH_ROUNDS", "3"))
 
 
 def free_port() -> int:
@@ -64,6 +66,18 @@ def rss_mb(pid: int) -> float:
 
     process = psutil.Process(pid)
     return sum(p.memory_info().rss for p in [process, *process.children(recursive=True)]) / 1e6
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU seconds used so far by a process, and by its children."""
+    import psutil
+
+    def used(process: psutil.Process) -> float:
+        times = process.cpu_times()
+        return float(times.user + times.system)
+
+    process = psutil.Process(pid)
+    return used(process), sum(used(child) for child in process.children(recursive=True))
 
 
 def load(port: int, body: bytes, seconds: float) -> list[float]:
@@ -118,9 +132,12 @@ def _measure(name: str, command: list[str], port: int, ready: str, env: dict[str
         load(port, one, 0.5)  # warm up
         singles = load(port, one, PHASE_SECONDS)
         time.sleep(1.5)  # monitoring logs what it gathered (1 s batches) before the next phase
+        server, helpers = cpu_seconds(process.pid)
         hundreds = load(port, hundred, PHASE_SECONDS)
+        server_after, _ = cpu_seconds(process.pid)
         memory = rss_mb(process.pid)
-        logged = monitoring_counts(port, ready)
+        logged = monitoring_counts(port, ready)  # waits for the writer to catch up
+        _, helpers_after = cpu_seconds(process.pid)
     finally:
         process.terminate()
         process.wait(30)
@@ -131,10 +148,16 @@ def _measure(name: str, command: list[str], port: int, ready: str, env: dict[str
         "requests_per_s": len(singles) / sum(singles),
         "rows_per_s": 100 * len(hundreds) / sum(hundreds),
         "rss_mb": memory,
+        # CPU per row answered in the 100-row phase: the serving process, and its helpers (the
+        # monitoring writer, counted until it has logged everything).
+        "server_us_per_row": 1e6 * (server_after - server) / (100 * len(hundreds)),
+        "helpers_us_per_row": 1e6 * (helpers_after - helpers) / (100 * len(hundreds)),
     }
     print(f"  {name:<28} startup {figures['startup_s']:5.2f} s | 1 row p50 {figures['p50_ms']:6.2f} ms, "
           f"p99 {figures['p99_ms']:6.2f} ms, {figures['requests_per_s']:7.0f} req/s | 100 rows "
           f"{figures['rows_per_s']:8.0f} rows/s | {figures['rss_mb']:.0f} MB")  # fmt: skip
+    print(f"  {'':<28} CPU per row (100-row phase): server {figures['server_us_per_row']:.2f} µs, "
+          f"helper processes {figures['helpers_us_per_row']:.2f} µs")  # fmt: skip
     if logged:
         answered = len(singles) + 100 * len(hundreds)
         print(f"  {'':<28} monitoring: {logged['logged_rows']:,} rows logged, {logged['dropped_rows']:,} dropped, "
@@ -159,11 +182,22 @@ def main() -> None:
     version = mlm.register_model(model, "cancer", reference_data=X)
     mlm.transition("cancer", version.version, "production")
     print("jupyter_mlm serving benchmark (this machine, one run; MLflow measured alongside)\n")
-    results = {}
-    for label, extra in (("jupyter mlm serve", []), ("jupyter mlm serve --no-monitor", ["--no-monitor"])):
-        port = free_port()
-        command = [str(BIN / "jupyter-mlm"), "serve", "cancer", "--port", str(port), "--trusted", *extra]
-        results[label] = measure(label, command, port, "/ready", env)
+    rounds: dict[str, list[dict[str, float]]] = {"jupyter mlm serve": [], "jupyter mlm serve --no-monitor": []}
+    # This machine's speed drifts by more than the cost measured: monitoring on and off alternate,
+    # ROUNDS times, and each figure is the median of its rounds.
+    for _ in range(ROUNDS):
+        for label, extra in (("jupyter mlm serve", []), ("jupyter mlm serve --no-monitor", ["--no-monitor"])):
+            port = free_port()
+            command = [str(BIN / "jupyter-mlm"), "serve", "cancer", "--port", str(port), "--trusted", *extra]
+            rounds[label].append(measure(label, command, port, "/ready", env))
+    results = {label: {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+               for label, runs in rounds.items()}  # fmt: skip
+    paired = [
+        1 - on["rows_per_s"] / off["rows_per_s"]
+        for on, off in zip(rounds["jupyter mlm serve"], rounds["jupyter mlm serve --no-monitor"], strict=True)
+    ]
+    print(f"\n  medians of {ROUNDS} rounds; monitoring's cost of rows/s per round: "
+          + ", ".join(f"{c:.1%}" for c in paired))  # fmt: skip
     mlflow_bin = shutil.which("mlflow", path=str(BIN))
     if mlflow_bin is None:
         print("\n  MLflow is not installed here (make bench installs it): no side-by-side figures")

@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from jupyter_mlm.monitoring.service import read_arrays, write_arrays
+from jupyter_mlm.monitoring.service import RequestIds, read_arrays, write_arrays
 from jupyter_mlm.serving.compiled import compile_model
 from jupyter_mlm.serving.inputs import BadInput, read_rows
-from jupyter_mlm.serving.sink import Entry, _expand, _unique_id_runs, row_ids
+from jupyter_mlm.serving.sink import Entry, _expand, _unique_id_runs
 
 
 def _datasets() -> dict[str, tuple[Any, Any]]:
@@ -162,7 +162,7 @@ def _entry(request_id: str, count: int) -> Entry:
 
 
 def test_batches_split_wherever_row_ids_could_repeat() -> None:
-    assert row_ids("q", 1) == ["q"] and row_ids("q", 3) == ["q/0", "q/1", "q/2"]
+    assert RequestIds(["q", "r"], [1, 3]).expand() == ["q", "r/0", "r/1", "r/2"]
 
     def sizes(*entries: Entry) -> list[int]:
         return [len(run) for run in _unique_id_runs(list(entries))]
@@ -172,8 +172,9 @@ def test_batches_split_wherever_row_ids_could_repeat() -> None:
     assert sizes(_entry("p", 3), _entry("p/1", 1)) == [1, 1]  # p's second row is also called p/1
     assert sizes(_entry("p/1", 1), _entry("p", 3)) == [1, 1]
     for run in _unique_id_runs([_entry("p", 3), _entry("p/1", 1), _entry("x", 2), _entry("p/1", 1)]):
-        ids = [row for e in run for row in row_ids(e.request_id, e.count)]
-        assert len(ids) == len(set(ids))
+        request_ids = RequestIds([e.request_id for e in run], [e.count for e in run])
+        ids = request_ids.expand()
+        assert len(ids) == len(set(ids)) and not request_ids.repeat()
 
 
 def test_a_gathered_job_expands_to_what_monitor_log_takes() -> None:
@@ -181,7 +182,54 @@ def test_a_gathered_job_expands_to_what_monitor_log_takes() -> None:
     job = {"matrix": matrix, "names": ["a", "b", "c"], "id_parts": [("r", 1), ("s", 3)], "latency_ms": [2.0, 5.0],
            "predictions": np.zeros(4)}  # fmt: skip
     logged = _expand(job)
-    assert logged["ids"] == ["r", "s/0", "s/1", "s/2"] and logged["latency_ms"].tolist() == [2, 5, 5, 5]
+    assert logged["ids"].expand() == ["r", "s/0", "s/1", "s/2"] and logged["latency_ms"].tolist() == [2, 5, 5, 5]
     assert {k: v.tolist() for k, v in logged["data"].items()} == {"a": [0, 3, 6, 9], "b": [1, 4, 7, 10],
                                                                    "c": [2, 5, 8, 11]}  # fmt: skip
     assert all(column.flags.c_contiguous for column in logged["data"].values())
+
+
+def test_request_ids_repeat_exactly_when_their_expanded_rows_would() -> None:
+    cases = [
+        (["a", "b"], [1, 3]),
+        (["a", "a"], [1, 1]),
+        (["p", "p/2"], [3, 1]),  # p's third row
+        (["p", "p/3"], [3, 1]),  # past p's rows: no clash
+        (["p", "p/02"], [3, 1]),  # not how a row index is written
+        (["p/1", "p"], [1, 2]),
+        (["p/0", "p"], [2, 2]),  # many-row ids never clash with each other
+    ]
+    for requests, counts in cases:
+        ids = RequestIds(requests, counts)
+        expanded = ids.expand()
+        assert ids.repeat() == (len(set(expanded)) != len(expanded)), (requests, counts)
+        assert len(ids) == len(expanded)
+    with pytest.raises(Exception, match="count of at least 1"):
+        RequestIds(["a"], [0])
+
+
+def test_served_rows_stored_as_request_ids_join_late_labels(tmp_path: Any) -> None:
+    from jupyter_mlm.monitoring.service import Monitor
+    from jupyter_mlm.registry import register
+    from jupyter_mlm.store import open_store
+
+    X, y = _datasets()["binary"]
+    store = open_store(str(tmp_path / "store"), str(tmp_path / "objects"))
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(max_iter=3000).fit(X, y)
+    record = register(store, model, "cancer", run_id=None, actor="tester", reference_data=X)
+    monitor = Monitor(store, "tester")
+    rows = X.iloc[:7]
+    ids = RequestIds(["solo", "many"], [1, 6])
+    batch = monitor.log("cancer", rows.to_numpy(), predictions=model.predict(rows), ids=ids, version=record.version,
+                        keep_rows=True)  # fmt: skip
+    outputs = read_arrays(store.objects.get(store.batches("cancer", 0, 2**62, None)[0].outputs_digest))
+    assert outputs["ids"].tolist() == ids.expand() and batch.rows == 7
+    monitor.log_labels("cancer", ["solo", "many/5"], [int(y.iloc[0]), int(y.iloc[6])])
+    labeled = monitor.labeled_rows("cancer", "all", version=record.version)
+    assert sorted(labeled["id"].tolist()) == ["many/5", "solo"]
+    with pytest.raises(Exception, match="unique within a batch"):
+        monitor.log("cancer", rows.to_numpy()[:3], ids=RequestIds(["p", "p/1"], [2, 1]), version=record.version)
+    with pytest.raises(Exception, match="one value per row"):
+        monitor.log("cancer", rows.to_numpy()[:2], ids=RequestIds(["p"], [3]), version=record.version)
+    store.close()
