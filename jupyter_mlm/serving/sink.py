@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import blocks as shared
 from .inputs import Rows
 
 # A batch's fixed cost (profile, store rows) is a few milliseconds: at tens of thousands of rows a
@@ -93,7 +94,7 @@ def _expand(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _writer_main(jobs: Any, counters: Any, parent: int, store_uri: str | None, objects_uri: str | None, user: str,
-                 model: str) -> None:  # fmt: skip
+                 model: str, handles: list[Any] | None = None, returned: Any = None) -> None:  # fmt: skip
     """The monitoring writer process: logs the batches the serving process gathered, on a core
     of its own (profiling and the store's writes never take the serving process's GIL)."""
     from ..monitoring.service import Monitor
@@ -110,6 +111,7 @@ def _writer_main(jobs: Any, counters: Any, parent: int, store_uri: str | None, o
 
         threadpool_limits(1)
     monitor = Monitor(open_store(store_uri, objects_uri), user)
+    reader = shared.Reader(handles, returned) if handles else None
     while True:
         try:
             job = jobs.get(timeout=1.0)
@@ -120,6 +122,8 @@ def _writer_main(jobs: Any, counters: Any, parent: int, store_uri: str | None, o
         if job is None:
             return
         try:
+            if "block" in job and reader is not None:
+                job["matrix"] = reader.columns(*job.pop("block"))
             logged = _expand(job)
             monitor.log(model, **logged)
             with counters.get_lock():
@@ -153,13 +157,19 @@ class MonitorSink:
         self._errors = 0
         self.last_error = ""
         self._process: Any = None
+        self._blocks: shared.Blocks | None = None
+        self._shared_batches = 0
         if writer != "thread":
             import multiprocessing
 
             context = multiprocessing.get_context("spawn")  # threads are running: never fork
             self._jobs = context.Queue(maxsize=WRITER_BATCHES)
             self._counters = context.Array("q", 2)
-            args = (self._jobs, self._counters, os.getpid(), *writer, model)
+            if shared.supported():
+                with contextlib.suppress(OSError):  # no memory files here: batches are pickled
+                    self._blocks = shared.Blocks(WRITER_BATCHES + 2, context)
+            handles = (self._blocks.handles(), self._blocks.returned) if self._blocks else (None, None)
+            args = (self._jobs, self._counters, os.getpid(), *writer, model, *handles)
             self._process = context.Process(target=_writer_main, args=args,
                                             name="mlm-monitor-writer", daemon=True)  # fmt: skip
             self._process.start()
@@ -183,7 +193,8 @@ class MonitorSink:
     def stats(self) -> dict[str, Any]:
         return {"queued": len(self._incoming), "logged_rows": self.logged_rows, "dropped_rows": self.dropped_rows,
                 "errors": self.errors, "last_error": self.last_error,
-                "writer": "process" if self._process is not None else "thread"}  # fmt: skip
+                "writer": "process" if self._process is not None else "thread",
+                "shared_batches": self._shared_batches}  # fmt: skip
 
     def close(self, timeout: float = 10.0) -> None:
         """Log what is queued, then stop."""
@@ -196,11 +207,13 @@ class MonitorSink:
             self._process.join(timeout)
             if self._process.is_alive():
                 self._process.terminate()
+            if self._blocks is not None:
+                self._blocks.close()
 
     def _run(self) -> None:
         monitor = None
         pending: dict[tuple[int, str], list[Entry]] = {}
-        oldest, rows = 0.0, 0
+        oldest, rows, values = 0.0, 0, 0
         while True:
             stop = self._closing.wait(TICK_SECONDS)
             while self._incoming:
@@ -209,14 +222,16 @@ class MonitorSink:
                     oldest = time.monotonic()
                 pending.setdefault((entry.version, entry.source), []).append(entry)
                 rows += entry.count
-            if pending and (stop or rows >= BATCH_ROWS or time.monotonic() - oldest >= FLUSH_SECONDS):
+                values += entry.count * len(entry.rows.names)
+            full = rows >= BATCH_ROWS or values * 8 >= shared.BLOCK_BYTES
+            if pending and (stop or full or time.monotonic() - oldest >= FLUSH_SECONDS):
                 if monitor is None and self._process is None:
                     monitor = self._safe(self._factory)
                 for (version, source), group in pending.items():
                     for part in _unique_id_runs(group):
                         if monitor is not None or self._process is not None:
                             self._safe(functools.partial(self._log, monitor, version, source, part))
-                pending, rows = {}, 0
+                pending, rows, values = {}, 0, 0
             if stop:
                 return
 
@@ -229,18 +244,34 @@ class MonitorSink:
             "id_parts": [(e.request_id, e.count) for e in group], "latency_ms": [e.latency_ms for e in group],
             "version": version, "timestamp": group[-1].ts_ms, "source": source, "keep_rows": self.keep_rows,
         }  # fmt: skip
-        if all(e.rows.matrix is not None and e.rows.names == group[0].rows.names for e in group):
-            job["matrix"] = np.concatenate([e.rows.matrix for e in group])  # type: ignore[misc]
-            job["names"] = group[0].rows.names
-        else:
-            parts = [e.rows.arrays() for e in group]
-            job["data"] = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
         rows = sum(e.count for e in group)
+        if all(e.rows.matrix is not None and e.rows.names == group[0].rows.names for e in group):
+            parts: list[np.ndarray] = [e.rows.matrix for e in group]  # type: ignore[misc]
+            job["names"] = group[0].rows.names
+            blocks = self._blocks
+            if (
+                blocks is not None
+                and all(p.dtype == np.float64 for p in parts)
+                and blocks.fits(rows, parts[0].shape[1])
+            ):
+                number = blocks.take(timeout=FLUSH_SECONDS)
+                if number is None:  # the writer holds every block: it cannot keep up
+                    self.dropped_rows += rows
+                    return
+                job["block"] = blocks.fill(number, parts)
+                self._shared_batches += 1
+            else:
+                job["matrix"] = np.concatenate(parts)
+        else:
+            columns = [e.rows.arrays() for e in group]
+            job["data"] = {name: np.concatenate([c[name] for c in columns]) for name in columns[0]}
         if self._process is not None:
             try:
                 self._jobs.put(job, timeout=FLUSH_SECONDS)
             except queue.Full:  # the writer cannot keep up: drop, count, go on
                 self.dropped_rows += rows
+                if "block" in job and self._blocks is not None:
+                    self._blocks.give_back(job["block"][0])
             return
         logged = _expand(job)
         monitor.log(self.model, logged.pop("data"), **logged)

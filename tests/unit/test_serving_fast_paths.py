@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import warnings
 from typing import Any
 
@@ -232,4 +233,42 @@ def test_served_rows_stored_as_request_ids_join_late_labels(tmp_path: Any) -> No
         monitor.log("cancer", rows.to_numpy()[:3], ids=RequestIds(["p", "p/1"], [2, 1]), version=record.version)
     with pytest.raises(Exception, match="one value per row"):
         monitor.log("cancer", rows.to_numpy()[:2], ids=RequestIds(["p"], [3]), version=record.version)
+    store.close()
+
+
+def test_the_writer_process_reads_gathered_rows_from_shared_blocks_and_hands_them_back(tmp_path: Any) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_mlm.registry import register
+    from jupyter_mlm.serving import blocks as shared
+    from jupyter_mlm.serving.inputs import Rows
+    from jupyter_mlm.serving.sink import MonitorSink
+    from jupyter_mlm.stats.profiles import from_blob
+    from jupyter_mlm.store import open_store
+
+    if not shared.supported():
+        pytest.skip("memory files are Linux's")
+    X, y = _datasets()["binary"]
+    store_uri, objects_uri = str(tmp_path / "store"), str(tmp_path / "objects")
+    store = open_store(store_uri, objects_uri)
+    model = LogisticRegression(max_iter=3000).fit(X, y)
+    record = register(store, model, "cancer", run_id=None, actor="tester", reference_data=X)
+    names = list(X.columns)
+    matrix = np.ascontiguousarray(X.to_numpy(dtype=np.float64))
+    sink = MonitorSink("cancer", lambda: None, writer=(store_uri, objects_uri, "tester"))
+    assert sink._blocks is not None
+    requests = 40  # more batches than blocks: each block comes back and is filled again
+    for i in range(requests):
+        part = matrix[(i * 100) % 400 : (i * 100) % 400 + 100]
+        sink.put(Entry(record.version, "serve", Rows(names, part, None), f"r{i}", np.zeros(100), None, 1.0, i))
+        if i % 4 == 3:
+            time.sleep(1.1)  # one gathered batch per second: ten batches
+    sink.close()
+    assert sink.logged_rows == 100 * requests and sink.dropped_rows == 0 and sink.errors == 0
+    batches = store.batches("cancer", 0, 2**62, None)
+    assert len(batches) >= 8 and sink.stats()["shared_batches"] == len(batches)  # 6 blocks, each reused
+    profiled = [from_blob(store.objects.get(b.profile_digest)) for b in batches]
+    expected = sum(matrix[(i * 100) % 400 : (i * 100) % 400 + 100, 0].sum() for i in range(requests))
+    assert sum(p["columns"][names[0]]["sum"] for p in profiled) == pytest.approx(expected, rel=1e-12)
+    assert sum(p["rows"] for p in profiled) == 100 * requests
     store.close()
