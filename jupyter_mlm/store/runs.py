@@ -329,6 +329,34 @@ class RunsMixin(StoreBase):
             records = [_record(row) for row in conn.execute(ordered)]
             return self._with_data(conn, records), total
 
+    def run_keys(
+        self, experiments: Iterable[str] | None = None, filter: str | None = None
+    ) -> dict[str, list[tuple[str, int]]]:
+        """The param and metric names of every run matching ``experiments`` and ``filter``, each
+        with how many runs have it, most common first: the columns a runs table offers, decided
+        on the whole result rather than on the rows loaded so far."""
+        where: list[ColumnElement[bool]] = [_condition_sql(c) for c in parse_filter(filter)]
+        if experiments is not None:
+            names = [experiments] if isinstance(experiments, str) else list(experiments)
+            where.append(t.experiments.c.name.in_(names))
+        matching = (
+            select(t.runs.c.id)
+            .join(t.experiments, t.runs.c.experiment_id == t.experiments.c.id)
+            .where(and_(True, *where))
+        )
+        out: dict[str, list[tuple[str, int]]] = {}
+        with self._read() as conn:
+            for kind, table in (("params", t.params), ("metrics", t.metric_latest)):
+                runs = func.count().label("runs")
+                query = (
+                    select(table.c.key, runs)
+                    .where(table.c.run_id.in_(matching))
+                    .group_by(table.c.key)
+                    .order_by(runs.desc(), table.c.key)
+                )
+                out[kind] = [(row.key, int(row.runs)) for row in conn.execute(query)]
+        return out
+
 
 def check_artifact_path(path: Any) -> str:
     """A relative POSIX path inside the run: no '..', no absolute path, no backslashes or NULs."""

@@ -35,6 +35,24 @@ export function formatTime(ms: number): string {
   );
 }
 
+/** A start time that fits a table cell: the time today, month-day and time this year, else the date. */
+export function formatShortTime(ms: number, now: number = Date.now()): string {
+  const full = formatTime(ms);
+  const today = formatTime(now);
+  if (full.slice(0, 10) === today.slice(0, 10)) {
+    return full.slice(11);
+  }
+  if (full.slice(0, 4) === today.slice(0, 4)) {
+    return full.slice(5, 16);
+  }
+  return full.slice(0, 10);
+}
+
+/** "1 point", "2 points". */
+export function plural(count: number, word: string): string {
+  return `${count.toLocaleString()} ${word}${count === 1 ? '' : 's'}`;
+}
+
 export function formatNumber(value: number): string {
   if (!Number.isFinite(value)) {
     return String(value);

@@ -8,6 +8,7 @@ import { Widget } from '@lumino/widgets';
 import { IEditorServices } from '@jupyterlab/codeeditor';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { IStateDB } from '@jupyterlab/statedb';
 
 import { LiveNotebookSync } from './livesync';
 
@@ -38,16 +39,21 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
     ILayoutRestorer,
     INotebookTracker,
     IRenderMimeRegistry,
-    IEditorServices
+    IEditorServices,
+    IStateDB
   ],
   activate: (
     app: JupyterFrontEnd,
     restorer: ILayoutRestorer | null,
     notebooks: INotebookTracker | null,
     rendermime: IRenderMimeRegistry | null,
-    editorServices: IEditorServices | null
+    editorServices: IEditorServices | null,
+    state: IStateDB | null
   ) => {
     const model = new MLMModel();
+    if (state) {
+      void model.attachState(state);
+    }
     if (notebooks) {
       new LiveNotebookSync(model, notebooks);
     }
@@ -101,7 +107,12 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
           runId,
           name,
           rendermime,
-          restoreNotebook
+          restoreNotebook,
+          (parentId, parentName) =>
+            void app.commands.execute(CommandIDs.openRun, {
+              id: parentId,
+              name: parentName
+            })
         );
         addToMain(content, id);
         app.shell.activateById(id);

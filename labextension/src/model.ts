@@ -2,6 +2,8 @@
  * Client-side state: store status and the runs table (paged, sorted, filtered, kept live).
  * Views read from here and listen to `changed`; only this module calls requestAPI.
  */
+import { IStateDB } from '@jupyterlab/statedb';
+import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { requestAPI } from './request';
@@ -25,6 +27,15 @@ export interface ISort {
   field: string;
   descending: boolean;
 }
+
+/** The param and metric columns a runs table shows. */
+export interface IColumnChoice {
+  params: string[];
+  metrics: string[];
+}
+
+const COLUMNS_STATE = 'jupyter-mlm:columns';
+const DEFAULT_KEY_COLUMNS = 3;
 
 export class MLMModel {
   get changed(): ISignal<this, void> {
@@ -84,8 +95,14 @@ export class MLMModel {
     return this._pages.get(Math.floor(index / PAGE_SIZE))?.[index % PAGE_SIZE];
   }
 
-  /** Param and metric names seen in the loaded rows, for the column chooser. */
-  knownKeys(): { params: string[]; metrics: string[] } {
+  /**
+   * Param and metric names of the whole result, most common first (the server counts them once
+   * per query); before its first page arrives, those of the rows loaded.
+   */
+  knownKeys(): IColumnChoice {
+    if (this._keys !== null) {
+      return this._keys;
+    }
     const params = new Set<string>();
     const metrics = new Set<string>();
     for (const page of this._pages.values()) {
@@ -97,6 +114,52 @@ export class MLMModel {
     return { params: [...params].sort(), metrics: [...metrics].sort() };
   }
 
+  /** The columns chosen for the current experiment, else the most common keys. */
+  columns(): IColumnChoice {
+    const saved = this._columns[this._experiment];
+    if (saved) {
+      return saved;
+    }
+    const known = this.knownKeys();
+    return {
+      params: known.params.slice(0, DEFAULT_KEY_COLUMNS),
+      metrics: known.metrics.slice(0, DEFAULT_KEY_COLUMNS)
+    };
+  }
+
+  /** Remember the columns for the current experiment (in JupyterLab's state, across reloads). */
+  setColumns(choice: IColumnChoice): void {
+    this._columns = { ...this._columns, [this._experiment]: choice };
+    this._changed.emit();
+    if (this._state) {
+      void this._state.save(
+        COLUMNS_STATE,
+        this._columns as unknown as ReadonlyPartialJSONObject
+      );
+    }
+  }
+
+  /** Saved column choices live in JupyterLab's state database. */
+  async attachState(state: IStateDB): Promise<void> {
+    this._state = state;
+    const saved = (await state.fetch(COLUMNS_STATE)) as unknown;
+    if (saved && typeof saved === 'object') {
+      this._columns = saved as Record<string, IColumnChoice>;
+      this._changed.emit();
+    }
+  }
+
+  /** How many loaded runs carry each name (a repeated name is shown with its id). */
+  nameCounts(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const page of this._pages.values()) {
+      for (const run of page) {
+        counts.set(run.name, (counts.get(run.name) ?? 0) + 1);
+      }
+    }
+    return counts;
+  }
+
   setQuery(
     query: Partial<{ filter: string; sort: ISort; experiment: string }>
   ): void {
@@ -104,6 +167,7 @@ export class MLMModel {
     this._sort = query.sort ?? this._sort;
     this._experiment = query.experiment ?? this._experiment;
     this._pages.clear();
+    this._keys = null;
     this._generation += 1;
     void this.ensureRows(0, PAGE_SIZE);
   }
@@ -175,6 +239,9 @@ export class MLMModel {
       this._pages.set(page, body.runs);
       this._total = body.total;
       this._experiments = body.experiments;
+      if (body.keys) {
+        this._keys = body.keys;
+      }
       this._runsError = null;
     } catch (error) {
       if (generation === this._generation) {
@@ -293,6 +360,9 @@ export class MLMModel {
   private _experiment = '';
   private _experiments: string[] = [];
   private _runsError: string | null = null;
+  private _keys: IColumnChoice | null = null;
+  private _columns: Record<string, IColumnChoice> = {};
+  private _state: IStateDB | null = null;
   private _generation = 0;
   private _timer: number | null = null;
   private _changed = new Signal<this, void>(this);

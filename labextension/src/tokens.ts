@@ -53,6 +53,9 @@ export interface IRun {
   metrics: Record<string, IMetricValue>;
   tags: Record<string, string>;
   artifacts: IArtifact[];
+  /** On a single run (GET runs/{id}): how many snapshots it has, and its parent's name. */
+  snapshots?: number;
+  parent?: { id: string; name: string } | null;
 }
 
 export interface IRunList {
@@ -61,6 +64,8 @@ export interface IRunList {
   offset: number;
   limit: number;
   experiments: string[];
+  /** On the first page: param and metric names of the whole result, most common first. */
+  keys?: { params: string[]; metrics: string[] };
 }
 
 export interface IMetricSeries {

@@ -151,3 +151,27 @@ async def test_artifact_path_escapes_are_refused(
 async def test_double_encoded_escape_is_just_a_missing_artifact(jp_fetch: Any, server_store: Store) -> None:
     message = await expect_error(jp_fetch, 404, "mlm", "api", "runs", "a", "artifacts", quote("%2e%2e/x"))
     assert "no artifact" in message
+
+
+async def test_the_first_page_names_the_keys_of_the_whole_result(jp_fetch: Any, server_store: Store) -> None:
+    exp = server_store.get_or_create_experiment("wide")
+    for i in range(5):
+        run = server_store.create_run(exp.id, f"w{i}")
+        server_store.log_params(run.id, {"rare": 1} if i == 0 else {"common": i, "other": i})
+    first = await get_json(jp_fetch, "mlm", "api", "runs", experiment="wide", limit="1")
+    # The page holds one run (w4: common, other); the columns come from all five.
+    assert first["keys"] == {"params": ["common", "other", "rare"], "metrics": []}
+    assert "keys" not in await get_json(jp_fetch, "mlm", "api", "runs", experiment="wide", limit="1", offset="1")
+    filtered = await get_json(jp_fetch, "mlm", "api", "runs", filter="params.rare = 1")
+    assert filtered["keys"]["params"] == ["rare"]
+    everything = await get_json(jp_fetch, "mlm", "api", "runs")
+    assert everything["keys"]["params"][0] in ("common", "lr") and "auc" in everything["keys"]["metrics"]
+
+
+async def test_a_run_says_how_many_snapshots_it_has_and_who_its_parent_is(jp_fetch: Any, server_store: Store) -> None:
+    exp = server_store.get_or_create_experiment("nested")
+    parent = server_store.create_run(exp.id, "sweep")
+    child = server_store.create_run(exp.id, "trial", parent_id=parent.id)
+    body = await get_json(jp_fetch, "mlm", "api", "runs", child.id)
+    assert body["snapshots"] == 0 and body["parent"] == {"id": parent.id, "name": "sweep"}
+    assert "parent" not in await get_json(jp_fetch, "mlm", "api", "runs", parent.id)

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from jupyter_mlm.errors import StoreError, UsageError
-from jupyter_mlm.store import open_store
+from jupyter_mlm.store import Store, open_store
 from jupyter_mlm.store.schema import MIGRATIONS_DIR, head_revision, known_revisions
 
 
@@ -194,3 +194,19 @@ def test_latest_batch_is_the_newest_by_time(store) -> None:  # type: ignore[no-u
     store.add_batch("other", 1, 99_000, 10, "b" * 64, None, None, "api")
     latest = store.latest_batch("m")
     assert latest is not None and latest.ts_ms == 9_000
+
+
+def test_run_keys_count_the_whole_result(store: Store) -> None:
+    exp = store.get_or_create_experiment("keys")
+    other = store.get_or_create_experiment("elsewhere")
+    for i in range(4):
+        run = store.create_run(exp.id, f"r{i}")
+        store.log_params(run.id, {"depth": i, **({"rare": "x"} if i == 3 else {})})
+        store.log_metric_batch(run.id, {"auc": ([0], [0.5 + i / 10], [0])})
+    outside = store.create_run(other.id, "o")
+    store.log_params(outside.id, {"outside": 1})
+    keys = store.run_keys(["keys"])
+    assert keys == {"params": [("depth", 4), ("rare", 1)], "metrics": [("auc", 4)]}
+    assert store.run_keys(["keys"], "metrics.auc > 0.75") == {"params": [("depth", 1), ("rare", 1)],
+                                                             "metrics": [("auc", 1)]}  # fmt: skip
+    assert ("outside", 1) in store.run_keys()["params"]

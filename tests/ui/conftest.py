@@ -161,3 +161,64 @@ def compare_themes(page: Any, element: Any, name: str) -> tuple[str, str]:
     page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'", timeout=30_000)
     return light, dark
+
+
+# WCAG 2 contrast of an element's text against what is painted behind it: the element's and its
+# ancestors' backgrounds composited from the first opaque one up (colours read through a canvas,
+# which understands every CSS colour syntax, color-mix() results included).
+_CONTRAST_JS = """
+(elements) => {
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = 1;
+  const ctx = canvas.getContext('2d', {willReadFrequently: true});
+  const rgba = css => {
+    ctx.clearRect(0, 0, 1, 1);
+    ctx.fillStyle = '#000';
+    ctx.fillStyle = css;
+    ctx.fillRect(0, 0, 1, 1);
+    const d = ctx.getImageData(0, 0, 1, 1).data;
+    return [d[0], d[1], d[2], d[3] / 255];
+  };
+  const over = (top, bottom) => [0, 1, 2].map(i => top[i] * top[3] + bottom[i] * (1 - top[3])).concat([1]);
+  const luminance = c => {
+    const [r, g, b] = c.slice(0, 3).map(v => {
+      v /= 255;
+      return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  return elements.map(el => {
+    const layers = [];
+    for (let node = el; node; node = node.parentElement) {
+      const bg = rgba(getComputedStyle(node).backgroundColor);
+      if (bg[3] > 0) layers.push(bg);
+      if (bg[3] >= 1) break;
+    }
+    let background = [255, 255, 255, 1];
+    if (!layers.length || layers[layers.length - 1][3] < 1) {
+      background = rgba(getComputedStyle(document.body).getPropertyValue('--jp-layout-color0') || 'white');
+    }
+    for (const layer of layers.reverse()) background = over(layer, background);
+    const text = over(rgba(getComputedStyle(el).color), background);
+    const [hi, lo] = [luminance(text), luminance(background)].sort((a, b) => b - a);
+    return {text: el.innerText.trim().slice(0, 40), ratio: (hi + 0.05) / (lo + 0.05),
+            fg: text.map(Math.round).slice(0, 3), bg: background.map(Math.round).slice(0, 3)};
+  });
+}
+"""
+
+
+def contrasts(page: Any, selector: str) -> list[dict[str, Any]]:
+    """The text/background contrast of every visible element matching ``selector``."""
+    elements = [e for e in page.locator(selector).all() if e.is_visible() and e.inner_text().strip()]
+    if not elements:
+        return []
+    handles = [e.element_handle() for e in elements]
+    return list(page.evaluate(_CONTRAST_JS, handles))
+
+
+def set_theme(page: Any, theme: str) -> None:
+    light = "true" if theme == "JupyterLab Light" else "false"
+    page.evaluate(f"() => window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{theme}'}})")
+    page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}'", timeout=30_000)
+    page.wait_for_timeout(500)  # the theme's CSS variables apply after the class flips

@@ -350,7 +350,7 @@ def test_ten_thousand_runs_scroll_virtualised(page: Any, lab_server: LabServer, 
         )  # fmt: skip
     panel = open_sidebar(page, lab_server)
     panel.locator(".jp-mlm-experiment").select_option("bulk")
-    page.wait_for_function("() => document.querySelector('.jp-mlm-count').innerText === '10000 runs'", timeout=30_000)
+    page.wait_for_function("() => document.querySelector('.jp-mlm-count').innerText === '10,000 runs'", timeout=30_000)
     rendered = panel.locator(".jp-mlm-row").count()
     assert 0 < rendered < 100  # only what is in view (plus overscan) exists in the DOM
     started = time.monotonic()

@@ -8,7 +8,7 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ...errors import UsageError
+from ...errors import NotFound, UsageError
 from ...store import check_artifact_path
 from ...store.metrics import downsample
 from ...store.runs import MAX_PAGE
@@ -46,13 +46,17 @@ class RunListHandler(RunsMixin):
         limit = self.int_argument("limit", 100, 1, MAX_PAGE)
         offset = self.int_argument("offset", 0, 0, 2**31)
         runs, total = await self.call(self.store.search_runs, experiments, filter_text, order_by, limit, offset)
-        self.write_json({
+        body = {
             "runs": [run_data(r) for r in runs],
             "total": total,
             "offset": offset,
             "limit": limit,
             "experiments": [e.name for e in await self.call(self.store.list_experiments)],
-        })  # fmt: skip
+        }
+        if offset == 0:  # once per query: the table's columns come from the whole result
+            keys = await self.call(self.store.run_keys, experiments, filter_text)
+            body["keys"] = {kind: [name for name, _ in found] for kind, found in keys.items()}
+        self.write_json(body)
 
 
 class RunHandler(RunsMixin):
@@ -61,7 +65,16 @@ class RunHandler(RunsMixin):
     async def get(self, ref: str) -> None:
         def load() -> dict[str, Any]:
             record = self.store.resolve_run(ref)
-            return run_data(self.store.get_run(record.id), self.store.metric_counts(record.id))
+            body = run_data(self.store.get_run(record.id), self.store.metric_counts(record.id))
+            # The run page asks for a snapshot only where one exists, and links a nested run's parent.
+            body["snapshots"] = len(self.store.list_snapshots(record.id))
+            if record.parent_id:
+                try:
+                    parent = self.store.get_run(record.parent_id).info
+                    body["parent"] = {"id": parent.id, "name": parent.name}
+                except NotFound:
+                    body["parent"] = None
+            return body
 
         self.write_json(await self.call(load))
 
@@ -76,8 +89,6 @@ class MetricSeriesHandler(RunsMixin):
             record = self.store.resolve_run(ref)
             series = self.store.get_metric_series(record.id, key)
             if not len(series) and key not in self.store.metric_keys(record.id):
-                from ...errors import NotFound
-
                 raise NotFound(f"run {record.name!r} has no metric {key!r}")
             shown = downsample(series, max_points)
             return {

@@ -23,6 +23,9 @@ export function ModelPage(props: {
   const policy = detail?.policy ?? me?.policy ?? null;
   const history = detail?.production_history ?? [];
   const shown = model.shown;
+  // The header speaks of the version that serves (production, else the latest), not of v1.
+  const current =
+    detail?.versions.find(v => v.version === detail.current) ?? null;
   const withComment = (action: (text: string) => Promise<void>): void => {
     void action(comment).then(() => {
       if (!model.error) {
@@ -35,8 +38,11 @@ export function ModelPage(props: {
     <div className="jp-mlm-model-page" data-model={model.name}>
       <div className="jp-mlm-model-header">
         <h2>{model.name}</h2>
-        {detail?.description && (
-          <span className="jp-mlm-muted">{detail.description}</span>
+        {current && (
+          <span className="jp-mlm-muted jp-mlm-current-version">
+            v{current.version} ({current.stage})
+            {current.description ? `: ${current.description}` : ''}
+          </span>
         )}
         {detail && (
           <span className="jp-mlm-muted jp-mlm-actor">

@@ -5,7 +5,8 @@ import {
   formatBytes,
   formatDuration,
   formatNumber,
-  formatTime
+  formatTime,
+  plural
 } from '../format';
 import { messageOf, MLMModel } from '../model';
 import {
@@ -28,7 +29,16 @@ export interface IRunDetailProps {
   runId: string;
   rendermime: IRenderMimeRegistry | null;
   onRestore: (run: IRun, notebook: INotebookContent) => Promise<string>;
+  onOpenRun?: (id: string, name: string) => void;
 }
+
+// Longer lists of params or tags start collapsed, with a search box.
+const COLLAPSED_ENTRIES = 12;
+// Values longer than this show their first lines until clicked.
+const CLAMPED_CHARS = 160;
+
+const NO_SNAPSHOT =
+  'This run has no snapshot: it was logged with capture off, or outside a notebook (a script, a job).';
 
 type Tab = 'overview' | 'notebook' | 'environment' | 'data' | 'sources';
 
@@ -36,27 +46,79 @@ function KeyValues(props: {
   title: string;
   values: Record<string, string>;
 }): JSX.Element | null {
+  const [search, setSearch] = useState('');
+  const [expanded, setExpanded] = useState(false);
+  const [opened, setOpened] = useState<Set<string>>(new Set());
   const entries = Object.entries(props.values);
+  const wanted = search.trim().toLowerCase();
+  const matching = wanted
+    ? entries.filter(
+        ([key, value]) =>
+          key.toLowerCase().includes(wanted) ||
+          value.toLowerCase().includes(wanted)
+      )
+    : entries;
+  const long = entries.length > COLLAPSED_ENTRIES;
+  const shown =
+    expanded || wanted ? matching : matching.slice(0, COLLAPSED_ENTRIES);
   return (
-    <section className="jp-mlm-section">
+    <section
+      className="jp-mlm-section jp-mlm-keyvalues"
+      data-title={props.title.toLowerCase()}
+    >
       <h3>
         {props.title} <span className="jp-mlm-muted">({entries.length})</span>
       </h3>
+      {long && (
+        <input
+          className="jp-mlm-kv-search jp-mod-styled"
+          placeholder={`Search ${entries.length} ${props.title.toLowerCase()}`}
+          aria-label={`Search ${props.title.toLowerCase()}`}
+          value={search}
+          onChange={event => setSearch(event.target.value)}
+        />
+      )}
       {entries.length === 0 ? (
         <div className="jp-mlm-muted">none</div>
       ) : (
         <table className="jp-mlm-kv">
           <tbody>
-            {entries.map(([key, value]) => (
-              <tr key={key}>
-                <th>{key}</th>
-                <td>
-                  <code>{value}</code>
-                </td>
-              </tr>
-            ))}
+            {shown.map(([key, value]) => {
+              const clamped =
+                value.length > CLAMPED_CHARS && !opened.has(key) && !wanted;
+              return (
+                <tr key={key}>
+                  <th>{key}</th>
+                  <td>
+                    <code
+                      className={clamped ? 'jp-mlm-clamped' : undefined}
+                      title={clamped ? 'Click to show all of it' : undefined}
+                      onClick={() =>
+                        value.length > CLAMPED_CHARS &&
+                        setOpened(new Set(opened).add(key))
+                      }
+                    >
+                      {value}
+                    </code>
+                  </td>
+                </tr>
+              );
+            })}
           </tbody>
         </table>
+      )}
+      {long && !wanted && (
+        <button
+          className="jp-mlm-link jp-mlm-kv-more"
+          onClick={() => setExpanded(!expanded)}
+        >
+          {expanded
+            ? 'Show fewer'
+            : `Show all ${entries.length} (${entries.length - COLLAPSED_ENTRIES} more)`}
+        </button>
+      )}
+      {wanted && matching.length === 0 && (
+        <div className="jp-mlm-muted">no match</div>
       )}
     </section>
   );
@@ -67,7 +129,7 @@ function KeyValues(props: {
  * Re-reads itself every few seconds while the run is still running.
  */
 export function RunDetail(props: IRunDetailProps): JSX.Element {
-  const { model, runId, rendermime, onRestore } = props;
+  const { model, runId, rendermime, onRestore, onOpenRun } = props;
   const [run, setRun] = useState<IRun | null>(null);
   const [series, setSeries] = useState<IMetricSeries[]>([]);
   const [error, setError] = useState<string | null>(null);
@@ -78,27 +140,35 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
   const [check, setCheck] = useState<IDataCheck | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
 
+  // Older servers do not count snapshots: ask for one then.
+  const hasSnapshot = run === null ? null : (run.snapshots ?? 1) > 0;
+  const hasNotebook =
+    hasSnapshot === true && snapshot !== null && snapshot.notebook !== null;
+
   useEffect(() => {
+    if (hasSnapshot !== true) {
+      return;
+    }
     model
       .getSnapshot(runId)
       .then(setSnapshot)
       .catch(err => setSnapshotError(messageOf(err)));
-  }, [runId, run?.status]);
+  }, [runId, run?.status, hasSnapshot]);
 
   useEffect(() => {
-    if (tab === 'notebook' && notebook === null) {
+    if (tab === 'notebook' && notebook === null && hasNotebook) {
       model
         .getSnapshotNotebook(runId)
         .then(setNotebook)
         .catch(err => setSnapshotError(messageOf(err)));
     }
-    if (tab === 'data' && check === null) {
+    if (tab === 'data' && check === null && hasSnapshot === true) {
       model
         .checkData(runId)
         .then(setCheck)
         .catch(err => setSnapshotError(messageOf(err)));
     }
-  }, [tab, runId]);
+  }, [tab, runId, hasNotebook, hasSnapshot]);
 
   const restore = async (): Promise<void> => {
     if (!run) {
@@ -183,8 +253,23 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
         <div className="jp-mlm-muted">
           run <code>{run.id.slice(0, 8)}</code> · experiment {run.experiment} ·
           started {formatTime(run.start_ms)} ·{' '}
-          {formatDuration(run.start_ms, run.end_ms)} · {run.user}@{run.host}
+          {formatDuration(run.start_ms, run.end_ms)}
+          {run.user || run.host
+            ? ` · ${run.user}${run.host ? `@${run.host}` : ''}`
+            : ''}
           {run.notebook_path ? ` · ${run.notebook_path}` : ''}
+          {run.parent && (
+            <>
+              {' · nested in '}
+              <button
+                className="jp-mlm-link jp-mlm-parent-link"
+                title={`Open the parent run ${run.parent.name}`}
+                onClick={() => onOpenRun?.(run.parent!.id, run.parent!.name)}
+              >
+                {run.parent.name}
+              </button>
+            </>
+          )}
         </div>
       </header>
       {error !== null && (
@@ -227,8 +312,14 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
         <button
           className="jp-mlm-button jp-mod-styled jp-mlm-restore"
           onClick={() => void restore()}
-          disabled={snapshot?.notebook === null || snapshot === null}
-          title="Write this run's notebook next to the others and open it"
+          disabled={!hasNotebook}
+          title={
+            hasSnapshot === false
+              ? NO_SNAPSHOT
+              : hasNotebook
+                ? "Write this run's notebook next to the others and open it"
+                : 'The snapshot holds no notebook to restore'
+          }
         >
           Restore notebook
         </button>
@@ -238,13 +329,27 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
           {snapshotError}
         </div>
       )}
+      {tab !== 'overview' && hasSnapshot === false && (
+        <div className="jp-mlm-muted jp-mlm-no-snapshot">{NO_SNAPSHOT}</div>
+      )}
       {tab === 'notebook' &&
+        hasSnapshot === true &&
+        snapshot !== null &&
+        !hasNotebook && (
+          <div className="jp-mlm-muted jp-mlm-no-snapshot">
+            This run&apos;s snapshot holds no notebook (it ran outside one); its
+            environment, data and sources are in the other tabs.
+          </div>
+        )}
+      {tab === 'notebook' &&
+        (hasNotebook || (hasSnapshot === true && snapshot === null)) &&
         (notebook && rendermime ? (
           <NotebookView notebook={notebook} rendermime={rendermime} />
         ) : (
           <div className="jp-mlm-muted">Loading notebook…</div>
         ))}
       {tab === 'environment' &&
+        hasSnapshot === true &&
         (snapshot ? (
           <EnvironmentView environment={snapshot.environment} />
         ) : (
@@ -311,7 +416,7 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
                 .map(s => (
                   <LineChart
                     key={s.key}
-                    title={`${s.key} (${s.total} points)`}
+                    title={`${s.key} (${plural(s.total, 'point')})`}
                     series={[
                       {
                         label: run.name,

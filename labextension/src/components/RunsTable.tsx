@@ -1,7 +1,13 @@
 import React, { useEffect, useRef, useState } from 'react';
 
-import { formatDuration, formatNumber, formatTime } from '../format';
-import { ISort, MLMModel } from '../model';
+import {
+  formatDuration,
+  formatNumber,
+  formatShortTime,
+  formatTime,
+  plural
+} from '../format';
+import { IColumnChoice, ISort, MLMModel } from '../model';
 import { IRun, toNumber } from '../tokens';
 import { StatusBadge } from './StatusBadge';
 
@@ -41,9 +47,13 @@ const BASE_COLUMNS: IColumn[] = [
   {
     id: 'start',
     title: 'Start',
-    width: 140,
+    width: 120,
     sortField: 'start',
-    render: run => formatTime(run.start_ms)
+    render: run => (
+      <span title={formatTime(run.start_ms)}>
+        {formatShortTime(run.start_ms)}
+      </span>
+    )
   },
   {
     id: 'duration',
@@ -85,10 +95,8 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
   const [scrollTop, setScrollTop] = useState(0);
   const [height, setHeight] = useState(400);
   const [filterText, setFilterText] = useState(model.filter);
-  const [columns, setColumns] = useState<{
-    params: string[];
-    metrics: string[];
-  } | null>(null);
+  // The sidebar and the expanded table share one query: either one's filter shows in both.
+  useEffect(() => setFilterText(model.filter), [model.filter]);
   const [chooserOpen, setChooserOpen] = useState(false);
   const body = useRef<HTMLDivElement>(null);
 
@@ -112,10 +120,21 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
   }, [first, last, model.total, model.filter, model.sort, model.experiment]);
 
   const known = model.knownKeys();
-  // Until the user picks, show the first few params and metrics found.
-  const chosen = columns ?? {
-    params: known.params.slice(0, 3),
-    metrics: known.metrics.slice(0, 3)
+  const chosen = model.columns();
+  const names = model.nameCounts();
+  const nameColumn: IColumn = {
+    ...BASE_COLUMNS[0],
+    render: run =>
+      (names.get(run.name) ?? 0) > 1 ? (
+        <>
+          {run.name}{' '}
+          <span className="jp-mlm-muted jp-mlm-run-id">
+            {run.id.slice(0, 8)}
+          </span>
+        </>
+      ) : (
+        run.name
+      )
   };
   const selectColumn: IColumn = {
     id: 'select',
@@ -135,7 +154,8 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
   };
   const allColumns = [
     selectColumn,
-    ...BASE_COLUMNS,
+    nameColumn,
+    ...BASE_COLUMNS.slice(1),
     ...keyColumns('params', chosen.params),
     ...keyColumns('metrics', chosen.metrics)
   ];
@@ -150,12 +170,15 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
   };
 
   const toggleKey = (kind: 'params' | 'metrics', key: string): void => {
-    const current = { ...chosen };
+    const current: IColumnChoice = { ...chosen };
     current[kind] = current[kind].includes(key)
       ? current[kind].filter(k => k !== key)
       : [...current[kind], key];
-    setColumns(current);
+    model.setColumns(current);
   };
+  const sortTitle =
+    allColumns.find(c => c.sortField === model.sort.field)?.title ??
+    model.sort.field.replace(/^(params|metrics|tags)\./, '');
 
   const rows: JSX.Element[] = [];
   for (let index = first; index < last; index++) {
@@ -257,10 +280,31 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
           {model.runsError}
         </div>
       )}
-      <div className="jp-mlm-count">
-        {model.loaded
-          ? `${model.total} ${model.total === 1 ? 'run' : 'runs'}`
-          : 'Loading…'}
+      <div className="jp-mlm-query-summary">
+        <span className="jp-mlm-count">
+          {model.loaded ? plural(model.total, 'run') : 'Loading…'}
+        </span>
+        <span
+          className="jp-mlm-sort-summary"
+          title={`Sorted by ${model.sort.field}; click a column header to change`}
+        >
+          {' · sorted by '}
+          {sortTitle} {model.sort.descending ? '▼' : '▲'}
+        </span>
+        {model.filter.trim() !== '' && (
+          <>
+            {' · '}
+            <span className="jp-mlm-filter-summary" title={model.filter}>
+              filtered
+            </span>{' '}
+            <button
+              className="jp-mlm-link jp-mlm-clear-filter"
+              onClick={() => model.setQuery({ filter: '' })}
+            >
+              clear
+            </button>
+          </>
+        )}
       </div>
       <div
         className="jp-mlm-table"

@@ -16,7 +16,8 @@ export class RunDetailWidget extends ReactWidget {
     private readonly _onRestore: (
       run: IRun,
       notebook: INotebookContent
-    ) => Promise<string>
+    ) => Promise<string>,
+    private readonly _onOpenRun: (id: string, name: string) => void
   ) {
     super();
     this.id = `${RUN_DETAIL_PREFIX}${runId}`;
@@ -33,6 +34,7 @@ export class RunDetailWidget extends ReactWidget {
         runId={this.runId}
         rendermime={this._rendermime}
         onRestore={this._onRestore}
+        onOpenRun={this._onOpenRun}
       />
     );
   }

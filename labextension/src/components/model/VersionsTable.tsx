@@ -1,6 +1,11 @@
 import React, { useState } from 'react';
 
-import { formatBytes, formatNumber, formatTime } from '../../format';
+import {
+  formatBytes,
+  formatNumber,
+  formatShortTime,
+  formatTime
+} from '../../format';
 import { IModelVersion, IStagePolicy } from '../../tokens';
 import { StageBadge } from '../RegistryList';
 
@@ -90,8 +95,12 @@ export function VersionsTable(props: {
                 </td>
               ))}
               <td>{v.flavor}</td>
-              <td title={formatTime(v.created_ms)}>
-                {v.created_by}, {formatBytes(v.size)}
+              <td
+                className="jp-mlm-registered"
+                title={formatTime(v.created_ms)}
+              >
+                {formatShortTime(v.created_ms)} by {v.created_by},{' '}
+                {formatBytes(v.size)}
               </td>
               <td onClick={e => e.stopPropagation()}>
                 <select
