@@ -256,3 +256,34 @@ def test_highlights_and_badges_are_readable_in_light_and_dark(page: Any, lab_ser
             screenshot(page, f"compare-highlights-{name}")
     finally:
         set_theme(page, "JupyterLab Light")
+
+
+def test_the_model_page_speaks_of_the_serving_version_readably(page: Any, lab_server: LabServer, runs: Store) -> None:
+    from sklearn.dummy import DummyClassifier
+
+    from jupyter_mlm.registry import register
+
+    model = DummyClassifier().fit([[0], [1]], [0, 1])
+    register(runs, model, "ui-model", run_id=None, actor="ana", description="the first try")
+    register(runs, model, "ui-model", run_id=None, actor="ana", description="deeper trees")
+    open_sidebar(page, lab_server)
+    page.evaluate("() => window.jupyterapp.commands.execute('jupyter-mlm:open-model', {name: 'ui-model'})")
+    view = page.locator(".jp-mlm-model-page[data-model='ui-model']")
+    header = view.locator(".jp-mlm-current-version")
+    header.wait_for(timeout=30_000)
+    assert header.inner_text().startswith("v2 (") and "deeper trees" in header.inner_text()
+    assert "first try" not in view.locator(".jp-mlm-model-header").inner_text()
+    registered = view.locator(".jp-mlm-versions tr[data-version='2'] .jp-mlm-registered")
+    assert registered.inner_text().endswith("by ana, " + registered.inner_text().split(", ")[-1])
+    assert registered.get_attribute("title").startswith(time.strftime("%Y-"))
+    selectors = ".jp-mlm-model-page .jp-mlm-stage, .jp-mlm-model-page td, .jp-mlm-model-page th, .jp-mlm-model-header"
+    try:
+        for theme, name in (("JupyterLab Light", "light"), ("JupyterLab Dark", "dark")):
+            set_theme(page, theme)
+            measured = contrasts(page, selectors)
+            assert len(measured) > 5
+            poor = [m for m in measured if m["ratio"] < WCAG_AA]
+            assert poor == [], f"{name}: text under 4.5:1 against its background: {poor[:5]}"
+            screenshot(page, f"model-page-{name}")
+    finally:
+        set_theme(page, "JupyterLab Light")
