@@ -800,6 +800,9 @@ def build_parser() -> argparse.ArgumentParser:
     policy.add_argument("-m", "--comment", help="why")
     policy.add_argument("--json", action="store_true", help="print JSON")
     policy.set_defaults(func=cmd_policy)
+    from .cli_runs import add_parsers
+
+    add_parsers(sub)
     return parser
 
 

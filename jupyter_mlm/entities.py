@@ -12,6 +12,7 @@ class Experiment:
     name: str
     created_ms: int
     description: str = ""
+    archived_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class RunRecord:
     kernel_id: str | None
     parent_id: str | None
     notebook_id: str | None = None
+    deleted_ms: int | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True)

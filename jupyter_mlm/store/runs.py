@@ -23,6 +23,7 @@ MAX_PAGE = 10_000
 
 # Liveness bookkeeping (0008) is the store's, not part of what a run is.
 _LIVENESS = ("pid_namespace", "heartbeat_ms")
+MAX_NOTE_CHARS = 100_000
 _RUN_COLUMNS = [c for c in t.runs.c if c.name not in _LIVENESS] + [t.experiments.c.name.label("experiment")]
 # A run judged by its heartbeat (another host or PID namespace) has crashed when its writer has
 # been silent this long: ten missed beats, so a busy or briefly suspended process is not buried.
@@ -69,6 +70,72 @@ class RunsMixin(StoreBase):
             if tag_rows:
                 conn.execute(insert(t.tags), [{"run_id": run_id, **row} for row in tag_rows])
             return _record(self._run_row(conn, run_id))
+
+    # -- housekeeping --------------------------------------------------------------------------
+    def delete_run(self, run_id: str) -> RunRecord:
+        """Hide a run from lists and searches; ``restore_run`` brings it back until
+        ``purge_runs`` removes it for good (its blobs then go with the next ``gc``)."""
+        with self._write() as conn:
+            row = self._run_row(conn, run_id)
+            if row.status == "running":
+                raise Conflict(f"run {row.name!r} ({run_id[:8]}) is still running: end it before deleting it")
+            if row.deleted_ms is None:
+                conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(deleted_ms=now_ms()))
+            return _record(self._run_row(conn, run_id))
+
+    def restore_run(self, run_id: str) -> RunRecord:
+        """Undo ``delete_run``."""
+        with self._write() as conn:
+            self._run_row(conn, run_id)
+            conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(deleted_ms=None))
+            return _record(self._run_row(conn, run_id))
+
+    def rename_run(self, run_id: str, name: str) -> RunRecord:
+        name = check_name(name)
+        with self._write() as conn:
+            self._run_row(conn, run_id)
+            conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(name=name))
+            return _record(self._run_row(conn, run_id))
+
+    def set_note(self, run_id: str, text: str) -> RunRecord:
+        """The run's note (markdown); an empty text clears it."""
+        if not isinstance(text, str):
+            raise UsageError("a note is a text (markdown)")
+        if len(text) > MAX_NOTE_CHARS:
+            raise UsageError(f"a note holds at most {MAX_NOTE_CHARS:,} characters, not {len(text):,}")
+        with self._write() as conn:
+            self._run_row(conn, run_id)
+            conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(note=text or None))
+            return _record(self._run_row(conn, run_id))
+
+    def delete_tags(self, run_id: str, keys: Iterable[str]) -> None:
+        keys = [check_key(k) for k in keys]
+        with self._write() as conn:
+            self._run_row(conn, run_id)
+            conn.execute(t.tags.delete().where(t.tags.c.run_id == run_id, t.tags.c.key.in_(keys)))
+
+    def purge_runs(self, deleted_before_ms: int, apply: bool = True) -> list[RunRecord]:
+        """Remove for good the runs deleted before ``deleted_before_ms``, with their params,
+        metrics, tags, artifacts and snapshots (unreferenced blobs then go with ``gc``). A run a
+        registered model version came from is kept: the version's lineage needs it."""
+        with self._write() as conn:
+            rows = conn.execute(
+                select(*_RUN_COLUMNS)
+                .join(t.experiments, t.runs.c.experiment_id == t.experiments.c.id)
+                .where(t.runs.c.deleted_ms.is_not(None), t.runs.c.deleted_ms < deleted_before_ms)
+                .where(~exists().where(t.model_versions.c.run_id == t.runs.c.id))
+                .order_by(t.runs.c.deleted_ms)
+            ).all()
+            records = [_record(row) for row in rows]
+            if apply and records:
+                ids = [r.id for r in records]
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start : start + 500]
+                    conn.execute(update(t.runs).where(t.runs.c.parent_id.in_(chunk)).values(parent_id=None))
+                    for table in (t.params, t.tags, t.metric_chunks, t.metric_latest, t.artifacts, t.snapshots):
+                        conn.execute(table.delete().where(table.c.run_id.in_(chunk)))
+                    conn.execute(t.runs.delete().where(t.runs.c.id.in_(chunk)))
+            return records
 
     def end_run(self, run_id: str, status: str = "finished") -> RunRecord:
         """Finish a running run. Ending an already-ended run is refused."""
@@ -176,8 +243,12 @@ class RunsMixin(StoreBase):
                     raise UsageError(f"run id prefix {ref!r} matches several runs; give more characters")
                 row = rows[0] if rows else None
             if row is None:
+                # By name, a deleted run is found only when no live run has that name.
+                deleted_last = t.runs.c.deleted_ms.is_not(None)
                 row = conn.execute(
-                    base.where(t.runs.c.name == ref).order_by(t.runs.c.start_ms.desc(), t.runs.c.id.desc()).limit(1)
+                    base.where(t.runs.c.name == ref)
+                    .order_by(deleted_last, t.runs.c.start_ms.desc(), t.runs.c.id.desc())
+                    .limit(1)
                 ).first()
         if row is None:
             raise NotFound(f"no run with id, id prefix or name {ref!r}")
@@ -292,8 +363,10 @@ class RunsMixin(StoreBase):
         order_by: str | Iterable[str] | None = None,
         limit: int | None = None,
         offset: int = 0,
+        deleted: bool = False,
     ) -> tuple[list[RunData], int]:
-        """Runs matching a filter (see ``store.filter``), sorted and paged.
+        """Runs matching a filter (see ``store.filter``), sorted and paged; with ``deleted``,
+        the deleted ones instead of the others.
 
         Args:
             experiments: experiment names to search in; all experiments when None.
@@ -311,6 +384,7 @@ class RunsMixin(StoreBase):
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise UsageError("offset must be a non-negative integer")
         where: list[ColumnElement[bool]] = [_condition_sql(c) for c in conditions]
+        where.append(t.runs.c.deleted_ms.is_not(None) if deleted else t.runs.c.deleted_ms.is_(None))
         if experiments is not None:
             names = [experiments] if isinstance(experiments, str) else list(experiments)
             where.append(t.experiments.c.name.in_(names))
@@ -330,12 +404,13 @@ class RunsMixin(StoreBase):
             return self._with_data(conn, records), total
 
     def run_keys(
-        self, experiments: Iterable[str] | None = None, filter: str | None = None
+        self, experiments: Iterable[str] | None = None, filter: str | None = None, deleted: bool = False
     ) -> dict[str, list[tuple[str, int]]]:
         """The param and metric names of every run matching ``experiments`` and ``filter``, each
         with how many runs have it, most common first: the columns a runs table offers, decided
         on the whole result rather than on the rows loaded so far."""
         where: list[ColumnElement[bool]] = [_condition_sql(c) for c in parse_filter(filter)]
+        where.append(t.runs.c.deleted_ms.is_not(None) if deleted else t.runs.c.deleted_ms.is_(None))
         if experiments is not None:
             names = [experiments] if isinstance(experiments, str) else list(experiments)
             where.append(t.experiments.c.name.in_(names))

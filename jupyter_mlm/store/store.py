@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
 from ..entities import Experiment, StoreStatus
-from ..errors import NotFound, StoreError, UsageError
+from ..errors import Conflict, NotFound, StoreError, UsageError
 from . import tables as t
 from .base import new_id, now_ms
 from .location import resolve_location
@@ -85,10 +85,44 @@ class Store(RegistryMixin, LoopMixin, SnapshotsMixin):
             raise NotFound(f"no experiment with id {experiment_id!r}")
         return Experiment(**row._mapping)
 
-    def list_experiments(self) -> list[Experiment]:
+    def list_experiments(self, archived: bool = False) -> list[Experiment]:
+        """Experiments by name; archived ones only with ``archived``."""
+        query = select(t.experiments).order_by(t.experiments.c.name)
+        if not archived:
+            query = query.where(t.experiments.c.archived_ms.is_(None))
         with self._read() as conn:
-            rows = conn.execute(select(t.experiments).order_by(t.experiments.c.name)).all()
+            rows = conn.execute(query).all()
         return [Experiment(**row._mapping) for row in rows]
+
+    def rename_experiment(self, name: str, new_name: str) -> Experiment:
+        if not isinstance(new_name, str) or not new_name.strip() or len(new_name) > 250:
+            raise UsageError("experiment name must be a non-empty string of at most 250 characters")
+        found = self._experiment_named(name)
+        if self.find_experiment(new_name) is not None:
+            raise Conflict(f"there is already an experiment called {new_name!r}")
+        try:
+            with self._write() as conn:
+                conn.execute(update(t.experiments).where(t.experiments.c.id == found.id).values(name=new_name))
+        except SQLIntegrityError:
+            raise Conflict(f"there is already an experiment called {new_name!r}") from None
+        return self.get_experiment(found.id)
+
+    def archive_experiment(self, name: str, archived: bool = True) -> Experiment:
+        """Hide an experiment from lists (its runs stay, searchable by its name); ``archived=False`` undoes it."""
+        found = self._experiment_named(name)
+        with self._write() as conn:
+            conn.execute(
+                update(t.experiments)
+                .where(t.experiments.c.id == found.id)
+                .values(archived_ms=now_ms() if archived else None)
+            )
+        return self.get_experiment(found.id)
+
+    def _experiment_named(self, name: str) -> Experiment:
+        found = self.find_experiment(name) if isinstance(name, str) else None
+        if found is None:
+            raise NotFound(f"no experiment called {name!r}")
+        return found
 
     # -- status --------------------------------------------------------------------------
     def status(self) -> StoreStatus:

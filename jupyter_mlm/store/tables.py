@@ -35,6 +35,7 @@ experiments = Table(
     Column("name", String(250), nullable=False, unique=True),
     Column("description", Text, nullable=False, default=""),
     Column("created_ms", BigInteger, nullable=False),
+    Column("archived_ms", BigInteger),  # since 0010: hidden from lists, its runs kept
 )
 
 runs = Table(
@@ -57,6 +58,9 @@ runs = Table(
     # writing process last said it is alive.
     Column("pid_namespace", String(64)),
     Column("heartbeat_ms", BigInteger),
+    # Since 0010: deleted softly (hidden, restorable until purged), and a markdown note.
+    Column("deleted_ms", BigInteger),
+    Column("note", Text),
     Index("ix_runs_experiment_start", "experiment_id", "start_ms"),
     Index("ix_runs_name", "name"),
     Index("ix_runs_status", "status"),

@@ -89,6 +89,18 @@ class Run:
         return self._data().tags
 
     @property
+    def note(self) -> str:
+        """The run's note (markdown), ``""`` when none."""
+        self._record = self._session.store.get_run_record(self.id)
+        return self._record.note or ""
+
+    @property
+    def deleted(self) -> bool:
+        """Deleted with ``mlm.delete_run`` (hidden from searches, restorable until purged)."""
+        self._record = self._session.store.get_run_record(self.id)
+        return self._record.deleted_ms is not None
+
+    @property
     def artifacts(self) -> list[str]:
         return [artifact.path for artifact in self._data().artifacts]
 

@@ -175,3 +175,65 @@ async def test_a_run_says_how_many_snapshots_it_has_and_who_its_parent_is(jp_fet
     body = await get_json(jp_fetch, "mlm", "api", "runs", child.id)
     assert body["snapshots"] == 0 and body["parent"] == {"id": parent.id, "name": "sweep"}
     assert "parent" not in await get_json(jp_fetch, "mlm", "api", "runs", parent.id)
+
+
+async def _send(jp_fetch: Any, method: str, *parts: str, body: Any = None) -> Any:
+    response = await jp_fetch(*parts, method=method, body=None if body is None else json.dumps(body),
+                              allow_nonstandard_methods=True)  # fmt: skip
+    return json.loads(response.body)
+
+
+async def test_runs_are_renamed_annotated_tagged_deleted_and_restored(jp_fetch: Any, server_store: Store) -> None:
+    run = server_store.resolve_run("a")
+    edited = await _send(jp_fetch, "PATCH", "mlm", "api", "runs", run.id,
+                         body={"name": "a-final", "note": "# Why\nbetter", "tags": {"owner": "ana"}})  # fmt: skip
+    assert edited["name"] == "a-final" and edited["note"] == "# Why\nbetter" and edited["tags"] == {"owner": "ana"}
+    edited = await _send(jp_fetch, "PATCH", "mlm", "api", "runs", run.id, body={"delete_tags": ["owner"]})
+    assert edited["tags"] == {}
+    deleted = await _send(jp_fetch, "DELETE", "mlm", "api", "runs", run.id)
+    assert deleted["deleted_ms"] is not None
+    listed = await get_json(jp_fetch, "mlm", "api", "runs")
+    assert "a-final" not in [r["name"] for r in listed["runs"]]
+    gone = await get_json(jp_fetch, "mlm", "api", "runs", deleted="true")
+    assert [r["name"] for r in gone["runs"]] == ["a-final"]
+    restored = await _send(jp_fetch, "POST", "mlm", "api", "runs", run.id, "restore", body={})
+    assert restored["deleted_ms"] is None
+    assert "a-final" in [r["name"] for r in (await get_json(jp_fetch, "mlm", "api", "runs"))["runs"]]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "a run edit takes"),
+        ({"colour": "red"}, "a run edit takes"),
+        ({"name": ""}, "name"),
+        ({"tags": ["x"]}, "tags is an object"),
+        ({"note": "x" * 100_001}, "at most 100,000"),
+    ],
+)
+async def test_bad_run_edits_are_400(jp_fetch: Any, server_store: Store, body: Any, message: str) -> None:
+    with pytest.raises(HTTPClientError) as caught:
+        await _send(jp_fetch, "PATCH", "mlm", "api", "runs", "a", body=body)
+    assert caught.value.code == 400 and message in json.loads(caught.value.response.body)["message"]
+
+
+async def test_a_running_run_is_not_deleted_over_rest(jp_fetch: Any, server_store: Store) -> None:
+    with pytest.raises(HTTPClientError) as caught:
+        await _send(jp_fetch, "DELETE", "mlm", "api", "runs", "c")  # still running
+    assert caught.value.code == 409 and "still running" in json.loads(caught.value.response.body)["message"]
+
+
+async def test_experiments_are_renamed_and_archived_over_rest(jp_fetch: Any, server_store: Store) -> None:
+    server_store.get_or_create_experiment("other")
+    renamed = await _send(jp_fetch, "PATCH", "mlm", "api", "experiments", "other", body={"name": "renamed"})
+    assert renamed["name"] == "renamed"
+    archived = await _send(jp_fetch, "PATCH", "mlm", "api", "experiments", "renamed", body={"archived": True})
+    assert archived["archived_ms"] is not None
+    listed = await get_json(jp_fetch, "mlm", "api", "experiments")
+    assert [e["name"] for e in listed["experiments"]] == ["churn"]
+    everything = await get_json(jp_fetch, "mlm", "api", "experiments", archived="true")
+    assert [e["name"] for e in everything["experiments"]] == ["churn", "renamed"]
+    assert (await get_json(jp_fetch, "mlm", "api", "runs"))["experiments"] == ["churn"]
+    with pytest.raises(HTTPClientError) as caught:
+        await _send(jp_fetch, "PATCH", "mlm", "api", "experiments", "nope", body={"archived": True})
+    assert caught.value.code == 404

@@ -29,7 +29,15 @@ from .registry import (
     TransitionHandler,
     VersionHandler,
 )
-from .runs import ArtifactHandler, MetricSeriesHandler, RunHandler, RunListHandler
+from .runs import (
+    ArtifactHandler,
+    ExperimentHandler,
+    ExperimentListHandler,
+    MetricSeriesHandler,
+    RunHandler,
+    RunListHandler,
+    RunRestoreHandler,
+)
 from .snapshots import (
     DataCheckHandler,
     LiveNotebookHandler,
@@ -47,6 +55,9 @@ def routes() -> list[tuple[str, Any]]:
         (rf"{API}/status", StatusHandler),
         (rf"{API}/runs", RunListHandler),
         (rf"{API}/runs/(?P<ref>[^/]+)", RunHandler),
+        (rf"{API}/runs/(?P<ref>[^/]+)/restore", RunRestoreHandler),
+        (rf"{API}/experiments", ExperimentListHandler),
+        (rf"{API}/experiments/(?P<name>[^/]+)", ExperimentHandler),
         (rf"{API}/runs/(?P<ref>[^/]+)/snapshot", SnapshotHandler),
         (rf"{API}/runs/(?P<ref>[^/]+)/snapshot/notebook", SnapshotNotebookHandler),
         (rf"{API}/runs/(?P<ref>[^/]+)/snapshot/sources/(?P<index>[^/]+)", SourceFileHandler),

@@ -8,12 +8,15 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from ...entities import Experiment
 from ...errors import NotFound, UsageError
 from ...store import check_artifact_path
 from ...store.metrics import downsample
-from ...store.runs import MAX_PAGE
+from ...store.runs import MAX_NOTE_CHARS, MAX_PAGE
 from .base import MLMHandler
-from .wire import number, run_data
+from .wire import number, run_data, run_record
+
+MAX_EDIT_BYTES = 4 * MAX_NOTE_CHARS + 64 * 1024  # a full note, escaped, and some tags
 
 # Served inline (so the sidebar can show them); anything else downloads as an attachment, so a
 # logged HTML or SVG file can never run script on the Jupyter origin.
@@ -45,7 +48,13 @@ class RunListHandler(RunsMixin):
         order_by = self.get_query_arguments("order_by") or None
         limit = self.int_argument("limit", 100, 1, MAX_PAGE)
         offset = self.int_argument("offset", 0, 0, 2**31)
-        runs, total = await self.call(self.store.search_runs, experiments, filter_text, order_by, limit, offset)
+        deleted = self.get_query_argument("deleted", "false")
+        if deleted not in ("true", "false"):
+            raise web.HTTPError(400, "deleted is true (the deleted runs) or false, not %r", deleted)
+        show_deleted = deleted == "true"
+        runs, total = await self.call(
+            self.store.search_runs, experiments, filter_text, order_by, limit, offset, show_deleted
+        )
         body = {
             "runs": [run_data(r) for r in runs],
             "total": total,
@@ -54,7 +63,7 @@ class RunListHandler(RunsMixin):
             "experiments": [e.name for e in await self.call(self.store.list_experiments)],
         }
         if offset == 0:  # once per query: the table's columns come from the whole result
-            keys = await self.call(self.store.run_keys, experiments, filter_text)
+            keys = await self.call(self.store.run_keys, experiments, filter_text, show_deleted)
             body["keys"] = {kind: [name for name, _ in found] for kind, found in keys.items()}
         self.write_json(body)
 
@@ -77,6 +86,93 @@ class RunHandler(RunsMixin):
             return body
 
         self.write_json(await self.call(load))
+
+    @web.authenticated
+    @authorized
+    async def patch(self, ref: str) -> None:
+        """Rename, set the note, set or remove tags: ``{"name", "note", "tags": {k: v}, "delete_tags": [k]}``."""
+        shape = '{"name": "…", "note": "markdown", "tags": {"key": "value"}, "delete_tags": ["key"]}'
+        body = self.json_object(MAX_EDIT_BYTES, shape)
+        unknown = sorted(set(body) - {"name", "note", "tags", "delete_tags"})
+        if unknown or not body:
+            raise web.HTTPError(400, "a run edit takes name, note, tags and delete_tags: %s", shape)
+        tags, delete_tags = body.get("tags") or {}, body.get("delete_tags") or []
+        if not isinstance(tags, dict) or not isinstance(delete_tags, list):
+            raise web.HTTPError(400, "tags is an object of texts and delete_tags a list of keys: %s", shape)
+
+        def edit() -> dict[str, Any]:
+            record = self.store.resolve_run(ref)
+            if "name" in body:
+                self.store.rename_run(record.id, body["name"])
+            if "note" in body:
+                self.store.set_note(record.id, body["note"] if body["note"] is not None else "")
+            if tags:
+                self.store.set_tags(record.id, tags)
+            if delete_tags:
+                self.store.delete_tags(record.id, delete_tags)
+            return run_data(self.store.get_run(record.id))
+
+        self.write_json(await self.call(edit))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, ref: str) -> None:
+        """Delete softly: hidden from lists, ``POST …/restore`` brings it back until purged."""
+
+        def delete() -> dict[str, Any]:
+            record = self.store.resolve_run(ref)
+            return run_record(self.store.delete_run(record.id))
+
+        self.write_json(await self.call(delete))
+
+
+class RunRestoreHandler(RunsMixin):
+    @web.authenticated
+    @authorized
+    async def post(self, ref: str) -> None:
+        def restore() -> dict[str, Any]:
+            return run_record(self.store.restore_run(self.store.resolve_run(ref).id))
+
+        self.write_json(await self.call(restore))
+
+
+class ExperimentListHandler(RunsMixin):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        archived = self.get_query_argument("archived", "false")
+        if archived not in ("true", "false"):
+            raise web.HTTPError(400, "archived is true (archived ones too) or false, not %r", archived)
+        found = await self.call(self.store.list_experiments, archived == "true")
+        self.write_json({"experiments": [experiment_json(e) for e in found]})
+
+
+class ExperimentHandler(RunsMixin):
+    @web.authenticated
+    @authorized
+    async def patch(self, name: str) -> None:
+        """Rename and archive: ``{"name": "new name", "archived": true}``."""
+        shape = '{"name": "new name", "archived": true}'
+        body = self.json_object(MAX_EDIT_BYTES, shape)
+        if not body or set(body) - {"name", "archived"} or not isinstance(body.get("archived", False), bool):
+            raise web.HTTPError(400, "an experiment edit takes name and archived (true or false): %s", shape)
+
+        def edit() -> dict[str, Any]:
+            current = name
+            if "archived" in body:
+                self.store.archive_experiment(current, body["archived"])
+            if "name" in body:
+                current = self.store.rename_experiment(current, body["name"]).name
+            found = self.store.find_experiment(current)
+            assert found is not None
+            return experiment_json(found)
+
+        self.write_json(await self.call(edit))
+
+
+def experiment_json(experiment: Experiment) -> dict[str, Any]:
+    return {"id": experiment.id, "name": experiment.name, "created_ms": experiment.created_ms,
+            "archived_ms": experiment.archived_ms}  # fmt: skip
 
 
 class MetricSeriesHandler(RunsMixin):

@@ -39,6 +39,8 @@ def run_record(info: RunRecord) -> dict[str, Any]:
         "kernel_id": info.kernel_id,
         "parent_id": info.parent_id,
         "notebook_id": info.notebook_id,
+        "deleted_ms": info.deleted_ms,
+        "note": info.note or "",
     }
 
 
