@@ -161,14 +161,21 @@ export class MLMModel {
   }
 
   setQuery(
-    query: Partial<{ filter: string; sort: ISort; experiment: string }>
+    query: Partial<{
+      filter: string;
+      sort: ISort;
+      experiment: string;
+      deleted: boolean;
+    }>
   ): void {
+    this._deleted = query.deleted ?? this._deleted;
     this._filter = query.filter ?? this._filter;
     this._sort = query.sort ?? this._sort;
     this._experiment = query.experiment ?? this._experiment;
     this._pages.clear();
     this._keys = null;
     this._generation += 1;
+    this._changed.emit(); // controls showing the query (a checkbox, the filter) follow at once
     void this.ensureRows(0, PAGE_SIZE);
   }
 
@@ -231,6 +238,9 @@ export class MLMModel {
     if (this._experiment) {
       params.set('experiment', this._experiment);
     }
+    if (this._deleted) {
+      params.set('deleted', 'true');
+    }
     try {
       const body = await requestAPI<IRunList>(`runs?${params.toString()}`);
       if (generation !== this._generation) {
@@ -284,6 +294,45 @@ export class MLMModel {
   async getDiff(a: string, b: string): Promise<IRunDiff> {
     const params = new URLSearchParams({ a, b });
     return requestAPI<IRunDiff>(`diff?${params.toString()}`);
+  }
+
+  // -- housekeeping ---------------------------------------------------------------------------
+  /** Rename, set the note, set or remove tags of a run; the table re-reads what it shows. */
+  async editRun(
+    runId: string,
+    edit: {
+      name?: string;
+      note?: string;
+      tags?: Record<string, string>;
+      delete_tags?: string[];
+    }
+  ): Promise<IRun> {
+    const run = await requestAPI<IRun>(`runs/${encodeURIComponent(runId)}`, {
+      method: 'PATCH',
+      body: JSON.stringify(edit)
+    });
+    void this.refreshVisible();
+    return run;
+  }
+
+  /** Delete softly (hidden from the table; restorable until purged). */
+  async deleteRun(runId: string): Promise<void> {
+    await requestAPI(`runs/${encodeURIComponent(runId)}`, { method: 'DELETE' });
+    this._selected.delete(runId);
+    this.setQuery({});
+  }
+
+  async restoreRun(runId: string): Promise<void> {
+    await requestAPI(`runs/${encodeURIComponent(runId)}/restore`, {
+      method: 'POST',
+      body: '{}'
+    });
+    this.setQuery({});
+  }
+
+  /** Whether the table lists the deleted runs instead of the others. */
+  get showDeleted(): boolean {
+    return this._deleted;
   }
 
   // -- selection for Compare ----------------------------------------------------------------
@@ -358,6 +407,7 @@ export class MLMModel {
   private _filter = '';
   private _sort: ISort = { field: 'start', descending: true };
   private _experiment = '';
+  private _deleted = false;
   private _experiments: string[] = [];
   private _runsError: string | null = null;
   private _keys: IColumnChoice | null = null;

@@ -53,6 +53,10 @@ export interface IRun {
   metrics: Record<string, IMetricValue>;
   tags: Record<string, string>;
   artifacts: IArtifact[];
+  /** Deleted softly (restorable until purged) when set. */
+  deleted_ms?: number | null;
+  /** A markdown note, "" when none. */
+  note?: string;
   /** On a single run (GET runs/{id}): how many snapshots it has, and its parent's name. */
   snapshots?: number;
   parent?: { id: string; name: string } | null;

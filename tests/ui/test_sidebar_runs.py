@@ -39,6 +39,10 @@ def runs(lab_server: LabServer) -> Iterator[Store]:
     child = store.create_run(house.id, "sweep-trial-1", parent_id=parent.id)
     store.end_run(child.id)
     store.end_run(parent.id)
+    tidy = store.create_run(house.id, "tidy-me")
+    store.set_tags(tidy.id, {"owner": "ana"})
+    store.log_metric_batch(tidy.id, {"auc": ([0], [0.7], [0])})
+    store.end_run(tidy.id)
     # 600 runs: the newest 200 (the first page) have params a and b, the older 400 have c, d, e.
     cols = store.get_or_create_experiment("columns")
     for i in range(600):
@@ -287,3 +291,54 @@ def test_the_model_page_speaks_of_the_serving_version_readably(page: Any, lab_se
             screenshot(page, f"model-page-{name}")
     finally:
         set_theme(page, "JupyterLab Light")
+
+
+def test_housekeeping_from_the_run_page_is_what_the_store_keeps(page: Any, lab_server: LabServer, runs: Store) -> None:
+    panel = open_sidebar(page, lab_server)
+    detail = open_run(panel, page, "tidy-me")
+    run_id = runs.resolve_run("tidy-me").id
+    detail.locator(".jp-mlm-rename").click()
+    detail.locator(".jp-mlm-rename-input").fill("tidied")
+    detail.locator(".jp-mlm-rename-input").press("Enter")
+    page.wait_for_function("() => document.querySelector('.jp-mlm-detail h2').innerText.startsWith('tidied')")
+    assert runs.get_run(run_id).info.name == "tidied"
+
+    detail.locator(".jp-mlm-add-tag-input").fill("reviewer=bo")
+    detail.locator(".jp-mlm-add-tag-button").click()
+    detail.locator(".jp-mlm-keyvalues[data-title='tags']", has_text="reviewer").wait_for()
+    detail.locator(".jp-mlm-remove-tag[aria-label='Remove owner']").click()
+    page.wait_for_function(
+        "() => !document.querySelector(\".jp-mlm-keyvalues[data-title='tags']\").innerText.includes('owner')"
+    )
+    assert runs.get_run(run_id).tags == {"reviewer": "bo"}
+
+    note = "# Finding\n\n**AUC** rose after the *leak* was fixed."
+    detail.locator(".jp-mlm-note-edit").click()
+    detail.locator(".jp-mlm-note-text").fill(note)
+    detail.locator(".jp-mlm-note-save").click()
+    view = detail.locator(".jp-mlm-note-view")
+    view.locator("h1").wait_for(timeout=10_000)
+    assert view.locator("h1").inner_text().startswith("Finding") and view.locator("strong").inner_text() == "AUC"
+    assert runs.get_run(run_id).info.note == note
+    screenshot(page, "run-housekeeping")
+
+    detail.locator(".jp-mlm-delete").click()
+    detail.locator(".jp-mlm-delete-confirm").click()
+    detail.locator(".jp-mlm-deleted-banner").wait_for(timeout=10_000)
+    assert runs.get_run(run_id).info.deleted_ms is not None
+    filter_runs(panel, page, "name = 'tidied'", 0)
+    screenshot(page, "run-deleted")
+    panel.locator(".jp-mlm-show-deleted input").check()
+    page.wait_for_function(
+        f"() => document.querySelectorAll('#{SIDEBAR} .jp-mlm-row[data-run-id]').length === 1", timeout=10_000
+    )
+    detail.locator(".jp-mlm-restore-run").click()
+    detail.locator(".jp-mlm-deleted-banner").wait_for(state="detached", timeout=10_000)
+    assert runs.get_run(run_id).info.deleted_ms is None
+    page.wait_for_function(
+        f"() => document.querySelectorAll('#{SIDEBAR} .jp-mlm-row[data-run-id]').length === 0", timeout=10_000
+    )  # restored: no longer among the deleted ones
+    panel.locator(".jp-mlm-show-deleted input").uncheck()
+    page.wait_for_function(
+        f"() => document.querySelectorAll('#{SIDEBAR} .jp-mlm-row[data-run-id]').length === 1", timeout=10_000
+    )

@@ -8,7 +8,7 @@ function text(value: string | string[] | undefined): string {
 }
 
 /** Renders one MIME bundle with JupyterLab's own renderers, untrusted (no script runs). */
-function MimeBundle(props: {
+export function MimeBundle(props: {
   rendermime: IRenderMimeRegistry;
   data: Record<string, unknown>;
 }): JSX.Element {

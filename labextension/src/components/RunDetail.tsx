@@ -22,6 +22,7 @@ import { SourcesView } from './SourcesView';
 import { EnvironmentView } from './EnvironmentView';
 import { LineChart } from './LineChart';
 import { NotebookView } from './NotebookView';
+import { AddTag, RunActions, RunNote } from './RunHousekeeping';
 import { StatusBadge } from './StatusBadge';
 
 export interface IRunDetailProps {
@@ -45,6 +46,8 @@ type Tab = 'overview' | 'notebook' | 'environment' | 'data' | 'sources';
 function KeyValues(props: {
   title: string;
   values: Record<string, string>;
+  onRemove?: (key: string) => void;
+  footer?: React.ReactNode;
 }): JSX.Element | null {
   const [search, setSearch] = useState('');
   const [expanded, setExpanded] = useState(false);
@@ -101,6 +104,18 @@ function KeyValues(props: {
                       {value}
                     </code>
                   </td>
+                  {props.onRemove && (
+                    <td className="jp-mlm-kv-remove">
+                      <button
+                        className="jp-mlm-link jp-mlm-remove-tag"
+                        aria-label={`Remove ${key}`}
+                        title={`Remove ${key}`}
+                        onClick={() => props.onRemove?.(key)}
+                      >
+                        ×
+                      </button>
+                    </td>
+                  )}
                 </tr>
               );
             })}
@@ -120,6 +135,7 @@ function KeyValues(props: {
       {wanted && matching.length === 0 && (
         <div className="jp-mlm-muted">no match</div>
       )}
+      {props.footer}
     </section>
   );
 }
@@ -139,6 +155,16 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
   const [notebook, setNotebook] = useState<INotebookContent | null>(null);
   const [check, setCheck] = useState<IDataCheck | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  const [reloads, setReloads] = useState(0);
+  const edited = (updated: IRun | null, message?: string): void => {
+    if (updated) {
+      setRun(current => (current ? { ...current, ...updated } : updated));
+    } else {
+      setReloads(n => n + 1);
+    }
+    setNotice(message ?? null);
+    setError(null);
+  };
 
   // Older servers do not count snapshots: ask for one then.
   const hasSnapshot = run === null ? null : (run.snapshots ?? 1) > 0;
@@ -216,7 +242,7 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
         window.clearTimeout(timer);
       }
     };
-  }, [runId]);
+  }, [runId, reloads]);
 
   const download = async (path: string): Promise<void> => {
     try {
@@ -272,6 +298,12 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
           )}
         </div>
       </header>
+      <RunActions
+        model={model}
+        run={run}
+        onChanged={edited}
+        onError={setError}
+      />
       {error !== null && (
         <div className="jp-mlm-error" role="alert">
           {error}
@@ -372,8 +404,37 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
         <>
           <div className="jp-mlm-columns">
             <KeyValues title="Params" values={run.params} />
-            <KeyValues title="Tags" values={run.tags} />
+            <KeyValues
+              title="Tags"
+              values={run.tags}
+              onRemove={key =>
+                void model
+                  .editRun(run.id, { delete_tags: [key] })
+                  .then(updated => edited(updated))
+                  .catch(err => setError(messageOf(err)))
+              }
+              footer={
+                <AddTag
+                  onAdd={async (key, value) => {
+                    try {
+                      edited(
+                        await model.editRun(run.id, { tags: { [key]: value } })
+                      );
+                    } catch (err) {
+                      setError(messageOf(err));
+                    }
+                  }}
+                />
+              }
+            />
           </div>
+          <RunNote
+            model={model}
+            run={run}
+            rendermime={rendermime}
+            onChanged={updated => edited(updated)}
+            onError={setError}
+          />
           <section className="jp-mlm-section">
             <h3>
               Metrics{' '}

@@ -244,6 +244,19 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
         >
           Columns
         </button>
+        <label
+          className="jp-mlm-show-deleted"
+          title="List the deleted runs (restorable until purged) instead"
+        >
+          <input
+            type="checkbox"
+            checked={model.showDeleted}
+            onChange={event =>
+              model.setQuery({ deleted: event.target.checked })
+            }
+          />
+          deleted
+        </label>
         <button
           className="jp-mlm-button jp-mod-styled jp-mlm-compare-button"
           disabled={model.selected.length < 2}
