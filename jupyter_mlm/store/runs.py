@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, select, update
+from sqlalchemy import and_, exists, func, insert, not_, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
@@ -16,7 +16,7 @@ from ..errors import Conflict, NotFound, UsageError
 from ..validation import check_key, check_name, check_status, param_value
 from . import tables as t
 from .base import StoreBase, new_id, now_ms
-from .filter import Condition, parse_filter
+from .filter import AllOf, AnyOf, Condition, Node, Not, parse_filter
 
 ORDERABLE = ("start", "end", "name", "status", "experiment", "duration")
 MAX_PAGE = 10_000
@@ -383,7 +383,7 @@ class RunsMixin(StoreBase):
             raise UsageError(f"limit must be an integer from 1 to {MAX_PAGE}")
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise UsageError("offset must be a non-negative integer")
-        where: list[ColumnElement[bool]] = [_condition_sql(c) for c in conditions]
+        where: list[ColumnElement[bool]] = [_node_sql(c) for c in conditions]
         where.append(t.runs.c.deleted_ms.is_not(None) if deleted else t.runs.c.deleted_ms.is_(None))
         if experiments is not None:
             names = [experiments] if isinstance(experiments, str) else list(experiments)
@@ -409,7 +409,7 @@ class RunsMixin(StoreBase):
         """The param and metric names of every run matching ``experiments`` and ``filter``, each
         with how many runs have it, most common first: the columns a runs table offers, decided
         on the whole result rather than on the rows loaded so far."""
-        where: list[ColumnElement[bool]] = [_condition_sql(c) for c in parse_filter(filter)]
+        where: list[ColumnElement[bool]] = [_node_sql(c) for c in parse_filter(filter)]
         where.append(t.runs.c.deleted_ms.is_not(None) if deleted else t.runs.c.deleted_ms.is_(None))
         if experiments is not None:
             names = [experiments] if isinstance(experiments, str) else list(experiments)
@@ -459,24 +459,52 @@ _SQL_OPS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
 }
 
 
+def _node_sql(node: Node) -> ColumnElement[bool]:
+    if isinstance(node, AllOf):
+        return and_(*(_node_sql(term) for term in node.terms))
+    if isinstance(node, AnyOf):
+        return or_(*(_node_sql(term) for term in node.terms))
+    if isinstance(node, Not):
+        return not_(_node_sql(node.term))
+    return _condition_sql(node)
+
+
+def _compare(column: ColumnElement[Any], c: Condition) -> ColumnElement[bool]:
+    if c.op in ("in", "not in"):
+        assert isinstance(c.value, tuple)
+        values = list(c.value)
+        return column.in_(values) if c.op == "in" else column.not_in(values)
+    if c.op in ("like", "not like"):
+        matched = column.ilike(str(c.value))
+        return matched if c.op == "like" else not_(matched)
+    return _SQL_OPS[c.op](column, c.value)
+
+
 def _condition_sql(c: Condition) -> ColumnElement[bool]:
-    compare = _SQL_OPS[c.op]
-    if c.kind == "status":
-        return compare(t.runs.c.status, c.value)
-    if c.kind == "name":
-        return compare(t.runs.c.name, c.value)
-    if c.kind == "notebook_id":
-        return compare(t.runs.c.notebook_id, c.value)
+    plain = {"status": t.runs.c.status, "name": t.runs.c.name, "notebook_id": t.runs.c.notebook_id}
+    if c.kind in plain:
+        column = plain[c.kind]
+        if c.op in ("is null", "is not null"):
+            return column.is_(None) if c.op == "is null" else column.is_not(None)
+        return _compare(column, c)
+    table = {"metrics": t.metric_latest, "params": t.params, "tags": t.tags}[c.kind]
+    has_key = exists().where(table.c.run_id == t.runs.c.id, table.c.key == c.key)
+    if c.op == "is null":
+        return ~has_key
+    if c.op == "is not null":
+        return has_key
+    numeric = isinstance(c.value, float) or (isinstance(c.value, tuple) and isinstance(c.value[0], float))
     if c.kind == "metrics":
-        m = t.metric_latest
-        return exists().where(m.c.run_id == t.runs.c.id, m.c.key == c.key, compare(m.c.value, c.value))
-    if c.kind == "params":
-        p = t.params
-        column = p.c.num_value if isinstance(c.value, float) else p.c.value
-        return exists().where(p.c.run_id == t.runs.c.id, p.c.key == c.key, compare(column, c.value))
-    g = t.tags
-    value = c.value if isinstance(c.value, str) else _number_text(c.value)
-    return exists().where(g.c.run_id == t.runs.c.id, g.c.key == c.key, compare(g.c.value, value))
+        column = table.c.value
+    elif c.kind == "params":
+        column = t.params.c.num_value if numeric and not c.op.endswith("like") else t.params.c.value
+    else:
+        column = t.tags.c.value
+        if numeric:  # tags are texts: 3 matches the tag "3"
+            value = c.value
+            texts = tuple(_number_text(v) for v in value) if isinstance(value, tuple) else _number_text(value)  # type: ignore[arg-type]
+            c = Condition(c.kind, c.key, c.op, texts)
+    return has_key.where(_compare(column, c))
 
 
 def _number_text(value: float) -> str:

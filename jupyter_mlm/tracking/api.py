@@ -197,7 +197,9 @@ def search_runs(
         experiment: an experiment name or several; all when None.
         filter: e.g. ``"metrics.auc > 0.8 and params.model = 'xgb' and status = 'finished'"``.
             Fields: ``params.X``, ``metrics.X`` (last value), ``tags.X``, ``status``, ``name``;
-            operators ``= != < <= > >=``; conditions joined by ``and``.
+            operators ``= != < <= > >=``, ``in (…)``, ``like``, ``is [not] null``; conditions
+            joined by ``and``/``or``, grouped with parentheses, negated with ``not``
+            (the grammar: ``jupyter_mlm.store.filter``). Deleted runs are left out.
         order_by: e.g. ``"metrics.auc DESC"`` or a list of such; default newest first.
         limit: at most this many runs.
     """

@@ -221,6 +221,12 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
             }
           }}
           aria-label="Filter runs"
+          title={
+            'Conditions FIELD OP VALUE joined by and / or, grouped with ( ), negated with not.\n' +
+            'Fields: params.X, metrics.X, tags.X, status, name, notebook_id.\n' +
+            "Operators: = != < <= > >=, in ('a', 'b'), like 'xgb%', is null, is not null.\n" +
+            'Press Enter to apply.'
+          }
         />
       </div>
       <div className="jp-mlm-toolbar">
