@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import html
+import os
 from datetime import datetime, timezone
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -103,6 +105,19 @@ class Run:
     @property
     def artifacts(self) -> list[str]:
         return [artifact.path for artifact in self._data().artifacts]
+
+    def download_artifact(self, path: str, dest: str | os.PathLike[str] = ".") -> Path:
+        """Write the artifact ``path`` under the folder ``dest`` (``dest/path``, created as
+        needed; the stored path is confined to the run, so nothing lands outside ``dest``)."""
+        from ..store import check_artifact_path
+
+        artifact = self._session.store.get_artifact(self.id, check_artifact_path(path))
+        target = Path(dest) / artifact.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.partial")
+        partial.write_bytes(self._session.store.objects.get(artifact.digest))
+        partial.replace(target)  # a reader never sees half a file
+        return target
 
     @property
     def info(self) -> RunRecord:

@@ -3,7 +3,9 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { MainAreaWidget } from '@jupyterlab/apputils';
+import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
+import { ILauncher } from '@jupyterlab/launcher';
+import { IMainMenu } from '@jupyterlab/mainmenu';
 import { Widget } from '@lumino/widgets';
 import { IEditorServices } from '@jupyterlab/codeeditor';
 import { INotebookTracker } from '@jupyterlab/notebook';
@@ -29,7 +31,9 @@ import { MonitorWidget } from './widgets/MonitorWidget';
 import { MonitorModel } from './monitor';
 import { RunDetailWidget } from './widgets/RunDetailWidget';
 import { RunsTableWidget } from './widgets/RunsTableWidget';
+import { HELP_ID, HelpWidget } from './widgets/HelpWidget';
 import { SidebarPanel } from './widgets/SidebarPanel';
+import { mlmIcon } from './icons';
 
 const sidebarPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-mlm:sidebar',
@@ -40,7 +44,10 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
     INotebookTracker,
     IRenderMimeRegistry,
     IEditorServices,
-    IStateDB
+    IStateDB,
+    ICommandPalette,
+    IMainMenu,
+    ILauncher
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -48,7 +55,10 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
     notebooks: INotebookTracker | null,
     rendermime: IRenderMimeRegistry | null,
     editorServices: IEditorServices | null,
-    state: IStateDB | null
+    state: IStateDB | null,
+    palette: ICommandPalette | null,
+    mainMenu: IMainMenu | null,
+    launcher: ILauncher | null
   ) => {
     const model = new MLMModel();
     if (state) {
@@ -145,7 +155,9 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
     };
 
     app.commands.addCommand(CommandIDs.openRunsTable, {
-      label: 'Open Runs Table',
+      label: 'Runs Table',
+      caption: 'Every run of this store: filter, sort, compare',
+      icon: mlmIcon,
       execute: () => {
         const existing = [...app.shell.widgets('main')].find(
           w => w.id === RUNS_TABLE_ID
@@ -213,6 +225,62 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
     }
     void model.refreshStatus();
     model.setQuery({});
+
+    // Where a newcomer looks: the command palette, the View and Help menus, the Launcher.
+    app.commands.addCommand(CommandIDs.showSidebar, {
+      label: 'Model Management Sidebar',
+      caption: 'Runs, registry, monitoring and store of this notebook folder',
+      icon: mlmIcon,
+      execute: () => app.shell.activateById(panel.id)
+    });
+    app.commands.addCommand(CommandIDs.refresh, {
+      label: 'Refresh Model Management',
+      execute: () => {
+        void model.refreshStatus();
+        void model.refreshVisible();
+        void registry.refresh();
+      }
+    });
+    app.commands.addCommand(CommandIDs.help, {
+      label: 'Model Management Guide',
+      caption:
+        'The README of this jupyter_mlm version: magics, API, filters, CLI',
+      icon: mlmIcon,
+      execute: () => {
+        if (![...app.shell.widgets('main')].find(w => w.id === HELP_ID)) {
+          addToMain(new HelpWidget(rendermime), HELP_ID);
+        }
+        app.shell.activateById(HELP_ID);
+      }
+    });
+    if (palette) {
+      const category = 'Model Management';
+      for (const command of [
+        CommandIDs.showSidebar,
+        CommandIDs.openRunsTable,
+        CommandIDs.refresh,
+        CommandIDs.help
+      ]) {
+        palette.addItem({ command, category });
+      }
+    }
+    if (mainMenu) {
+      mainMenu.viewMenu.addGroup(
+        [
+          { command: CommandIDs.showSidebar },
+          { command: CommandIDs.openRunsTable }
+        ],
+        60
+      );
+      mainMenu.helpMenu.addGroup([{ command: CommandIDs.help }], 60);
+    }
+    if (launcher) {
+      launcher.add({
+        command: CommandIDs.openRunsTable,
+        category: 'Other',
+        rank: 1
+      });
+    }
   }
 };
 

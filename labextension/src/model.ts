@@ -224,12 +224,15 @@ export class MLMModel {
     );
   }
 
-  private async _loadPage(page: number): Promise<void> {
-    const generation = this._generation;
-    this._loading.add(page);
+  /** The runs of the current query as CSV (up to 10,000; params, metrics and tags as columns). */
+  async exportCsv(): Promise<Blob> {
+    const params = this._queryParams();
+    params.set('format', 'csv');
+    return requestAPI<Blob>(`runs?${params.toString()}`, {}, undefined, 'blob');
+  }
+
+  private _queryParams(): URLSearchParams {
     const params = new URLSearchParams({
-      limit: String(PAGE_SIZE),
-      offset: String(page * PAGE_SIZE),
       order_by: `${this._sort.field} ${this._sort.descending ? 'DESC' : 'ASC'}`
     });
     if (this._filter.trim()) {
@@ -241,6 +244,15 @@ export class MLMModel {
     if (this._deleted) {
       params.set('deleted', 'true');
     }
+    return params;
+  }
+
+  private async _loadPage(page: number): Promise<void> {
+    const generation = this._generation;
+    this._loading.add(page);
+    const params = this._queryParams();
+    params.set('limit', String(PAGE_SIZE));
+    params.set('offset', String(page * PAGE_SIZE));
     try {
       const body = await requestAPI<IRunList>(`runs?${params.toString()}`);
       if (generation !== this._generation) {

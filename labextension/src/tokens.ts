@@ -90,7 +90,9 @@ export const CommandIDs = {
   openRunsTable: 'jupyter-mlm:open-runs-table',
   openModel: 'jupyter-mlm:open-model',
   openMonitor: 'jupyter-mlm:open-monitor',
-  refresh: 'jupyter-mlm:refresh'
+  refresh: 'jupyter-mlm:refresh',
+  showSidebar: 'jupyter-mlm:show-sidebar',
+  help: 'jupyter-mlm:help'
 };
 
 export function toNumber(value: WireNumber): number {

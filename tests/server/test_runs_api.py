@@ -237,3 +237,22 @@ async def test_experiments_are_renamed_and_archived_over_rest(jp_fetch: Any, ser
     with pytest.raises(HTTPClientError) as caught:
         await _send(jp_fetch, "PATCH", "mlm", "api", "experiments", "nope", body={"archived": True})
     assert caught.value.code == 404
+
+
+async def test_runs_export_as_csv_safe_for_spreadsheets(jp_fetch: Any, server_store: Store) -> None:
+    import csv
+    import io
+
+    run = server_store.resolve_run("a")
+    server_store.set_tags(run.id, {"formula": '=HYPERLINK("http://x")', "delta": "-0.5"})
+    response = await jp_fetch("mlm", "api", "runs", params={"format": "csv", "filter": "params.lr > 0.001"})
+    assert response.headers["Content-Type"].startswith("text/csv")
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.body.decode())))
+    assert sorted(r["name"] for r in rows) == ["a", "b", "c"]
+    first = next(r for r in rows if r["name"] == "a")
+    assert first["params.lr"] == "0.1" and float(first["metrics.auc"]) == 0.7
+    assert first["tags.formula"].startswith("'=") and first["tags.delta"] == "-0.5"
+    with pytest.raises(HTTPClientError) as caught:
+        await jp_fetch("mlm", "api", "runs", params={"format": "xlsx"})
+    assert caught.value.code == 400

@@ -342,3 +342,68 @@ def test_housekeeping_from_the_run_page_is_what_the_store_keeps(page: Any, lab_s
     page.wait_for_function(
         f"() => document.querySelectorAll('#{SIDEBAR} .jp-mlm-row[data-run-id]').length === 1", timeout=10_000
     )
+
+
+def test_found_from_the_palette_the_menus_and_the_launcher(page: Any, lab_server: LabServer, runs: Store) -> None:
+    open_sidebar(page, lab_server)
+    page.locator("#jp-main-dock-panel").click()  # the sidebar closed below: it opens again from the menu
+    page.evaluate("() => { window.jupyterapp.shell.collapseLeft(); }")
+    page.locator(".lm-MenuBar-itemLabel", has_text="View").click()
+    page.locator(".lm-Menu-itemLabel", has_text="Model Management Sidebar").click()
+    page.locator(f"#{SIDEBAR}").wait_for(state="visible", timeout=10_000)
+
+    page.keyboard.press("Control+Shift+c")
+    palette = page.locator("#command-palette")
+    palette.locator("input").fill("Model Management")
+    for label in ("Model Management Sidebar", "Runs Table", "Refresh Model Management", "Model Management Guide"):
+        assert palette.locator(".lm-CommandPalette-itemLabel", has_text=label).count() >= 1, label
+    page.keyboard.press("Escape")
+
+    page.locator(".lm-MenuBar-itemLabel", has_text="Help").click()
+    page.locator(".lm-Menu-itemLabel", has_text="Model Management Guide").click()
+    guide = page.locator(".jp-mlm-help")
+    guide.locator("h1").first.wait_for(timeout=30_000)
+    assert "jupyter_mlm" in guide.locator("h1").first.inner_text()
+    assert "Filter language" in guide.inner_text() and "%mlm_run" in guide.inner_text()
+    screenshot(page, "help-guide")
+
+    page.evaluate("() => { void window.jupyterapp.commands.execute('launcher:create'); }")
+    card = page.locator(".jp-LauncherCard", has_text="Runs Table")
+    card.wait_for(timeout=30_000)
+    screenshot(page, "launcher-card")
+    card.click()
+    page.locator(".jp-mlm-runs-widget").wait_for(timeout=30_000)
+
+
+def test_csv_export_min_max_and_the_load_snippet(page: Any, lab_server: LabServer, runs: Store) -> None:
+    import csv
+    import io
+    from pathlib import Path
+
+    run = runs.create_run(runs.get_or_create_experiment("housekeeping").id, "curve")
+    runs.log_metric_batch(run.id, {"loss": (list(range(5)), [0.9, 0.4, 0.2, 0.3, 0.25], [0] * 5)})
+    runs.end_run(run.id)
+    panel = open_sidebar(page, lab_server)
+    panel.locator(".jp-mlm-experiment").select_option("housekeeping")
+    filter_runs(panel, page, "name like 'tw%' or name = 'curve'", 3)
+    with page.expect_download() as download:
+        panel.locator(".jp-mlm-export-csv").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert sorted(r["name"] for r in rows) == ["curve", "twin", "twin"]
+    assert sorted(r["params.depth"] for r in rows) == ["", "4", "8"]
+
+    detail = open_run(panel, page, "curve")
+    row = detail.locator(".jp-mlm-metrics-table tr[data-metric='loss']")
+    row.locator(".jp-mlm-metric-min").wait_for(timeout=10_000)
+    page.wait_for_function(
+        "() => document.querySelector(\".jp-mlm-metrics-table tr[data-metric='loss'] .jp-mlm-metric-min\")"
+        ".innerText === '0.2'",
+        timeout=10_000,
+    )
+    assert row.locator(".jp-mlm-metric-max").inner_text() == "0.9"
+    assert row.locator("td").nth(1).inner_text() == "0.25"  # the last value
+    snippet = detail.locator(".jp-mlm-copy-snippet").get_attribute("data-snippet")
+    assert f'mlm.get_run("{run.id}")' in snippet
+    detail.locator(".jp-mlm-copy-snippet").click()
+    assert "Copied" in detail.locator(".jp-mlm-notice").inner_text()
+    screenshot(page, "run-metrics-min-max")

@@ -142,3 +142,15 @@ def test_the_cli_does_the_same(
     assert "archived" in capsys.readouterr().out
     assert cli([*base, "runs", "tag", "renamed", "no-equals"]) == 1
     assert "KEY=VALUE" in capsys.readouterr().err
+
+
+def test_an_artifact_downloads_where_asked_and_nowhere_else(session: Store, tmp_path: Path) -> None:
+    run_id = _run("with-artifact")
+    run = mlm.get_run(run_id)
+    written = run.download_artifact("report.txt", tmp_path / "out")
+    assert written == tmp_path / "out" / "report.txt" and written.read_text() == "a report of with-artifact"
+    for bad in ("../escape.txt", "/etc/passwd"):
+        with pytest.raises(UsageError):
+            run.download_artifact(bad, tmp_path / "out")
+    with pytest.raises(NotFound):
+        run.download_artifact("missing.txt", tmp_path / "out")

@@ -45,7 +45,7 @@ from .snapshots import (
     SnapshotNotebookHandler,
     SourceFileHandler,
 )
-from .status import StatusHandler
+from .status import HelpHandler, StatusHandler
 
 API = r"/mlm/api"
 
@@ -53,6 +53,7 @@ API = r"/mlm/api"
 def routes() -> list[tuple[str, Any]]:
     return [
         (rf"{API}/status", StatusHandler),
+        (rf"{API}/help", HelpHandler),
         (rf"{API}/runs", RunListHandler),
         (rf"{API}/runs/(?P<ref>[^/]+)", RunHandler),
         (rf"{API}/runs/(?P<ref>[^/]+)/restore", RunRestoreHandler),

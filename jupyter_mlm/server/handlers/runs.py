@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import mimetypes
+from datetime import datetime, timezone
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ...entities import Experiment
+from ...entities import Experiment, RunData
 from ...errors import NotFound, UsageError
 from ...store import check_artifact_path
 from ...store.metrics import downsample
@@ -52,9 +55,19 @@ class RunListHandler(RunsMixin):
         if deleted not in ("true", "false"):
             raise web.HTTPError(400, "deleted is true (the deleted runs) or false, not %r", deleted)
         show_deleted = deleted == "true"
+        output = self.get_query_argument("format", "json")
+        if output not in ("json", "csv"):
+            raise web.HTTPError(400, "format is json or csv, not %r", output)
+        if output == "csv":  # the whole result (up to a page's limit), for a spreadsheet
+            limit = self.int_argument("limit", MAX_PAGE, 1, MAX_PAGE)
         runs, total = await self.call(
             self.store.search_runs, experiments, filter_text, order_by, limit, offset, show_deleted
         )
+        if output == "csv":
+            self.set_header("Content-Disposition", 'attachment; filename="runs.csv"')
+            self.set_header("X-Content-Type-Options", "nosniff")
+            self.finish(runs_csv(runs), set_content_type="text/csv; charset=utf-8")
+            return
         body = {
             "runs": [run_data(r) for r in runs],
             "total": total,
@@ -66,6 +79,43 @@ class RunListHandler(RunsMixin):
             keys = await self.call(self.store.run_keys, experiments, filter_text, show_deleted)
             body["keys"] = {kind: [name for name, _ in found] for kind, found in keys.items()}
         self.write_json(body)
+
+
+def runs_csv(runs: list[RunData]) -> str:
+    """One row per run: identity and times, then every param, metric (last value) and tag."""
+    keys = {kind: sorted({k for r in runs for k in getattr(r, kind)}) for kind in ("params", "metrics", "tags")}
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["id", "name", "experiment", "status", "start", "end", "user", "parent_id", "note",
+                     *(f"{kind}.{key}" for kind, names in keys.items() for key in names)])  # fmt: skip
+    for run in runs:
+        info = run.info
+        writer.writerow([
+            info.id, _cell(info.name), _cell(info.experiment), info.status, _iso(info.start_ms), _iso(info.end_ms),
+            _cell(info.user), info.parent_id or "", _cell(info.note or ""),
+            *(_cell(run.params.get(k, "")) for k in keys["params"]),
+            *("" if k not in run.metrics else repr(run.metrics[k].value) for k in keys["metrics"]),
+            *(_cell(run.tags.get(k, "")) for k in keys["tags"]),
+        ])  # fmt: skip
+    return buffer.getvalue()
+
+
+def _cell(text: str) -> str:
+    """A text a spreadsheet will not run as a formula (CSV injection): a leading = + - @ is
+    quoted, unless the text is a number (-0.5 stays a number)."""
+    if text[:1] not in ("=", "+", "-", "@", "\t", "\r"):
+        return text
+    try:
+        float(text)
+    except ValueError:
+        return f"'{text}"
+    return text
+
+
+def _iso(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds")
 
 
 class RunHandler(RunsMixin):

@@ -447,6 +447,8 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
                 <tr>
                   <th>Metric</th>
                   <th>Last</th>
+                  <th>Min</th>
+                  <th>Max</th>
                   <th>At step</th>
                   <th>Points</th>
                 </tr>
@@ -458,6 +460,29 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
                     <td className="jp-mlm-num">
                       {formatNumber(toNumber(m.value))}
                     </td>
+                    {(() => {
+                      // The series keeps each bucket's extremes: its min and max are exact.
+                      const values = (
+                        series.find(s => s.key === key)?.values ?? [m.value]
+                      )
+                        .map(toNumber)
+                        .filter(v => !Number.isNaN(v));
+                      return values.length === 0 ? (
+                        <>
+                          <td className="jp-mlm-num" />
+                          <td className="jp-mlm-num" />
+                        </>
+                      ) : (
+                        <>
+                          <td className="jp-mlm-num jp-mlm-metric-min">
+                            {formatNumber(Math.min(...values))}
+                          </td>
+                          <td className="jp-mlm-num jp-mlm-metric-max">
+                            {formatNumber(Math.max(...values))}
+                          </td>
+                        </>
+                      );
+                    })()}
                     <td className="jp-mlm-num">{m.step}</td>
                     <td className="jp-mlm-num">
                       {(

@@ -1,3 +1,4 @@
+import { Clipboard } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import React, { useState } from 'react';
 
@@ -46,6 +47,7 @@ export function RunActions(props: {
     }
   };
 
+  const snippet = loadSnippet(run);
   return (
     <div className="jp-mlm-run-actions">
       {deleted && (
@@ -101,6 +103,17 @@ export function RunActions(props: {
           Rename
         </button>
       )}
+      <button
+        className="jp-mlm-button jp-mod-styled jp-mlm-copy-snippet"
+        title={snippet}
+        data-snippet={snippet}
+        onClick={() => {
+          Clipboard.copyToSystem(snippet);
+          onChanged(run, 'Copied: paste it into a notebook cell');
+        }}
+      >
+        Copy load snippet
+      </button>
       {!deleted &&
         (confirming ? (
           <span className="jp-mlm-confirm">
@@ -248,4 +261,19 @@ export function AddTag(props: {
       </button>
     </div>
   );
+}
+
+/** Python that reads this run back (and its artifacts), to paste into a notebook. */
+export function loadSnippet(run: IRun): string {
+  const lines = [
+    'import jupyter_mlm as mlm',
+    `run = mlm.get_run("${run.id}")  # ${run.name.replace(/[\r\n]/g, ' ')}`,
+    'run.params, run.metrics, run.tags'
+  ];
+  if (run.artifacts.length > 0) {
+    lines.push(
+      'run.artifacts  # paths; run.download_artifact(path, "out/") copies one'
+    );
+  }
+  return lines.join('\n');
 }

@@ -250,6 +250,22 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
         >
           Columns
         </button>
+        <button
+          className="jp-mlm-button jp-mod-styled jp-mlm-export-csv"
+          title="Download these runs (filter, experiment and sort as shown) as CSV"
+          onClick={() =>
+            void model.exportCsv().then(blob => {
+              const url = URL.createObjectURL(blob);
+              const link = document.createElement('a');
+              link.href = url;
+              link.download = 'runs.csv';
+              link.click();
+              URL.revokeObjectURL(url);
+            })
+          }
+        >
+          CSV
+        </button>
         <label
           className="jp-mlm-show-deleted"
           title="List the deleted runs (restorable until purged) instead"
@@ -325,6 +341,29 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
           </>
         )}
       </div>
+      {model.loaded &&
+        model.total === 0 &&
+        !model.filter.trim() &&
+        !model.experiment &&
+        !model.showDeleted &&
+        model.runsError === null && (
+          <div className="jp-mlm-empty">
+            <p>
+              <b>No runs yet.</b> Log a first one from a notebook in this
+              folder:
+            </p>
+            <pre>
+              {
+                '%load_ext jupyter_mlm\n%mlm_run start baseline\n%mlm_log param lr=0.1\n%mlm_log metric auc=0.84\n%mlm_run end'
+              }
+            </pre>
+            <p>
+              or <code>import jupyter_mlm as mlm</code> and{' '}
+              <code>with mlm.start_run(): …</code>. Each run keeps the notebook
+              as it stood; Help ▸ Model Management Guide has the rest.
+            </p>
+          </div>
+        )}
       <div
         className="jp-mlm-table"
         ref={body}
