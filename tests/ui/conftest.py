@@ -222,3 +222,40 @@ def set_theme(page: Any, theme: str) -> None:
     page.evaluate(f"() => window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{theme}'}})")
     page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}'", timeout=30_000)
     page.wait_for_timeout(500)  # the theme's CSS variables apply after the class flips
+
+
+SIDEBAR = "jupyter-mlm-sidebar"
+
+
+def open_sidebar(page: Any, lab: LabServer, reset: bool = True) -> Any:
+    """JupyterLab with the model management sidebar showing; ``reset=False`` keeps the
+    workspace (what a reload does), which ``reset`` otherwise starts from scratch."""
+    page.goto(lab.lab_url() if reset else lab.lab_url().removesuffix("&reset"))
+    page.wait_for_selector("#jp-main-dock-panel", timeout=60_000)
+    tab = page.locator(f'li[data-id="{SIDEBAR}"]')
+    tab.wait_for()
+    # The workspace may restore the panel already open; a click would then close it.
+    if "lm-mod-current" not in (tab.get_attribute("class") or ""):
+        tab.click()
+    panel = page.locator(f"#{SIDEBAR}")
+    panel.wait_for(state="visible")
+    return panel
+
+
+def assert_readable(page: Any, selectors: str, name: str, at_least: int = 5) -> list[dict[str, Any]]:
+    """In the light and the dark theme, every visible text matching ``selectors`` stands out
+    from its background at WCAG AA (4.5:1); a screenshot ``NAME-light``/``NAME-dark`` each.
+    Returns what was measured (both themes)."""
+    measured_all: list[dict[str, Any]] = []
+    try:
+        for theme, suffix in (("JupyterLab Light", "light"), ("JupyterLab Dark", "dark")):
+            set_theme(page, theme)
+            measured = contrasts(page, selectors)
+            assert len(measured) >= at_least, f"{suffix}: only {len(measured)} texts matched {selectors}"
+            poor = [m for m in measured if m["ratio"] < 4.5]
+            assert poor == [], f"{suffix}: text under 4.5:1 against its background: {poor[:5]}"
+            screenshot(page, f"{name}-{suffix}")
+            measured_all += measured
+    finally:
+        set_theme(page, "JupyterLab Light")
+    return measured_all

@@ -15,9 +15,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from jupyter_mlm.store import Store, open_store
 
-from .conftest import LabServer, compare_themes, environment, screenshot
-
-SIDEBAR = "jupyter-mlm-sidebar"
+from .conftest import LabServer, compare_themes, environment, open_sidebar, screenshot
 
 TRAINING = [
     "%load_ext jupyter_mlm",
@@ -65,19 +63,6 @@ def filled(lab_server: LabServer, tmp_path_factory: pytest.TempPathFactory) -> S
     live = store.create_run(exp.id, "live-run")
     store.log_metric_batch(live.id, {"progress": ([0], [1.0], [0])})
     return store
-
-
-def open_sidebar(page: Any, lab: LabServer) -> Any:
-    page.goto(lab.lab_url())
-    page.wait_for_selector("#jp-main-dock-panel", timeout=60_000)
-    tab = page.locator(f'li[data-id="{SIDEBAR}"]')
-    tab.wait_for()
-    # The workspace may restore the panel already open; a click would then close it.
-    if "lm-mod-current" not in (tab.get_attribute("class") or ""):
-        tab.click()
-    panel = page.locator(f"#{SIDEBAR}")
-    panel.wait_for(state="visible")
-    return panel
 
 
 def rows(panel: Any) -> list[str]:

@@ -13,11 +13,9 @@ import pytest
 
 from jupyter_mlm.store import Store, open_store
 
-from .conftest import LabServer, contrasts, screenshot, set_theme
+from .conftest import SIDEBAR, LabServer, assert_readable, open_sidebar, screenshot
 
-SIDEBAR = "jupyter-mlm-sidebar"
 LONG_VALUE = "a sentence about the features, " * 13  # 403 characters
-WCAG_AA = 4.5
 
 
 @pytest.fixture(scope="module")
@@ -51,18 +49,6 @@ def runs(lab_server: LabServer) -> Iterator[Store]:
         store.end_run(run.id)
     yield store
     store.close()
-
-
-def open_sidebar(page: Any, lab: LabServer, reset: bool = True) -> Any:
-    page.goto(lab.lab_url() if reset else lab.lab_url().removesuffix("&reset"))
-    page.wait_for_selector("#jp-main-dock-panel", timeout=60_000)
-    tab = page.locator(f'li[data-id="{SIDEBAR}"]')
-    tab.wait_for()
-    if "lm-mod-current" not in (tab.get_attribute("class") or ""):
-        tab.click()
-    panel = page.locator(f"#{SIDEBAR}")
-    panel.wait_for(state="visible")
-    return panel
 
 
 def filter_runs(panel: Any, page: Any, text: str, count: int) -> None:
@@ -248,18 +234,8 @@ def test_highlights_and_badges_are_readable_in_light_and_dark(page: Any, lab_ser
         ".jp-mlm-compare-widget .jp-mlm-diff-changed th", ".jp-mlm-compare-widget .jp-mlm-diff-changed td",
         f"#{SIDEBAR} .jp-mlm-badge", f"#{SIDEBAR} .jp-mlm-query-summary", f"#{SIDEBAR} .jp-mlm-row .jp-mlm-cell",
     ])  # fmt: skip
-    try:
-        for theme, name in (("JupyterLab Light", "light"), ("JupyterLab Dark", "dark")):
-            set_theme(page, theme)
-            measured = contrasts(page, selectors)
-            assert len(measured) > 10
-            poor = [m for m in measured if m["ratio"] < WCAG_AA]
-            assert poor == [], f"{name}: text under 4.5:1 against its background: {poor[:5]}"
-            changed = [m for m in measured if m["text"].startswith("params.depth")]
-            assert changed, "the changed param's row was measured"
-            screenshot(page, f"compare-highlights-{name}")
-    finally:
-        set_theme(page, "JupyterLab Light")
+    measured = assert_readable(page, selectors, "compare-highlights", at_least=10)
+    assert [m for m in measured if m["text"].startswith("params.depth")], "the changed param's row was measured"
 
 
 def test_the_model_page_speaks_of_the_serving_version_readably(page: Any, lab_server: LabServer, runs: Store) -> None:
@@ -281,16 +257,7 @@ def test_the_model_page_speaks_of_the_serving_version_readably(page: Any, lab_se
     assert registered.inner_text().endswith("by ana, " + registered.inner_text().split(", ")[-1])
     assert registered.get_attribute("title").startswith(time.strftime("%Y-"))
     selectors = ".jp-mlm-model-page .jp-mlm-stage, .jp-mlm-model-page td, .jp-mlm-model-page th, .jp-mlm-model-header"
-    try:
-        for theme, name in (("JupyterLab Light", "light"), ("JupyterLab Dark", "dark")):
-            set_theme(page, theme)
-            measured = contrasts(page, selectors)
-            assert len(measured) > 5
-            poor = [m for m in measured if m["ratio"] < WCAG_AA]
-            assert poor == [], f"{name}: text under 4.5:1 against its background: {poor[:5]}"
-            screenshot(page, f"model-page-{name}")
-    finally:
-        set_theme(page, "JupyterLab Light")
+    assert_readable(page, selectors, "model-page")
 
 
 def test_housekeeping_from_the_run_page_is_what_the_store_keeps(page: Any, lab_server: LabServer, runs: Store) -> None:
