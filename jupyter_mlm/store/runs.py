@@ -108,6 +108,39 @@ class RunsMixin(StoreBase):
             conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(note=text or None))
             return _record(self._run_row(conn, run_id))
 
+    def edit_run(
+        self,
+        run_id: str,
+        *,
+        name: str | None = None,
+        note: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        delete_tags: Iterable[str] = (),
+    ) -> RunRecord:
+        """Rename, set the note, set and remove tags — every part checked first, all written in
+        one transaction (a bad tag leaves the name as it was)."""
+        new_name = None if name is None else check_name(name)
+        if note is not None and not isinstance(note, str):
+            raise UsageError("a note is a text (markdown)")
+        if note is not None and len(note) > MAX_NOTE_CHARS:
+            raise UsageError(f"a note holds at most {MAX_NOTE_CHARS:,} characters, not {len(note):,}")
+        rows = self._tag_rows(tags or {})
+        removed = [check_key(k, "tag name") for k in delete_tags]
+        with self._write() as conn:
+            self._run_row(conn, run_id)
+            values: dict[str, Any] = {}
+            if new_name is not None:
+                values["name"] = new_name
+            if note is not None:
+                values["note"] = note or None
+            if values:
+                conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(**values))
+            if rows:
+                self._upsert(conn, t.tags, [{"run_id": run_id, **row} for row in rows], ["run_id", "key"], ["value"])
+            if removed:
+                conn.execute(t.tags.delete().where(t.tags.c.run_id == run_id, t.tags.c.key.in_(removed)))
+            return _record(self._run_row(conn, run_id))
+
     def delete_tags(self, run_id: str, keys: Iterable[str]) -> None:
         keys = [check_key(k) for k in keys]
         with self._write() as conn:

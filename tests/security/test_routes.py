@@ -27,7 +27,7 @@ PAYLOADS = [
     "%EF%BC%8E%EF%BC%8E",  # two fullwidth full stops, another look-alike
     "%E2%80%AE", "%0d%0aSet-Cookie:%20x=1", "'%20OR%201=1--", "%7B%7B7*7%7D%7D",
 ]  # fmt: skip
-METHODS = ("GET", "POST", "PUT", "DELETE")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def _urls(fill: str) -> list[tuple[str, str]]:
 async def _call(client: Any, base: str, method: str, path: str, headers: dict[str, str], body: bytes | None = None
                 ) -> Any:  # fmt: skip
     url = url_path_join(base, path)
-    if method in ("POST", "PUT") and body is None:
+    if method in ("POST", "PUT", "PATCH") and body is None:
         body = b"{}"
     return await client.fetch(url, method=method, headers=headers, body=body, raise_error=False,
                               allow_nonstandard_methods=True, follow_redirects=False)  # fmt: skip
@@ -150,7 +150,7 @@ async def test_oversized_and_deep_bodies_are_refused_cleanly(
     http_server_client: Any, jp_base_url: str, jp_serverapp: Any, planted: Store
 ) -> None:
     headers = {"Authorization": f"token {jp_serverapp.identity_provider.token}", "Content-Type": "application/json"}
-    posting = [(m, p) for m, p in _urls("x") if m in ("POST", "PUT")]
+    posting = [(m, p) for m, p in _urls("x") if m in ("POST", "PUT", "PATCH")]
     for method, path in posting:
         for body in (b"[" * 30_000 + b"]" * 30_000, b'{"a": ' * 5_000 + b"1" + b"}" * 5_000, b"\xff\xfe not json",
                      b'{"notebook": "' + b"x" * 1000 + b'"}'):  # fmt: skip

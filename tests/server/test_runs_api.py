@@ -217,6 +217,14 @@ async def test_bad_run_edits_are_400(jp_fetch: Any, server_store: Store, body: A
     assert caught.value.code == 400 and message in json.loads(caught.value.response.body)["message"]
 
 
+async def test_a_run_edit_is_all_or_nothing(jp_fetch: Any, server_store: Store) -> None:
+    run = server_store.resolve_run("a")
+    with pytest.raises(HTTPClientError) as caught:
+        await _send(jp_fetch, "PATCH", "mlm", "api", "runs", run.id, body={"name": "renamed", "tags": {"": "x"}})
+    assert caught.value.code == 400
+    assert server_store.get_run(run.id).info.name == "a"  # the bad tag left the name as it was
+
+
 async def test_a_running_run_is_not_deleted_over_rest(jp_fetch: Any, server_store: Store) -> None:
     with pytest.raises(HTTPClientError) as caught:
         await _send(jp_fetch, "DELETE", "mlm", "api", "runs", "c")  # still running

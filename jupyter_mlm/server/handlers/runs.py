@@ -147,19 +147,21 @@ class RunHandler(RunsMixin):
         if unknown or not body:
             raise web.HTTPError(400, "a run edit takes name, note, tags and delete_tags: %s", shape)
         tags, delete_tags = body.get("tags") or {}, body.get("delete_tags") or []
+        if "name" in body and not isinstance(body["name"], str):
+            raise web.HTTPError(400, "name is a text: %s", shape)
         if not isinstance(tags, dict) or not isinstance(delete_tags, list):
             raise web.HTTPError(400, "tags is an object of texts and delete_tags a list of keys: %s", shape)
 
         def edit() -> dict[str, Any]:
             record = self.store.resolve_run(ref)
-            if "name" in body:
-                self.store.rename_run(record.id, body["name"])
-            if "note" in body:
-                self.store.set_note(record.id, body["note"] if body["note"] is not None else "")
-            if tags:
-                self.store.set_tags(record.id, tags)
-            if delete_tags:
-                self.store.delete_tags(record.id, delete_tags)
+            note = body.get("note")
+            self.store.edit_run(
+                record.id,
+                name=body.get("name"),
+                note=None if "note" not in body else (note if note is not None else ""),
+                tags=tags,
+                delete_tags=delete_tags,
+            )
             return run_data(self.store.get_run(record.id))
 
         self.write_json(await self.call(edit))
