@@ -24,10 +24,10 @@ def add_parsers(sub: Any) -> None:
     listing.set_defaults(func=cmd_runs_list)
     delete = verbs.add_parser("delete", help="delete runs softly (restore brings them back until purged)")
     delete.add_argument("refs", nargs="+", metavar="RUN", help="run id, id prefix or name")
-    delete.set_defaults(func=cmd_runs_delete)
+    delete.set_defaults(func=cmd_runs_delete, restoring=False)
     restore = verbs.add_parser("restore", help="bring back deleted runs")
     restore.add_argument("refs", nargs="+", metavar="RUN")
-    restore.set_defaults(func=cmd_runs_restore)
+    restore.set_defaults(func=cmd_runs_delete, restoring=True)
     rename = verbs.add_parser("rename", help="give a run another name")
     rename.add_argument("ref", metavar="RUN")
     rename.add_argument("name", metavar="NAME")
@@ -99,20 +99,18 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
 
 
 def cmd_runs_delete(args: argparse.Namespace) -> int:
+    """``runs delete`` and, with ``restoring``, ``runs restore``."""
     store = _store(args)
     records = [store.resolve_run(ref) for ref in args.refs]  # every reference checked before any change
     for record in records:
-        store.delete_run(record.id)
-        print(f"deleted run {record.name} ({record.id[:8]}); jupyter mlm runs restore {record.id[:8]} brings it back")
-    return 0
-
-
-def cmd_runs_restore(args: argparse.Namespace) -> int:
-    store = _store(args)
-    records = [store.resolve_run(ref) for ref in args.refs]
-    for record in records:
-        store.restore_run(record.id)
-        print(f"restored run {record.name} ({record.id[:8]})")
+        if args.restoring:
+            store.restore_run(record.id)
+            print(f"restored run {record.name} ({record.id[:8]})")
+        else:
+            store.delete_run(record.id)
+            print(
+                f"deleted run {record.name} ({record.id[:8]}); jupyter mlm runs restore {record.id[:8]} brings it back"
+            )
     return 0
 
 
@@ -157,10 +155,7 @@ def cmd_runs_tag(args: argparse.Namespace) -> int:
         raise UsageError("give KEY=VALUE tags to set, or --delete KEY")
     store = _store(args)
     record = store.resolve_run(args.ref)
-    if tags:
-        store.set_tags(record.id, tags)
-    if args.delete:
-        store.delete_tags(record.id, args.delete)
+    store.edit_run(record.id, tags=tags, delete_tags=args.delete)
     print(f"run {record.name} ({record.id[:8]}): tags {dict(sorted(store.get_run(record.id).tags.items()))}")
     return 0
 

@@ -91,22 +91,13 @@ class RunsMixin(StoreBase):
             return _record(self._run_row(conn, run_id))
 
     def rename_run(self, run_id: str, name: str) -> RunRecord:
-        name = check_name(name)
-        with self._write() as conn:
-            self._run_row(conn, run_id)
-            conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(name=name))
-            return _record(self._run_row(conn, run_id))
+        return self.edit_run(run_id, name=name)
 
     def set_note(self, run_id: str, text: str) -> RunRecord:
         """The run's note (markdown); an empty text clears it."""
         if not isinstance(text, str):
             raise UsageError("a note is a text (markdown)")
-        if len(text) > MAX_NOTE_CHARS:
-            raise UsageError(f"a note holds at most {MAX_NOTE_CHARS:,} characters, not {len(text):,}")
-        with self._write() as conn:
-            self._run_row(conn, run_id)
-            conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(note=text or None))
-            return _record(self._run_row(conn, run_id))
+        return self.edit_run(run_id, note=text)
 
     def edit_run(
         self,
@@ -141,12 +132,6 @@ class RunsMixin(StoreBase):
                 conn.execute(t.tags.delete().where(t.tags.c.run_id == run_id, t.tags.c.key.in_(removed)))
             return _record(self._run_row(conn, run_id))
 
-    def delete_tags(self, run_id: str, keys: Iterable[str]) -> None:
-        keys = [check_key(k) for k in keys]
-        with self._write() as conn:
-            self._run_row(conn, run_id)
-            conn.execute(t.tags.delete().where(t.tags.c.run_id == run_id, t.tags.c.key.in_(keys)))
-
     def purge_runs(self, deleted_before_ms: int, apply: bool = True) -> list[RunRecord]:
         """Remove for good the runs deleted before ``deleted_before_ms``, with their params,
         metrics, tags, artifacts and snapshots (unreferenced blobs then go with ``gc``). A run a
@@ -165,8 +150,7 @@ class RunsMixin(StoreBase):
                 for start in range(0, len(ids), 500):
                     chunk = ids[start : start + 500]
                     conn.execute(update(t.runs).where(t.runs.c.parent_id.in_(chunk)).values(parent_id=None))
-                    for table in (t.params, t.tags, t.metric_chunks, t.metric_latest, t.artifacts, t.snapshots):
-                        conn.execute(table.delete().where(table.c.run_id.in_(chunk)))
+                    # Params, metrics, tags, artifacts and snapshots go with their run (ON DELETE CASCADE).
                     conn.execute(t.runs.delete().where(t.runs.c.id.in_(chunk)))
             return records
 

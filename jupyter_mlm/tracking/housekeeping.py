@@ -68,12 +68,7 @@ def set_note(run: str | Run, text: str | None = None) -> Run:
 def set_run_tags(run: str | Run, tags: Mapping[str, Any] | None = None, delete: Iterable[str] = ()) -> Run:
     """Set and remove tags of any run (``set_tags`` is the active run's)."""
     found = _run(run)
-    if tags:
-        SESSION.store.set_tags(found.id, tags)
-    removed = list(delete)
-    if removed:
-        SESSION.store.delete_tags(found.id, removed)
-    return found
+    return Run(SESSION.store.edit_run(found.id, tags=tags, delete_tags=delete))
 
 
 def purge_runs(older_than: str | int | float = "30d", dry_run: bool = False) -> list[str]:

@@ -264,3 +264,16 @@ async def test_runs_export_as_csv_safe_for_spreadsheets(jp_fetch: Any, server_st
     with pytest.raises(HTTPClientError) as caught:
         await jp_fetch("mlm", "api", "runs", params={"format": "xlsx"})
     assert caught.value.code == 400
+
+
+async def test_refused_experiment_edits_change_nothing(jp_fetch: Any, server_store: Store) -> None:
+    server_store.get_or_create_experiment("taken")
+    with pytest.raises(HTTPClientError) as caught:
+        await _send(jp_fetch, "PATCH", "mlm", "api", "experiments", "churn", body={"name": "taken", "archived": True})
+    assert caught.value.code == 409 and "already an experiment" in json.loads(caught.value.response.body)["message"]
+    churn = server_store.find_experiment("churn")
+    assert churn is not None and churn.archived_ms is None  # the refused rename archived nothing
+    for route, flag in ((("runs",), "deleted"), (("experiments",), "archived")):
+        with pytest.raises(HTTPClientError) as caught:
+            await jp_fetch("mlm", "api", *route, params={flag: "maybe"})
+        assert caught.value.code == 400 and "true" in json.loads(caught.value.response.body)["message"]

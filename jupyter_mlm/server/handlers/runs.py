@@ -29,6 +29,12 @@ MAX_POINTS = 100_000
 
 
 class RunsMixin(MLMHandler):
+    def flag_argument(self, name: str, meaning: str) -> bool:
+        raw = self.get_query_argument(name, "false")
+        if raw not in ("true", "false"):
+            raise web.HTTPError(400, "%s is true (%s) or false, not %r", name, meaning, raw)
+        return raw == "true"
+
     def int_argument(self, name: str, default: int, low: int, high: int) -> int:
         raw = self.get_query_argument(name, None)
         if raw is None or raw == "":
@@ -51,10 +57,7 @@ class RunListHandler(RunsMixin):
         order_by = self.get_query_arguments("order_by") or None
         limit = self.int_argument("limit", 100, 1, MAX_PAGE)
         offset = self.int_argument("offset", 0, 0, 2**31)
-        deleted = self.get_query_argument("deleted", "false")
-        if deleted not in ("true", "false"):
-            raise web.HTTPError(400, "deleted is true (the deleted runs) or false, not %r", deleted)
-        show_deleted = deleted == "true"
+        show_deleted = self.flag_argument("deleted", "the deleted runs")
         output = self.get_query_argument("format", "json")
         if output not in ("json", "csv"):
             raise web.HTTPError(400, "format is json or csv, not %r", output)
@@ -192,10 +195,8 @@ class ExperimentListHandler(RunsMixin):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        archived = self.get_query_argument("archived", "false")
-        if archived not in ("true", "false"):
-            raise web.HTTPError(400, "archived is true (archived ones too) or false, not %r", archived)
-        found = await self.call(self.store.list_experiments, archived == "true")
+        archived = self.flag_argument("archived", "archived ones too")
+        found = await self.call(self.store.list_experiments, archived)
         self.write_json({"experiments": [experiment_json(e) for e in found]})
 
 
@@ -210,13 +211,11 @@ class ExperimentHandler(RunsMixin):
             raise web.HTTPError(400, "an experiment edit takes name and archived (true or false): %s", shape)
 
         def edit() -> dict[str, Any]:
-            current = name
+            # Renamed first: a refused name (taken, empty) then changes nothing.
+            found = self.store.rename_experiment(name, body["name"]) if "name" in body else None
             if "archived" in body:
-                self.store.archive_experiment(current, body["archived"])
-            if "name" in body:
-                current = self.store.rename_experiment(current, body["name"]).name
-            found = self.store.find_experiment(current)
-            assert found is not None
+                found = self.store.archive_experiment(found.name if found else name, body["archived"])
+            assert found is not None  # the body named at least one of them
             return experiment_json(found)
 
         self.write_json(await self.call(edit))

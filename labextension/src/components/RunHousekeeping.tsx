@@ -20,32 +20,28 @@ export function RunActions(props: {
   const [confirming, setConfirming] = useState(false);
   const deleted = run.deleted_ms !== null && run.deleted_ms !== undefined;
 
-  const rename = async (): Promise<void> => {
+  // Each action reports its failure the same way: as the page's error line.
+  const guarded = (action: () => Promise<void>) => async (): Promise<void> => {
     try {
-      const renamed = await model.editRun(run.id, { name });
-      setRenaming(false);
-      onChanged(renamed, `Renamed to ${renamed.name}`);
+      await action();
     } catch (err) {
       onError(messageOf(err));
     }
   };
-  const remove = async (): Promise<void> => {
-    try {
-      await model.deleteRun(run.id);
-      setConfirming(false);
-      onChanged(null, 'Deleted: hidden from the runs table until restored');
-    } catch (err) {
-      onError(messageOf(err));
-    }
-  };
-  const restore = async (): Promise<void> => {
-    try {
-      await model.restoreRun(run.id);
-      onChanged(null, 'Restored');
-    } catch (err) {
-      onError(messageOf(err));
-    }
-  };
+  const rename = guarded(async () => {
+    const renamed = await model.editRun(run.id, { name });
+    setRenaming(false);
+    onChanged(renamed, `Renamed to ${renamed.name}`);
+  });
+  const remove = guarded(async () => {
+    await model.deleteRun(run.id);
+    setConfirming(false);
+    onChanged(null, 'Deleted: hidden from the runs table until restored');
+  });
+  const restore = guarded(async () => {
+    await model.restoreRun(run.id);
+    onChanged(null, 'Restored');
+  });
 
   const snippet = loadSnippet(run);
   return (
