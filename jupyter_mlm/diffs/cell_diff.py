@@ -9,7 +9,8 @@ diff of every changed text, all through pure-Python difflib. Here:
   changed lines diffed by character) on ``similarity``'s matcher and cached ratios;
 - outputs are aligned with ``similarity``'s output predicates by nbdime's multilevel rule;
 - everything rarer (rich outputs, metadata, attachments) goes to nbdime's own differ.
-nbdime's diff builders assemble the entries, so order and shape are nbdime's.
+Entries are nbdime's ``DiffEntry`` objects, built in the order nbdime's builders leave them
+(its builders re-sort every entry on insertion; walking left to right makes that order directly).
 """
 
 from __future__ import annotations
@@ -21,6 +22,32 @@ from typing import Any
 from . import similarity
 
 Compare = Callable[[Any, Any], bool]
+
+
+def _entry_type() -> Any:
+    from nbdime.diff_format import DiffEntry
+
+    return DiffEntry
+
+
+_Entry: Any = None
+
+
+def entry(**fields: Any) -> Any:
+    """An nbdime ``DiffEntry`` (a dict with attribute access)."""
+    global _Entry
+    if _Entry is None:
+        _Entry = _entry_type()
+    return _Entry(**fields)
+
+
+def sequence_gap(out: list[Any], key: int, removed: int, added: Any) -> None:
+    """Entries for a gap at ``key``: nbdime's builder puts an ``addrange`` before a
+    ``removerange`` at the same key."""
+    if added:
+        out.append(entry(op="addrange", key=key, valuelist=added))
+    if removed:
+        out.append(entry(op="removerange", key=key, length=removed))
 
 
 def multilevel_snakes(
@@ -58,36 +85,29 @@ def multilevel_snakes(
 
 def _from_snakes(a: Any, b: Any, snakes: list[tuple[int, int, int]], pair_diff: Callable[[Any, Any], Any]) -> Any:
     """nbdime's ``compute_diff_from_snakes``: ranges between snakes removed/added, pairs patched."""
-    from nbdime.diff_format import SequenceDiffBuilder
-
-    builder = SequenceDiffBuilder()
+    out: list[Any] = []
     i0, j0 = 0, 0
     for i, j, k in [*snakes, (len(a), len(b), 0)]:
-        if i > i0:
-            builder.removerange(i0, i - i0)
-        if j > j0:
-            builder.addrange(i0, b[j0:j])
+        sequence_gap(out, i0, i - i0, b[j0:j])
         for n in range(k):
             x, y = a[i + n], b[j + n]
             if x != y:
-                builder.patch(i + n, pair_diff(x, y))
+                diff = pair_diff(x, y)
+                if diff:
+                    out.append(entry(op="patch", key=i + n, diff=diff))
         i0, j0 = i + k, j + k
-    return builder.validated()
+    return out
 
 
 def chars_diff(a: str, b: str) -> Any:
     """nbdime's ``diff_strings_by_char`` (difflib opcodes as range entries)."""
-    from nbdime.diff_format import SequenceDiffBuilder
-
-    builder = SequenceDiffBuilder()
+    out: list[Any] = []
     if a == b:
-        return builder.validated()
+        return out
     for tag, a0, a1, b0, b1 in similarity.opcodes(a, b):
-        if tag in ("replace", "delete"):
-            builder.removerange(a0, a1 - a0)
-        if tag in ("replace", "insert"):
-            builder.addrange(a0, b[b0:b1])
-    return builder.validated()
+        if tag != "equal":
+            sequence_gap(out, a0, a1 - a0 if tag != "insert" else 0, b[b0:b1] if tag != "delete" else "")
+    return out
 
 
 _LINE_COMPARES: list[Compare] = [similarity.strings_similar, operator.eq]
@@ -103,25 +123,26 @@ def lines_diff(a: str, b: str) -> Any:
 
 def mapping_diff(a: Any, b: Any, path: str, config: Any, value_diff: Callable[[str, Any, Any, str], Any]) -> Any:
     """nbdime's ``diff_dicts``, with equal values skipped and ``value_diff(key, x, y, subpath)``
-    deciding the others that nbdime would recurse into."""
-    from nbdime.diff_format import MappingDiffBuilder
-
-    builder = MappingDiffBuilder()
-    keys_a, keys_b = set(a), set(b)
-    for key in sorted(keys_a - keys_b):
-        builder.remove(key)
-    for key in sorted(keys_a & keys_b):
-        x, y = a[key], b[key]
-        if x == y:
-            continue
-        subpath = f"{path}/{key}"
-        if type(x) is type(y) and not config.is_atomic(x, path=subpath):
-            builder.patch(key, value_diff(key, x, y, subpath))
+    deciding the others that nbdime would recurse into. Entries come sorted by key, as nbdime's
+    builder returns them."""
+    out: list[Any] = []
+    for key in sorted(a.keys() | b.keys()):
+        if key not in b:
+            out.append(entry(op="remove", key=key))
+        elif key not in a:
+            out.append(entry(op="add", key=key, value=b[key]))
         else:
-            builder.replace(key, y)
-    for key in sorted(keys_b - keys_a):
-        builder.add(key, b[key])
-    return builder.validated()
+            x, y = a[key], b[key]
+            if x == y:
+                continue
+            subpath = f"{path}/{key}"
+            if type(x) is type(y) and not config.is_atomic(x, path=subpath):
+                diff = value_diff(key, x, y, subpath)
+                if diff:
+                    out.append(entry(op="patch", key=key, diff=diff))
+            else:
+                out.append(entry(op="replace", key=key, value=y))
+    return out
 
 
 def _node(value: Any) -> Any:
@@ -167,6 +188,16 @@ class CellDiffer:
         return self.config.differs[subpath](x, y, path=subpath, config=self.config)
 
     def outputs(self, a: Any, b: Any) -> Any:
+        if len(a) == 1 and len(b) == 1:
+            # One output each (the usual case): the multilevel alignment pairs them when either
+            # predicate holds, strict first.
+            x, y = a[0], b[0]
+            if x == y:
+                return []
+            if similarity.output_strict(x, y) or similarity.output_approximate(x, y):
+                diff = self._output(x, y) if x != y else []
+                return [entry(op="patch", key=0, diff=diff)] if diff else []
+            return [entry(op="addrange", key=0, valuelist=list(b)), entry(op="removerange", key=0, length=1)]
         snakes = multilevel_snakes(a, b, [similarity.output_approximate, similarity.output_strict])
         return _from_snakes(a, b, snakes, self._output)
 

@@ -33,16 +33,14 @@ from typing import Any
 import numpy as np
 
 from . import similarity
-from .cell_diff import CellDiffer
+from .cell_diff import CellDiffer, entry, sequence_gap
 
 Diff = list[dict[str, Any]]
 
 _STRICT = similarity.STRICT
 _APPROXIMATE = similarity.APPROXIMATE
 _SHORT = similarity.SHORT_TEXT
-# A rejection is skipped unless it clears the threshold by this much, so float rounding can only
-# send a pair to nbdime's predicate, never decide it.
-_MARGIN = 1e-9
+_MARGIN = similarity.MARGIN
 
 
 def _text(value: Any) -> str:
@@ -90,9 +88,10 @@ def joined_cell(cell: dict[str, Any]) -> dict[str, Any]:
         changes["attachments"] = {name: _join_bundle(a) for name, a in attachments.items()}
     if cell.get("cell_type") == "code":
         outputs = cell.get("outputs") or []
-        fixed = [_join_output(output) for output in outputs]
-        if any(new is not old for new, old in zip(fixed, outputs, strict=True)):
-            changes["outputs"] = fixed
+        for n, output in enumerate(outputs):
+            if _join_output(output) is not output:
+                changes["outputs"] = [*outputs[:n], *(_join_output(o) for o in outputs[n:])]
+                break
     return {**cell, **changes} if changes else cell
 
 
@@ -109,18 +108,35 @@ class CellList:
     an id per cell (``NO_ID`` when it has none), and the cells themselves, loaded only where an
     alignment level or a diff needs their content."""
 
-    def __init__(self, keys: Sequence[str], ids: Sequence[Any], load: Callable[[int], dict[str, Any]]) -> None:
-        self.keys = list(keys)
+    def __init__(
+        self,
+        keys: Sequence[str] | None,
+        ids: Sequence[Any],
+        load: Callable[[int], dict[str, Any]],
+        raw: Sequence[dict[str, Any]] | None = None,
+    ) -> None:
+        # Without given keys (cells in memory), cells a grid level never reads get no key: aligned
+        # by id, most never do, and pairs are then compared as dicts.
+        self.keys: list[str] | None = list(keys) if keys is not None else None
         self.ids = list(ids)
+        self._raw = raw
         self._load = load
         self._cells: dict[int, dict[str, Any]] = {}
-        count = len(self.keys)
+        count = len(self.ids)
         self.kind = np.full(count, -1, dtype=np.int64)
         self.source = np.full(count, -1, dtype=np.int64)
         self.length = np.zeros(count, dtype=np.int64)
         self.is_code = np.zeros(count, dtype=bool)
         self.outputs = np.zeros(count, dtype=np.int64)
         self.key = np.zeros(count, dtype=np.int64)
+        # What every output predicate checks before any text: types, key sets and stream names
+        # (one code per cell), and the first streams' texts (codes) and lengths.
+        self.output_shape = np.zeros(count, dtype=np.int64)
+        self.stream_text = np.full((count, _STREAMS), -1, dtype=np.int64)
+        self.stream_length = np.zeros((count, _STREAMS), dtype=np.int64)
+        self.streams: dict[int, list[str]] = {}
+        # Outputs the predicates fully judge by the arrays above: plain streams, at most _STREAMS.
+        self.plain_outputs = np.zeros(count, dtype=bool)
         self._known = np.zeros(count, dtype=bool)
         self._chars: dict[int, np.ndarray] = {}
         self._codes: dict[Any, int] = {}
@@ -129,13 +145,14 @@ class CellList:
     def of(cls, cells: Sequence[dict[str, Any]], keys: Sequence[str] | None = None) -> CellList:
         """Cells held in memory."""
         return cls(
-            keys if keys is not None else [cell_key(c) for c in cells],
+            keys,
             [c.get("id", NO_ID) for c in cells],
             lambda i: joined_cell(cells[i]),
+            cells,
         )
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return len(self.ids)
 
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
@@ -151,7 +168,16 @@ class CellList:
     def bind(self, codes: dict[Any, int]) -> None:
         """Share one table of codes with the other side, so equal values get equal codes."""
         self._codes = codes
-        self.key[:] = [codes.setdefault(("key", k), len(codes)) for k in self.keys]
+
+    def same(self, i: int, other: CellList, j: int) -> bool:
+        """Whether cell ``i`` equals the other list's cell ``j``."""
+        if self.keys is not None and other.keys is not None:
+            return self.keys[i] == other.keys[j]
+        if self._raw is not None and other._raw is not None:
+            # Raw cells that differ only in how strings are split are diffed to nothing, and an
+            # empty diff is dropped: no need to join them first.
+            return bool(self._raw[i] == other._raw[j])
+        return bool(self.cell(i) == other.cell(j))
 
     def id_codes(self, lo: int, hi: int) -> list[int]:
         codes = self._codes
@@ -163,12 +189,28 @@ class CellList:
         for i in np.flatnonzero(~self._known[lo:hi]).tolist():
             i += lo
             cell = self.cell(i)
+            key = self.keys[i] if self.keys is not None else cell_key(cell)
+            self.key[i] = codes.setdefault(("key", key), len(codes))
             source = cell.get("source", "")
             self.kind[i] = codes.setdefault(("type", cell.get("cell_type")), len(codes))
             self.source[i] = codes.setdefault(("source", source), len(codes))
             self.length[i] = len(source)
             self.is_code[i] = cell.get("cell_type") == "code"
-            self.outputs[i] = len(cell.get("outputs") or ()) if self.is_code[i] else 0
+            outputs = (cell.get("outputs") or ()) if self.is_code[i] else ()
+            self.outputs[i] = len(outputs)
+            shape = []
+            for n, output in enumerate(outputs):
+                stream = output.get("output_type") == "stream"
+                shape.append((output.get("output_type"), tuple(sorted(output)), output.get("name") if stream else None))
+                if stream and n < _STREAMS:
+                    text = output.get("text", "")
+                    self.stream_text[i, n] = codes.setdefault(("text", text), len(codes))
+                    self.stream_length[i, n] = len(text)
+                    self.streams.setdefault(i, [""] * _STREAMS)[n] = text
+            self.output_shape[i] = codes.setdefault(("outputs", tuple(shape)), len(codes))
+            self.plain_outputs[i] = len(outputs) <= _STREAMS and all(
+                kind == "stream" and keys == _PLAIN_STREAM for kind, keys, _ in shape
+            )
             self._known[i] = True
 
     def char_codes(self, i: int) -> np.ndarray:
@@ -180,11 +222,14 @@ class CellList:
 
 
 _PAIRS_PER_CHUNK = 20_000
+_STREAMS = 4
+_PLAIN_STREAM = ("name", "output_type", "text")
 
 
 def _ratio_bound_ok(a: CellList, b: CellList, ia: np.ndarray, jb: np.ndarray, threshold: float) -> np.ndarray:
-    """Which pairs may reach ``threshold`` in difflib's ratio, judged by its two upper bounds
-    (lengths: ``real_quick_ratio``; character counts: ``quick_ratio``)."""
+    """Which pairs may reach ``threshold`` in difflib's ratio, judged by its upper bounds
+    (lengths: ``real_quick_ratio``; then the LCS similarity, or character counts:
+    ``quick_ratio``, where rapidfuzz is missing)."""
     la, lb = a.length[ia], b.length[jb]
     total = la + lb
     ok: np.ndarray = np.asarray(2.0 * np.minimum(la, lb) / np.maximum(total, 1) >= threshold - _MARGIN)
@@ -194,6 +239,12 @@ def _ratio_bound_ok(a: CellList, b: CellList, ia: np.ndarray, jb: np.ndarray, th
     rows, cols = ia[idx], jb[idx]
     rows_u, row_of = np.unique(rows, return_inverse=True)
     cols_u, col_of = np.unique(cols, return_inverse=True)
+    bounds = similarity.ratio_bounds(
+        [a.cell(int(i)).get("source", "") for i in rows_u], [b.cell(int(j)).get("source", "") for j in cols_u]
+    )
+    if bounds is not None:
+        ok[idx] = bounds[row_of, col_of] >= threshold - _MARGIN
+        return ok
     chars_a = [a.char_codes(int(i)) for i in rows_u]
     chars_b = [b.char_codes(int(j)) for j in cols_u]
     alphabet = np.unique(np.concatenate([*chars_a, *chars_b]))
@@ -229,6 +280,33 @@ def _source_may_match(a: CellList, b: CellList, ia: np.ndarray, jb: np.ndarray, 
     return maybe
 
 
+def _streams_may_match(
+    a: CellList, b: CellList, ia: np.ndarray, jb: np.ndarray, level: int, keep: np.ndarray
+) -> np.ndarray:
+    """Of the pairs selected by ``keep``, those whose first streams may pass the output
+    predicates: exactly equal texts for the strict level (``compare_output_strict`` compares every
+    key but ``data``), otherwise texts either equal or within difflib's length bound of the
+    approximate threshold (``compare_strings_approximate``; an empty and a non-empty one never
+    match). Returns a mask shaped like ``keep``."""
+    result = np.zeros(len(keep), dtype=bool)
+    if not len(ia):
+        return result
+    text_a, text_b = a.stream_text[ia], b.stream_text[jb]
+    same = text_a == text_b  # also true where neither has a stream there
+    if level == 2:
+        ok = same.all(axis=1)
+    else:
+        la, lb = a.stream_length[ia], b.stream_length[jb]
+        near = 2.0 * np.minimum(la, lb) / np.maximum(la + lb, 1) >= _APPROXIMATE - _MARGIN
+        ok = (same | ((la > 0) & (lb > 0) & near)).all(axis=1)
+        bound, floor = similarity.ratio_bound, _APPROXIMATE - _MARGIN
+        for n in np.flatnonzero(ok & ~same.all(axis=1)).tolist():
+            texts_a, texts_b = a.streams[int(ia[n])], b.streams[int(jb[n])]
+            ok[n] = all(x == y or bound(x, y) >= floor for x, y in zip(texts_a, texts_b, strict=True))
+    result[np.flatnonzero(keep)] = ok
+    return result
+
+
 def _grid(a: CellList, b: CellList, rect: tuple[int, int, int, int], level: int, compare: Any) -> np.ndarray:
     """``G[i, j] == compare(A[i0 + i], B[j0 + j])`` for nbdime's cell predicate of ``level``."""
     i0, j0, i1, j1 = rect
@@ -238,20 +316,38 @@ def _grid(a: CellList, b: CellList, rect: tuple[int, int, int, int], level: int,
     same: np.ndarray = np.asarray(a.key[rows, None] == b.key[None, cols])
     candidate = ~same & (a.kind[rows, None] == b.kind[None, cols])
     code = a.is_code[rows, None]
-    if level == 2:
-        candidate &= ~code | (a.outputs[rows, None] == b.outputs[None, cols])
-        threshold = _STRICT
-    else:
-        if level == 1:
-            candidate &= ~code | ((a.outputs[rows, None] > 0) == (b.outputs[None, cols] > 0))
-        threshold = _APPROXIMATE
+    if level > 0:
+        # Both levels pair every output in order: equal counts, types, key sets, stream names.
+        candidate &= ~code | (a.output_shape[rows, None] == b.output_shape[None, cols])
+    threshold = _STRICT if level == 2 else _APPROXIMATE
     ia, jb = np.nonzero(candidate)
     if len(ia):
         keep = _source_may_match(a, b, ia + i0, jb + j0, threshold)
+        if level > 0:
+            keep &= _streams_may_match(a, b, ia[keep] + i0, jb[keep] + j0, level, keep)
         ia, jb = ia[keep], jb[keep]
+        decided = _decided(a, b, ia + i0, jb + j0, level)
+        same[ia[decided], jb[decided]] = True
+        ia, jb = ia[~decided], jb[~decided]
     for i, j in zip(ia.tolist(), jb.tolist(), strict=True):
         same[i, j] = bool(compare(a.cell(i + i0), b.cell(j + j0)))
     return same
+
+
+def _decided(a: CellList, b: CellList, ia: np.ndarray, jb: np.ndarray, level: int) -> np.ndarray:
+    """Candidate pairs (same cell type, equal output shapes above level 0) that the predicate of
+    ``level`` accepts on the arrays alone: equal sources (or, for the approximate source test,
+    two short ones of the same emptiness) and, above level 0, outputs that are plain streams with
+    equal texts (then ``compare_output_strict`` holds for each)."""
+    source = a.source[ia] == b.source[jb]
+    if level < 2:
+        la, lb = a.length[ia], b.length[jb]
+        source |= ((la > 0) == (lb > 0)) & (la < _SHORT) & (lb < _SHORT)
+    if level == 0:
+        return np.asarray(source)
+    code = a.is_code[ia]
+    streams = a.plain_outputs[ia] & b.plain_outputs[jb] & (a.stream_text[ia] == b.stream_text[jb]).all(axis=1)
+    return np.asarray(source & (~code | streams))
 
 
 def _id_rows(a: CellList, b: CellList, rect: tuple[int, int, int, int]) -> list[int]:
@@ -390,31 +486,28 @@ def cells_diff(
 
 def _diff_from_snakes(a: CellList, b: CellList, snakes: list[tuple[int, int, int]], differ: CellDiffer) -> Any:
     """nbdime's ``compute_diff_from_snakes`` for cells; pairs with equal keys are not diffed."""
-    from nbdime.diff_format import SequenceDiffBuilder
-
-    builder = SequenceDiffBuilder()
+    out: list[Any] = []
     i0, j0 = 0, 0
     for i, j, k in [*snakes, (len(a), len(b), 0)]:
-        if i > i0:
-            builder.removerange(i0, i - i0)
-        if j > j0:
-            builder.addrange(i0, b[j0:j])
+        sequence_gap(out, i0, i - i0, b[j0:j] if j > j0 else [])
         for n in range(k):
-            if a.keys[i + n] != b.keys[j + n]:
-                builder.patch(i + n, differ(a.cell(i + n), b.cell(j + n)))
+            if not a.same(i + n, b, j + n):
+                diff = differ(a.cell(i + n), b.cell(j + n))
+                if diff:
+                    out.append(entry(op="patch", key=i + n, diff=diff))
         i0, j0 = i + k, j + k
-    return builder.validated()
+    return out
 
 
 def _cells_part(diff: Diff) -> tuple[Diff, Diff]:
     """Split a notebook diff into its cells entries and everything else."""
     cells: Diff = []
     rest: Diff = []
-    for entry in diff:
-        if entry.get("key") == "cells" and entry.get("op") == "patch":
-            cells = entry["diff"]
+    for item in diff:
+        if item.get("key") == "cells" and item.get("op") == "patch":
+            cells = item["diff"]
         else:
-            rest.append(entry)
+            rest.append(item)
     return cells, rest
 
 

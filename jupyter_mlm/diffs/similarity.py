@@ -19,6 +19,14 @@ try:
 except ImportError:  # pragma: no cover - the plain-Python matcher gives the same ratios, slower
     from difflib import SequenceMatcher
 
+_Indel: Any
+_cdist: Any
+try:
+    from rapidfuzz.distance import Indel as _Indel
+    from rapidfuzz.process import cdist as _cdist
+except ImportError:  # pragma: no cover - without it the character-count bound does the job, slower
+    _Indel = _cdist = None
+
 # nbdime's constants (nbdime.diffing.notebooks): what it calls short, its output length caps.
 SHORT_TEXT = 10
 TEXT_MIMEDATA_MAX_COMPARE_LENGTH = 10_000
@@ -26,13 +34,37 @@ STREAM_MAX_COMPARE_LENGTH = 1_000
 STRICT = 0.95
 APPROXIMATE = 0.7
 
-_BASE64 = re.compile(r"^(?:[a-z0-9+/]{4})*(?:[a-z0-9+/]{2}==|[a-z0-9+/]{3}=)?$", re.IGNORECASE)
+_BASE64_BODY = re.compile(r"[a-z0-9+/]*", re.IGNORECASE)
 _POINTER = re.compile(r"0x[a-f0-9]{8,16}", re.IGNORECASE)
+
+
+# A bound is only trusted to reject when it clears the threshold by this much, so float rounding
+# can only send a pair on to the exact ratio, never decide it.
+MARGIN = 1e-9
 
 
 @lru_cache(maxsize=65_536)
 def _quick_ratio(x: Any, y: Any) -> float:
     return float(SequenceMatcher(None, x, y, autojunk=False).quick_ratio())
+
+
+def ratio_bound(x: Any, y: Any) -> float:
+    """An upper bound of difflib's ratio, ~100× cheaper than it: difflib's matching blocks form a
+    common subsequence, so its ratio never exceeds 2·LCS/(len x + len y) (rapidfuzz's Indel
+    similarity, bit-parallel); ``quick_ratio`` where rapidfuzz is missing."""
+    if _Indel is not None:
+        return float(_Indel.normalized_similarity(x, y))
+    return _quick_ratio(x, y)
+
+
+def ratio_bounds(xs: list[str], ys: list[str]) -> Any:
+    """``ratio_bound`` for every pair of ``xs`` × ``ys`` as a float64 matrix, computed in one
+    compiled call; None where rapidfuzz is missing (callers then bound by character counts)."""
+    if _cdist is None:
+        return None
+    import numpy as np
+
+    return _cdist(xs, ys, scorer=_Indel.normalized_similarity, dtype=np.float64)
 
 
 @lru_cache(maxsize=65_536)
@@ -55,7 +87,7 @@ def strings_similar(x: Any, y: Any, threshold: float = APPROXIMATE, maxlen: int 
     length = len(x) + len(y)
     if 2.0 * min(len(x), len(y)) / length < threshold:
         return False
-    if _quick_ratio(x, y) < threshold:
+    if ratio_bound(x, y) < threshold - MARGIN:
         return False
     if maxlen is not None and len(x) > maxlen and len(y) > maxlen:
         return False
@@ -85,7 +117,15 @@ def text_strict(x: Any, y: Any, maxlen: int | None = None) -> bool:
 
 
 def _is_base64(text: str, min_len: int = 64) -> bool:
-    return len(text) >= min_len and _BASE64.match("".join(text.splitlines())) is not None
+    """nbdime's ``_BASE64`` match, without the regex's per-quartet backtracking (10× faster on an
+    image): a multiple of four characters, the base64 alphabet, at most two trailing ``=``."""
+    if len(text) < min_len:
+        return False
+    joined = "".join(text.splitlines())
+    if len(joined) % 4:
+        return False
+    body = joined[:-2] if joined.endswith("==") else joined[:-1] if joined.endswith("=") else joined
+    return _BASE64_BODY.fullmatch(body) is not None
 
 
 def _mimedata_equal(mimetype: str, x: Any, y: Any, strict: bool) -> bool:
@@ -119,8 +159,10 @@ def output_strict(x: Any, y: Any) -> bool:
     """nbdime's ``compare_output_strict``: everything but ``data`` equal, ``data`` nearly so."""
     if x["output_type"] != y["output_type"]:
         return False
-    if set(x) != set(y):
+    if x.keys() != y.keys():
         return False
+    if "data" not in x:
+        return bool(x == y)
     if any(x[k] != y[k] for k in set(x) - {"output_type", "data"}):
         return False
     return mimebundle_strict(x.get("data"), y.get("data"))
@@ -158,7 +200,7 @@ def output_approximate(x: Any, y: Any) -> bool:
     """nbdime's ``compare_output_approximate``: type and content roughly equal, metadata and
     execution count ignored."""
     kind = x["output_type"]
-    if kind != y["output_type"] or set(x) != set(y):
+    if kind != y["output_type"] or x.keys() != y.keys():
         return False
     handled = {"output_type", "metadata", "execution_count"}
     if kind == "stream":

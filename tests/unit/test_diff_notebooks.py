@@ -288,3 +288,52 @@ def test_stored_snapshots_diff_like_nbdime_on_their_steady_cells(tmp_path: Any, 
                 b = nbformat.from_dict(steady_notebook(store, second, strict))
                 assert json.dumps(ours, sort_keys=True) == json.dumps(nbdime.diff_notebooks(a, b), sort_keys=True)
     store.close()
+
+
+def test_base64_check_is_nbdimes() -> None:
+    """The regex-free base64 test decides every string as nbdime's regex does, padding and
+    case-folding characters (Kelvin sign, long s) included."""
+    from nbdime.diffing.notebooks import _is_base64 as nbdime_is_base64
+
+    from jupyter_mlm.diffs import similarity
+
+    rng = random.Random(3)
+    alphabet = "ABCxyz019+/=\n\r -é\u212a\u017f"
+    cases = ["A" * 64, "A" * 62 + "==", "A" * 63 + "=", "A" * 61 + "===", "A" * 60 + "=A==", "A" * 64 + "\n", "=" * 64]
+    cases += ["".join(rng.choice(alphabet) for _ in range(rng.randint(60, 90))) for _ in range(3000)]
+    cases += [
+        "".join(rng.choice("ABab09+/\u212a") for _ in range(4 * rng.randint(15, 25))) + rng.choice(["", "=", "=="])
+        for _ in range(3000)
+    ]
+    for text in cases:
+        assert similarity._is_base64(text) == bool(nbdime_is_base64(text)), repr(text)
+
+
+def test_ratio_bound_never_below_difflibs_ratio() -> None:
+    """Rejections use an upper bound of difflib's ratio (the LCS similarity): it must never be
+    lower than the ratio itself, or a pair nbdime aligns would be rejected."""
+    import difflib
+
+    from jupyter_mlm.diffs import similarity
+
+    rng = random.Random(8)
+    for _ in range(3000):
+        x = "".join(rng.choice("ab c=.0123\n") for _ in range(rng.randint(1, 150)))
+        y = "".join(rng.choice("ab c=.0123\n") for _ in range(rng.randint(1, 150)))
+        ratio = difflib.SequenceMatcher(None, x, y, autojunk=False).ratio()
+        assert similarity.ratio_bound(x, y) >= ratio - 1e-12
+
+
+@pytest.mark.parametrize("ids", [True, False], ids=["with-ids", "no-ids"])
+def test_equal_to_nbdime_without_rapidfuzz(monkeypatch: pytest.MonkeyPatch, ids: bool) -> None:
+    """Where rapidfuzz is missing, rejections fall back to difflib's own bounds (character
+    counts): slower, the same diffs."""
+    from jupyter_mlm.diffs import similarity
+
+    monkeypatch.setattr(similarity, "_Indel", None)
+    monkeypatch.setattr(similarity, "_cdist", None)
+    for seed in (1, 4):
+        history = _history(seed, ids)
+        for a, b in itertools.pairwise(history):
+            theirs = nbdime.diff_notebooks(nbformat.reads(json.dumps(a), 4), nbformat.reads(json.dumps(b), 4))
+            assert json.dumps(mlm.diff_notebooks(a, b), sort_keys=True) == json.dumps(theirs, sort_keys=True)
