@@ -93,6 +93,18 @@ def _expand(job: dict[str, Any]) -> dict[str, Any]:
     return job
 
 
+def _background() -> None:
+    """Make this process background work: where cores are short, the answers come first, and the
+    writer logs in the time they leave idle (its queue is bounded: what it cannot take in time is
+    dropped and counted, never waited for). Linux's idle class runs it only on an otherwise idle
+    core; a niceness is the next best thing elsewhere."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        with contextlib.suppress(OSError, AttributeError):
+            os.nice(WRITER_NICENESS)
+
+
 def _writer_main(jobs: Any, counters: Any, parent: int, store_uri: str | None, objects_uri: str | None, user: str,
                  model: str, handles: list[Any] | None = None, returned: Any = None) -> None:  # fmt: skip
     """The monitoring writer process: logs the batches the serving process gathered, on a core
@@ -100,10 +112,7 @@ def _writer_main(jobs: Any, counters: Any, parent: int, store_uri: str | None, o
     from ..monitoring.service import Monitor
     from ..store import open_store
 
-    # Background work: where cores are short, the answers come first; the writer catches up
-    # when they are not (its queue is bounded, and what it cannot take is dropped and counted).
-    with contextlib.suppress(OSError, AttributeError):
-        os.nice(WRITER_NICENESS)
+    _background()
     # One thread per math library: OpenBLAS's idle threads spin after each call, on the cores
     # the serving process answers on (7 µs of CPU per logged row here before, under 1 µs after).
     with contextlib.suppress(ImportError):

@@ -272,3 +272,27 @@ def test_the_writer_process_reads_gathered_rows_from_shared_blocks_and_hands_the
     assert sum(p["columns"][names[0]]["sum"] for p in profiled) == pytest.approx(expected, rel=1e-12)
     assert sum(p["rows"] for p in profiled) == 100 * requests
     store.close()
+
+
+def test_shared_block_rows_come_back_column_major_and_exact() -> None:
+    """The writer's slab-wise transpose gives the rows exactly, as contiguous columns, for any
+    row count (one slab, several, a partial last one)."""
+    import multiprocessing
+
+    import numpy as np
+
+    from jupyter_mlm.serving import blocks as shared
+
+    if not shared.supported():
+        pytest.skip("no memfd_create here")
+    context = multiprocessing.get_context("spawn")
+    served = shared.Blocks(1, context, size=8 * 5000 * 7)
+    reader = shared.Reader(served.handles(), served.returned)
+    rng = np.random.default_rng(2)
+    for rows in (1, 2047, 2048, 2049, 5000):
+        parts = [rng.normal(size=(n, 7)) for n in (rows // 2, rows - rows // 2)]
+        number = served.take(timeout=5)
+        assert number is not None
+        columns = reader.columns(*served.fill(number, parts))
+        assert columns.flags.f_contiguous and np.array_equal(columns, np.concatenate(parts))
+    served.close()
