@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from traitlets import Bool, Int, List, Unicode, default
+from traitlets import Bool, Float, Int, List, Unicode, default
 from traitlets.config import Configurable
 
 
@@ -46,6 +46,33 @@ class MLM(Configurable):
     @default("capture_exclude")
     def _default_capture_exclude(self) -> list[str]:
         return _env_list("MLM_CAPTURE_EXCLUDE")
+
+    capture_output = Bool(
+        help=(
+            "Keep what each run prints (stdout, stderr) and the traceback that failed it, as its "
+            "mlm/stdout.txt, mlm/stderr.txt and mlm/exception.txt artifacts (values of secret-looking "
+            "environment variables redacted). Passed to kernels as $MLM_CAPTURE_OUTPUT. Default: on."
+        )
+    ).tag(config=True)
+
+    @default("capture_output")
+    def _default_capture_output(self) -> bool:
+        return os.environ.get("MLM_CAPTURE_OUTPUT", "1").strip().lower() not in ("0", "false", "no", "off")
+
+    system_metrics_seconds = Float(
+        help=(
+            "How often the kernel logs its CPU, memory and GPU use as system/… metrics of the active "
+            "runs, in seconds; 0 turns it off. Passed to kernels as $MLM_SYSTEM_METRICS_SECONDS. Default: 10."
+        )
+    ).tag(config=True)
+
+    @default("system_metrics_seconds")
+    def _default_system_metrics_seconds(self) -> float:
+        raw = os.environ.get("MLM_SYSTEM_METRICS_SECONDS", "").strip()
+        try:
+            return float(raw) if raw else 10.0
+        except ValueError:
+            return 10.0
 
     max_notebook_bytes = Int(
         50 * 1000 * 1000, help="Largest live notebook the frontend may post to /mlm/api/snapshots."

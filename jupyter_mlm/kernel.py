@@ -9,6 +9,7 @@ from typing import Any
 from .capture.data import RECORDER
 from .capture.executions import LOG
 from .tracking import SESSION
+from .tracking.console import CONSOLE
 
 
 def kernel_id_from_connection_file(path: str) -> str | None:
@@ -34,6 +35,10 @@ def _before_cell(info: Any) -> None:
 
 def _after_cell(result: Any = None) -> None:
     LOG.after(bool(getattr(result, "success", True)))
+    error = getattr(result, "error_in_exec", None)
+    if isinstance(error, BaseException) and SESSION.stack:
+        # A run spanning cells (%mlm_run start … end --status failed) is failed by this.
+        CONSOLE.note_exception(error)
     # Points logged by a cell are written when it finishes, so other views see them at once.
     SESSION.flush()
 

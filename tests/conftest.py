@@ -34,9 +34,13 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     # server extension under test) sets it.
     for name in (
         "MLM_STORE_URI", "MLM_OBJECTS_URI", "MLM_USER", "MLM_TRUSTED_PUBLISHERS", "JUPYTERHUB_USER",
+        "MLM_CAPTURE_OUTPUT", "MLM_SYSTEM_METRICS_SECONDS",
     ):  # fmt: skip
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
+    # A sample every 10 s would land in whichever test's run is active then: tests that look
+    # at system metrics turn them on themselves.
+    monkeypatch.setenv("MLM_SYSTEM_METRICS_SECONDS", "0")
 
 
 def reset_postgres(url: str) -> None:

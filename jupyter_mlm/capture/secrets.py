@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
+from collections.abc import Mapping
 from functools import lru_cache
 
 DEFAULT_DENY = (
@@ -46,3 +48,22 @@ def never_store(path: str) -> bool:
     patterns = _patterns(os.environ.get("MLM_CAPTURE_EXCLUDE", ""), os.path.expanduser("~"))
     name = os.path.basename(path)
     return any(fnmatch.fnmatchcase(path, p) or ("/" not in p and fnmatch.fnmatchcase(name, p)) for p in patterns)
+
+
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|API_?KEY|ACCESS_?KEY|PRIVATE|CREDENTIAL|AUTH|SESSION_?KEY", re.I)
+_MIN_SECRET_CHARS = 6
+
+
+def redact_secrets(text: str, environ: Mapping[str, str] | None = None) -> str:
+    """``text`` with the value of every secret-looking environment variable (a name with TOKEN,
+    SECRET, PASSWORD, API_KEY, ACCESS_KEY, PRIVATE, CREDENTIAL, AUTH…; values of 6 characters
+    or more) replaced by ``[redacted $NAME]``: what a run printed is stored for others to read."""
+    env = os.environ if environ is None else environ
+    secrets = sorted(
+        ((value, name) for name, value in env.items() if _SECRET_NAME.search(name) and len(value) >= _MIN_SECRET_CHARS),
+        key=lambda pair: -len(pair[0]),
+    )  # fmt: skip
+    for value, name in secrets:
+        if value in text:
+            text = text.replace(value, f"[redacted ${name}]")
+    return text

@@ -77,6 +77,10 @@ class MLMExtension(ExtensionApp):
         })  # fmt: skip
         if settings.capture_exclude:
             os.environ["MLM_CAPTURE_EXCLUDE"] = ",".join(settings.capture_exclude)
+        os.environ["MLM_CAPTURE_OUTPUT"] = "1" if settings.capture_output else "0"
+        if settings.system_metrics_seconds < 0:
+            raise ValueError("c.MLM.system_metrics_seconds must be 0 (off) or more")
+        os.environ["MLM_SYSTEM_METRICS_SECONDS"] = repr(settings.system_metrics_seconds)
         if settings.store_data_max_bytes >= 0:
             os.environ["MLM_STORE_DATA_MAX_BYTES"] = str(settings.store_data_max_bytes)
         self.log.info("jupyter_mlm store: %s (schema %s)", store.location.display_url, store.schema_version)

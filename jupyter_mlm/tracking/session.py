@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..entities import RunRecord
 from ..errors import UsageError
 from ..validation import check_key, check_name, metric_step, metric_value
-from . import context
+from . import console, context, system
 from .buffer import Batch, MetricBuffer
 
 if TYPE_CHECKING:
@@ -60,6 +60,9 @@ class TrackingSession:
         # Told (phase, run) after each start and end snapshot: the kernel face asks the
         # frontend, if any, for the notebook as the user saw it at that moment.
         self.snapshot_listeners: list[Callable[[str, RunRecord], None]] = []
+        self.sampler = system.Sampler(self._log_system, lambda: bool(self.stack))
+        self._ending = threading.RLock()  # held while a run ends and while system metrics are written
+        self._system_steps: dict[str, int] = {}
 
     # -- store ---------------------------------------------------------------------------
     @property
@@ -124,6 +127,7 @@ class TrackingSession:
     ) -> RunRecord:
         if name is not None:
             name = check_name(name)
+        system.interval_seconds()  # a bad setting is refused before anything is written
         if self.stack and parent is None:
             current, was_implicit = self.stack[-1]
             if not was_implicit:
@@ -149,6 +153,9 @@ class TrackingSession:
         )  # fmt: skip
         self.stack.append((record, implicit))
         self._start_heartbeat()
+        if console.enabled():
+            console.CONSOLE.start(record.id)
+        self.sampler.ensure_running()
         if self.capture:
             from ..capture.data import RECORDER
 
@@ -188,11 +195,14 @@ class TrackingSession:
         if not self.stack:
             return None
         record = self.stack[-1][0]
-        # If the last points cannot be written the run stays active, so nothing is lost and
-        # end_run can be called again once the store is reachable.
-        self.flush()
-        self.snapshot(record, "end")
-        self.stack.pop()
+        with self._ending:
+            # If the last points cannot be written the run stays active, so nothing is lost and
+            # end_run can be called again once the store is reachable.
+            self.flush()
+            self.snapshot(record, "end")
+            self._store_console(record.id, status)
+            self.stack.pop()
+            self._system_steps.pop(record.id, None)
         ended = self.store.end_run(record.id, status)
         self.last_ended = record.id
         self._explicit.pop(record.id, None)
@@ -213,16 +223,59 @@ class TrackingSession:
     def shutdown(self) -> None:
         """At interpreter exit: write pending points and finish open runs as ``killed``."""
         self._stopping.set()
+        self.sampler.stop()
         try:
             self.buffer.close()
         except Exception as exc:
             print(f"jupyter_mlm: could not write the last metric points at exit: {exc}", file=sys.stderr)
         finally:
             while self.stack:
-                record = self.stack.pop()[0]
+                with self._ending:
+                    record = self.stack.pop()[0]
                 with contextlib.suppress(Exception):  # already ended elsewhere: nothing left to save
                     self.snapshot(record, "exit")
+                    self._store_console(record.id, "killed")
                     self.store.end_run(record.id, "killed")
+
+    def _store_console(self, run_id: str, status: str) -> None:
+        """The run's stdout, stderr and (failed) exception as ``mlm/…`` artifacts. Like a
+        snapshot, losing them must never lose the run: a failure is a warning."""
+        streams = console.CONSOLE.stop(run_id)
+        noted = console.CONSOLE.last_error.pop(run_id, None)
+        files = {f"mlm/{name}.txt": text for name, text in streams.items() if text}
+        error = sys.exc_info()[1]  # ending as failed while an exception is handled: that one
+        if status == "failed" and (error is not None or noted):
+            files["mlm/exception.txt"] = console.format_exception(error) if error is not None else noted or ""
+        if not files:
+            return
+        from ..capture.secrets import redact_secrets
+
+        try:
+            store = self.store
+            for path, text in files.items():
+                data = redact_secrets(text).encode("utf-8", "replace")
+                store.add_artifact(run_id, path, store.objects.put_bytes(data), len(data))
+            if "mlm/exception.txt" in files:
+                line = console.exception_line(redact_secrets(files["mlm/exception.txt"]))
+                store.set_tags(run_id, {console.EXCEPTION_TAG: line})
+        except Exception as exc:
+            import warnings
+
+            warnings.warn(f"jupyter_mlm could not store run {run_id[:8]}'s console output: {exc}", stacklevel=3)
+
+    def _log_system(self, metrics: dict[str, float]) -> None:
+        """One sample for every active run, written straight to the store (the metric buffer
+        belongs to the user's thread). Under the lock that ending a run takes, so no point is
+        ever written to a run that has just ended."""
+        if not metrics:
+            return
+        stamp = time.time_ns() // 1_000_000
+        with self._ending:
+            for record, _ in list(self.stack):
+                step = self._system_steps.get(record.id, 0)
+                self._system_steps[record.id] = step + 1
+                batch = {key: ([step], [float(value)], [stamp]) for key, value in metrics.items()}
+                self.store.log_metric_batch(record.id, batch)
 
     def flush(self) -> int:
         return self.buffer.flush() if self.buffer.pending or self.buffer._error else 0

@@ -4,6 +4,7 @@
  */
 import { IStateDB } from '@jupyterlab/statedb';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { requestAPI } from './request';
@@ -198,30 +199,32 @@ export class MLMModel {
     await Promise.all(this._visiblePages.map(page => this._loadPage(page)));
   }
 
+  /** Re-read the visible rows while the sidebar shows: often while a run there is running,
+   * seldom otherwise, never while the page is hidden (one Poll, owned here). */
   startPolling(): void {
-    if (this._timer === null) {
-      this._schedule();
+    if (this._poll === null) {
+      this._poll = new Poll({
+        auto: true,
+        factory: async () => {
+          await this.refreshVisible();
+          const anyRunning = [...this._pages.values()].some(page =>
+            page.some(run => run.status === 'running')
+          );
+          const interval = anyRunning ? LIVE_INTERVAL_MS : IDLE_INTERVAL_MS;
+          if (this._poll && this._poll.frequency.interval !== interval) {
+            this._poll.frequency = { ...this._poll.frequency, interval };
+          }
+        },
+        frequency: { interval: IDLE_INTERVAL_MS, backoff: true, max: 60_000 },
+        name: 'jupyter-mlm:runs',
+        standby: 'when-hidden'
+      });
     }
   }
 
   stopPolling(): void {
-    if (this._timer !== null) {
-      window.clearTimeout(this._timer);
-      this._timer = null;
-    }
-  }
-
-  private _schedule(): void {
-    const anyRunning = [...this._pages.values()].some(page =>
-      page.some(run => run.status === 'running')
-    );
-    this._timer = window.setTimeout(
-      async () => {
-        await this.refreshVisible();
-        this._schedule();
-      },
-      anyRunning ? LIVE_INTERVAL_MS : IDLE_INTERVAL_MS
-    );
+    this._poll?.dispose();
+    this._poll = null;
   }
 
   /** The runs of the current query as CSV (up to 10,000; params, metrics and tags as columns). */
@@ -426,7 +429,7 @@ export class MLMModel {
   private _columns: Record<string, IColumnChoice> = {};
   private _state: IStateDB | null = null;
   private _generation = 0;
-  private _timer: number | null = null;
+  private _poll: Poll | null = null;
   private _changed = new Signal<this, void>(this);
 }
 

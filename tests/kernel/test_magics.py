@@ -190,10 +190,14 @@ def test_every_bad_magic_input_is_a_usage_error_and_writes_nothing(
     if not (store_dir / "mlm.db").exists():
         return
     store = opened(store_dir)
-    # An implicit run may have been started by a line that failed later; it must hold nothing.
+    # An implicit run may have been started by a line that failed later; it must hold nothing
+    # but its console, which shows the errors the user saw.
     runs, _ = store.search_runs()
     for data in runs:
-        assert data.params == {} and data.metrics == {} and data.artifacts == ()
+        assert data.params == {} and data.metrics == {}
+        assert [a.path for a in data.artifacts] in ([], ["mlm/stderr.txt"])
+        if data.artifacts:
+            assert "UsageError: " in store.objects.get(data.artifacts[0].digest).decode()
 
 
 def test_magic_help_shows_every_form(tmp_path: Path, store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -279,3 +283,33 @@ def test_rich_outputs_have_a_text_form_for_terminals_and_nbconvert(tmp_path: Pat
     table = next(p for p in plains if p.startswith("name"))
     assert "plain-text" in table and "auc" in table.splitlines()[0] and "0.9" in table
     assert plains[-1].startswith("No active run.")
+
+
+def test_a_kernels_run_keeps_its_output_and_the_cell_error_that_failed_it(
+    tmp_path: Path, store_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a real ipykernel (whose stdout is its own stream class): what cells of the run printed
+    reaches the notebook as before and is kept with the run; a cell's error, followed by
+    ``%mlm_run end --status failed``, is the run's exception."""
+    cells = execute(
+        [
+            "%load_ext jupyter_mlm",
+            "%mlm_run start kernel-run",
+            "print('epoch 1')\nimport sys; print('careful', file=sys.stderr)",
+            "1 / 0",
+            "%mlm_run end --status failed",
+            "print('after the run')",
+        ],
+        store_dir, tmp_path, monkeypatch,
+    )  # fmt: skip
+    assert "epoch 1" in text(cells[2]) and errors(cells[3]) == ["ZeroDivisionError: division by zero"]
+    store = opened(store_dir)
+    run = store.resolve_run("kernel-run")
+
+    def artifact(path: str) -> str:
+        return store.objects.get(store.get_artifact(run.id, path).digest).decode()
+
+    assert "epoch 1" in artifact("mlm/stdout.txt") and "after the run" not in artifact("mlm/stdout.txt")
+    assert artifact("mlm/stderr.txt") == "careful\n"
+    assert "ZeroDivisionError: division by zero" in artifact("mlm/exception.txt")
+    assert store.get_run(run.id).tags["mlm.exception"] == "ZeroDivisionError: division by zero"

@@ -11,7 +11,6 @@ import {
 import { messageOf, MLMModel } from '../model';
 import {
   IDataCheck,
-  IMetricSeries,
   INotebookContent,
   IRun,
   ISnapshot,
@@ -23,6 +22,14 @@ import { EnvironmentView } from './EnvironmentView';
 import { LineChart } from './LineChart';
 import { NotebookView } from './NotebookView';
 import { AddTag, RunActions, RunNote } from './RunHousekeeping';
+import { ArtifactPreview, previewKind } from './ArtifactPreview';
+import { outputCount, RunOutput } from './RunOutput';
+import { RunState } from '../runstate';
+
+/** Metrics the kernel logs about itself (jupyter_mlm.tracking.system). */
+const SYSTEM = 'system/';
+/** The tag naming the exception that failed a run (jupyter_mlm.tracking.console). */
+const EXCEPTION_TAG = 'mlm.exception';
 import { StatusBadge } from './StatusBadge';
 
 export interface IRunDetailProps {
@@ -41,7 +48,8 @@ const CLAMPED_CHARS = 160;
 const NO_SNAPSHOT =
   'This run has no snapshot: it was logged with capture off, or outside a notebook (a script, a job).';
 
-type Tab = 'overview' | 'notebook' | 'environment' | 'data' | 'sources';
+type Tab =
+  'overview' | 'output' | 'notebook' | 'environment' | 'data' | 'sources';
 
 function KeyValues(props: {
   title: string;
@@ -146,21 +154,41 @@ function KeyValues(props: {
  */
 export function RunDetail(props: IRunDetailProps): JSX.Element {
   const { model, runId, rendermime, onRestore, onOpenRun } = props;
-  const [run, setRun] = useState<IRun | null>(null);
-  const [series, setSeries] = useState<IMetricSeries[]>([]);
-  const [error, setError] = useState<string | null>(null);
+  const [state] = useState(() => new RunState(model, runId));
+  const [, rendered] = useState(0);
+  useEffect(() => {
+    const update = (): void => rendered(n => n + 1);
+    state.changed.connect(update);
+    return () => {
+      state.changed.disconnect(update);
+      state.dispose();
+    };
+  }, [state]);
+  const run = state.run;
+  const series = state.series;
+  const [actionError, setError] = useState<string | null>(null);
+  const error = actionError ?? state.error;
   const [tab, setTab] = useState<Tab>('overview');
   const [snapshot, setSnapshot] = useState<ISnapshot | null>(null);
   const [snapshotError, setSnapshotError] = useState<string | null>(null);
   const [notebook, setNotebook] = useState<INotebookContent | null>(null);
   const [check, setCheck] = useState<IDataCheck | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  const [reloads, setReloads] = useState(0);
+
+  const [previewing, setPreviewing] = useState<Set<string>>(new Set());
+  const togglePreview = (path: string): void =>
+    setPreviewing(current => {
+      const next = new Set(current);
+      if (!next.delete(path)) {
+        next.add(path);
+      }
+      return next;
+    });
   const edited = (updated: IRun | null, message?: string): void => {
     if (updated) {
-      setRun(current => (current ? { ...current, ...updated } : updated));
+      state.update(updated);
     } else {
-      setReloads(n => n + 1);
+      void state.reload();
     }
     setNotice(message ?? null);
     setError(null);
@@ -209,41 +237,6 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
     }
   };
 
-  useEffect(() => {
-    let cancelled = false;
-    let timer: number | null = null;
-    const load = async (): Promise<void> => {
-      try {
-        const loaded = await model.getRun(runId);
-        const metrics = await Promise.all(
-          Object.keys(loaded.metrics).map(key =>
-            model.getMetric(loaded.id, key)
-          )
-        );
-        if (cancelled) {
-          return;
-        }
-        setRun(loaded);
-        setSeries(metrics);
-        setError(null);
-        if (loaded.status === 'running') {
-          timer = window.setTimeout(load, 2000);
-        }
-      } catch (err) {
-        if (!cancelled) {
-          setError(messageOf(err));
-        }
-      }
-    };
-    void load();
-    return () => {
-      cancelled = true;
-      if (timer !== null) {
-        window.clearTimeout(timer);
-      }
-    };
-  }, [runId, reloads]);
-
   const download = async (path: string): Promise<void> => {
     try {
       const blob = await model.downloadArtifact(runId, path);
@@ -257,6 +250,92 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
       setError(messageOf(err));
     }
   };
+
+  const renderMetrics = (
+    shown: IRun,
+    title: string,
+    keys: string[],
+    className: string
+  ): JSX.Element => (
+    <section className="jp-mlm-section">
+      <h3>
+        {title} <span className="jp-mlm-muted">({keys.length})</span>
+      </h3>
+      <table className={`jp-mlm-kv ${className}`}>
+        <thead>
+          <tr>
+            <th>Metric</th>
+            <th>Last</th>
+            <th>Min</th>
+            <th>Max</th>
+            <th>At step</th>
+            <th>Points</th>
+          </tr>
+        </thead>
+        <tbody>
+          {keys
+            .map(key => [key, shown.metrics[key]] as const)
+            .map(([key, m]) => (
+              <tr key={key} data-metric={key}>
+                <td>{key}</td>
+                <td className="jp-mlm-num">
+                  {formatNumber(toNumber(m.value))}
+                </td>
+                {(() => {
+                  // The series keeps each bucket's extremes: its min and max are exact.
+                  const values = (
+                    series.find(s => s.key === key)?.values ?? [m.value]
+                  )
+                    .map(toNumber)
+                    .filter(v => !Number.isNaN(v));
+                  return values.length === 0 ? (
+                    <>
+                      <td className="jp-mlm-num" />
+                      <td className="jp-mlm-num" />
+                    </>
+                  ) : (
+                    <>
+                      <td className="jp-mlm-num jp-mlm-metric-min">
+                        {formatNumber(Math.min(...values))}
+                      </td>
+                      <td className="jp-mlm-num jp-mlm-metric-max">
+                        {formatNumber(Math.max(...values))}
+                      </td>
+                    </>
+                  );
+                })()}
+                <td className="jp-mlm-num">{m.step}</td>
+                <td className="jp-mlm-num">
+                  {(
+                    series.find(s => s.key === key)?.total ??
+                    m.count ??
+                    1
+                  ).toLocaleString()}
+                </td>
+              </tr>
+            ))}
+        </tbody>
+      </table>
+      <div className="jp-mlm-charts">
+        {/* A chart answers "how did it move"; a single value is read in the table. */}
+        {series
+          .filter(s => s.total > 1 && keys.includes(s.key))
+          .map(s => (
+            <LineChart
+              key={s.key}
+              title={`${s.key} (${plural(s.total, 'point')})`}
+              series={[
+                {
+                  label: shown.name,
+                  steps: s.steps,
+                  values: s.values.map(toNumber)
+                }
+              ]}
+            />
+          ))}
+      </div>
+    </section>
+  );
 
   if (error !== null && run === null) {
     return (
@@ -324,6 +403,7 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
         {(
           [
             ['overview', 'Overview'],
+            ['output', `Output (${outputCount(run)})`],
             ['notebook', 'Notebook'],
             ['environment', 'Environment'],
             ['data', `Data (${snapshot?.data.length ?? 0})`],
@@ -400,8 +480,17 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
           load={index => model.getSourceFile(runId, index)}
         />
       )}
+      {tab === 'output' && <RunOutput model={model} run={run} />}
       {tab === 'overview' && (
         <>
+          {run.tags[EXCEPTION_TAG] && (
+            <div className="jp-mlm-error jp-mlm-run-exception" role="alert">
+              Failed with <code>{run.tags[EXCEPTION_TAG]}</code>{' '}
+              <button className="jp-mlm-link" onClick={() => setTab('output')}>
+                see the traceback and output
+              </button>
+            </div>
+          )}
           <div className="jp-mlm-columns">
             <KeyValues title="Params" values={run.params} />
             <KeyValues
@@ -435,85 +524,19 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
             onChanged={updated => edited(updated)}
             onError={setError}
           />
-          <section className="jp-mlm-section">
-            <h3>
-              Metrics{' '}
-              <span className="jp-mlm-muted">
-                ({Object.keys(run.metrics).length})
-              </span>
-            </h3>
-            <table className="jp-mlm-kv jp-mlm-metrics-table">
-              <thead>
-                <tr>
-                  <th>Metric</th>
-                  <th>Last</th>
-                  <th>Min</th>
-                  <th>Max</th>
-                  <th>At step</th>
-                  <th>Points</th>
-                </tr>
-              </thead>
-              <tbody>
-                {Object.entries(run.metrics).map(([key, m]) => (
-                  <tr key={key} data-metric={key}>
-                    <td>{key}</td>
-                    <td className="jp-mlm-num">
-                      {formatNumber(toNumber(m.value))}
-                    </td>
-                    {(() => {
-                      // The series keeps each bucket's extremes: its min and max are exact.
-                      const values = (
-                        series.find(s => s.key === key)?.values ?? [m.value]
-                      )
-                        .map(toNumber)
-                        .filter(v => !Number.isNaN(v));
-                      return values.length === 0 ? (
-                        <>
-                          <td className="jp-mlm-num" />
-                          <td className="jp-mlm-num" />
-                        </>
-                      ) : (
-                        <>
-                          <td className="jp-mlm-num jp-mlm-metric-min">
-                            {formatNumber(Math.min(...values))}
-                          </td>
-                          <td className="jp-mlm-num jp-mlm-metric-max">
-                            {formatNumber(Math.max(...values))}
-                          </td>
-                        </>
-                      );
-                    })()}
-                    <td className="jp-mlm-num">{m.step}</td>
-                    <td className="jp-mlm-num">
-                      {(
-                        series.find(s => s.key === key)?.total ??
-                        m.count ??
-                        1
-                      ).toLocaleString()}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-            <div className="jp-mlm-charts">
-              {/* A chart answers "how did it move"; a single value is read in the table. */}
-              {series
-                .filter(s => s.total > 1)
-                .map(s => (
-                  <LineChart
-                    key={s.key}
-                    title={`${s.key} (${plural(s.total, 'point')})`}
-                    series={[
-                      {
-                        label: run.name,
-                        steps: s.steps,
-                        values: s.values.map(toNumber)
-                      }
-                    ]}
-                  />
-                ))}
-            </div>
-          </section>
+          {renderMetrics(
+            run,
+            'Metrics',
+            Object.keys(run.metrics).filter(k => !k.startsWith(SYSTEM)),
+            'jp-mlm-metrics-table'
+          )}
+          {Object.keys(run.metrics).some(k => k.startsWith(SYSTEM)) &&
+            renderMetrics(
+              run,
+              'System',
+              Object.keys(run.metrics).filter(k => k.startsWith(SYSTEM)),
+              'jp-mlm-metrics-table jp-mlm-system-table'
+            )}
           <section className="jp-mlm-section">
             <h3>
               Artifacts{' '}
@@ -525,18 +548,43 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
               <table className="jp-mlm-kv jp-mlm-artifacts">
                 <tbody>
                   {run.artifacts.map(artifact => (
-                    <tr key={artifact.path}>
-                      <th>{artifact.path}</th>
-                      <td>{formatBytes(artifact.size)}</td>
-                      <td>
-                        <button
-                          className="jp-mlm-button jp-mod-styled"
-                          onClick={() => void download(artifact.path)}
-                        >
-                          Download
-                        </button>
-                      </td>
-                    </tr>
+                    <React.Fragment key={artifact.path}>
+                      <tr data-artifact={artifact.path}>
+                        <th>{artifact.path}</th>
+                        <td>{formatBytes(artifact.size)}</td>
+                        <td>
+                          {previewKind(artifact.path) !== null && (
+                            <button
+                              className="jp-mlm-button jp-mod-styled jp-mlm-preview-button"
+                              aria-expanded={previewing.has(artifact.path)}
+                              onClick={() => togglePreview(artifact.path)}
+                            >
+                              {previewing.has(artifact.path)
+                                ? 'Hide'
+                                : 'Preview'}
+                            </button>
+                          )}
+                          <button
+                            className="jp-mlm-button jp-mod-styled"
+                            onClick={() => void download(artifact.path)}
+                          >
+                            Download
+                          </button>
+                        </td>
+                      </tr>
+                      {previewing.has(artifact.path) && (
+                        <tr className="jp-mlm-preview-row">
+                          <td colSpan={3}>
+                            <ArtifactPreview
+                              model={model}
+                              runId={run.id}
+                              path={artifact.path}
+                              size={artifact.size}
+                            />
+                          </td>
+                        </tr>
+                      )}
+                    </React.Fragment>
                   ))}
                 </tbody>
               </table>
