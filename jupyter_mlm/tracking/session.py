@@ -83,7 +83,12 @@ class TrackingSession:
         from ..capture.data import RECORDER
 
         self.flush()
-        self.stack.clear()
+        with self._ending:
+            for record, _ in self.stack:  # left behind, not ended: their console goes with them
+                console.CONSOLE.stop(record.id)
+                console.CONSOLE.last_error.pop(record.id, None)
+            self.stack.clear()
+            self._system_steps.clear()
         RECORDER.take()  # reads made while another store was in use are not this store's runs' data
         self._store = store
         self._writer = None

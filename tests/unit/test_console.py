@@ -118,3 +118,16 @@ def test_gpus_are_read_from_nvidia_smi(tmp_path: Path, monkeypatch: pytest.Monke
     metrics = Sampler(lambda m: None, lambda: True).sample()
     assert metrics["system/gpu0_utilization_percent"] == 37 and metrics["system/gpu0_memory_mb"] == 1024
     assert "system/gpu1_utilization_percent" not in metrics and metrics["system/gpu1_memory_mb"] == 2048
+
+
+def test_runs_left_behind_by_a_store_switch_leave_no_tee(session: Store) -> None:
+    from jupyter_mlm.tracking import SESSION
+
+    original = sys.stdout
+    mlm.start_run("abandoned")
+    assert sys.stdout is not original
+    SESSION.use_store(session)  # a notebook switching stores: the open run is left, not ended
+    assert sys.stdout is original
+    with mlm.start_run("next") as run:
+        print("only mine")
+    assert artifact_text(session, run.id, "mlm/stdout.txt") == "only mine\n"

@@ -67,7 +67,8 @@ function OverlaidCharts(props: { model: MLMModel; runs: IRun[] }): JSX.Element {
             return {
               label: run.name,
               steps: s.steps,
-              values: s.values.map(toNumber)
+              values: s.values.map(toNumber),
+              timestamps: s.timestamps
             };
           })
         )

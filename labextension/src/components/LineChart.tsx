@@ -1,15 +1,20 @@
 import React, { useState } from 'react';
 
-import { formatNumber, formatTick } from '../format';
+import { formatNumber, formatTick, formatTime } from '../format';
 
 export interface ISeries {
   label: string;
   steps: number[];
   values: number[];
+  /** Milliseconds since the epoch, one per point: what the wall and relative axes use. */
+  timestamps?: number[];
 }
+
+export type XAxis = 'step' | 'wall' | 'relative';
 
 const WIDTH = 420;
 const HEIGHT = 180;
+const LARGE = { width: 900, height: 380 };
 const PAD = { left: 64, right: 12, top: 10, bottom: 24 };
 const COLOURS = [
   'var(--jp-brand-color1)',
@@ -18,10 +23,45 @@ const COLOURS = [
   'var(--jp-error-color1)',
   'var(--jp-accent-color1)'
 ];
+/** A drag narrower than this (in chart units) is a click, not a zoom. */
+const MIN_DRAG = 4;
 
 /**
- * An SVG line chart: step on x, value on y; hovering shows the nearest point of each series.
- * Non-finite values are left out of the line (they are listed in the tooltip as they are).
+ * TensorBoard's smoothing: an exponential moving average, debiased so the first points are not
+ * pulled towards zero. Non-finite values pass through and do not enter the average.
+ */
+export function smooth(values: number[], weight: number): number[] {
+  if (weight <= 0) {
+    return values.slice();
+  }
+  let last = 0;
+  let count = 0;
+  return values.map(value => {
+    if (!Number.isFinite(value)) {
+      return value;
+    }
+    last = last * weight + (1 - weight) * value;
+    count++;
+    return last / (1 - Math.pow(weight, count));
+  });
+}
+
+function formatSeconds(seconds: number): string {
+  if (Math.abs(seconds) < 60) {
+    return `${formatTick(seconds)} s`;
+  }
+  if (Math.abs(seconds) < 3600) {
+    return `${formatTick(seconds / 60)} min`;
+  }
+  return `${formatTick(seconds / 3600)} h`;
+}
+
+/**
+ * An SVG line chart of one metric for one or more runs. The x axis is the step, the wall-clock
+ * time or the time since each series' first point; the y axis linear or logarithmic; lines can
+ * be smoothed (the raw line stays, faint); dragging across the chart zooms into that range
+ * (double-click or "Reset zoom" undoes it) and "Enlarge" draws it wide. Hovering shows the
+ * nearest point of each series. Non-finite values are left out of the line.
  */
 export function LineChart(props: {
   title: string;
@@ -29,23 +69,114 @@ export function LineChart(props: {
 }): JSX.Element {
   const { title, series } = props;
   const [hover, setHover] = useState<number | null>(null);
-  const finite = series.flatMap(s =>
+  const [axis, setAxis] = useState<XAxis>('step');
+  const [log, setLog] = useState(false);
+  const [weight, setWeight] = useState(0);
+  const [zoom, setZoom] = useState<[number, number] | null>(null);
+  const [drag, setDrag] = useState<[number, number] | null>(null);
+  const [large, setLarge] = useState(false);
+  const width = large ? LARGE.width : WIDTH;
+  const height = large ? LARGE.height : HEIGHT;
+
+  const timed = series.every(
+    s => s.timestamps !== undefined && s.timestamps.length === s.steps.length
+  );
+  const shownAxis: XAxis = timed ? axis : 'step';
+  const xOf = (s: ISeries, i: number): number => {
+    if (shownAxis === 'step' || !s.timestamps) {
+      return s.steps[i];
+    }
+    return shownAxis === 'wall'
+      ? s.timestamps[i]
+      : (s.timestamps[i] - s.timestamps[0]) / 1000;
+  };
+  const positive = series.every(s =>
+    s.values.every(v => !Number.isFinite(v) || v > 0)
+  );
+  const shownLog = log && positive;
+  const yOf = (v: number): number => (shownLog ? Math.log10(v) : v);
+  const smoothed = series.map(s => smooth(s.values, weight));
+
+  const all = series.flatMap(s =>
     s.steps
-      .map((step, i) => [step, s.values[i]] as const)
+      .map((_, i) => [xOf(s, i), s.values[i]] as const)
       .filter(([, v]) => Number.isFinite(v))
   );
-  if (finite.length === 0) {
+  const controls = (
+    <div className="jp-mlm-chart-controls">
+      <select
+        className="jp-mlm-chart-axis"
+        aria-label="x axis"
+        value={shownAxis}
+        disabled={!timed}
+        onChange={event => {
+          setAxis(event.target.value as XAxis);
+          setZoom(null);
+        }}
+      >
+        <option value="step">Step</option>
+        <option value="wall">Wall time</option>
+        <option value="relative">Relative time</option>
+      </select>
+      <label title={positive ? '' : 'A log scale needs values above zero'}>
+        <input
+          type="checkbox"
+          className="jp-mlm-chart-log"
+          checked={shownLog}
+          disabled={!positive}
+          onChange={event => setLog(event.target.checked)}
+        />{' '}
+        log
+      </label>
+      <label title="Exponential moving average (0: off)">
+        smooth{' '}
+        <input
+          type="range"
+          className="jp-mlm-chart-smoothing"
+          min={0}
+          max={0.99}
+          step={0.01}
+          value={weight}
+          onChange={event => setWeight(Number(event.target.value))}
+        />{' '}
+        <span className="jp-mlm-chart-weight">{weight.toFixed(2)}</span>
+      </label>
+      {zoom !== null && (
+        <button
+          className="jp-mlm-link jp-mlm-chart-reset"
+          onClick={() => setZoom(null)}
+        >
+          Reset zoom
+        </button>
+      )}
+      <button
+        className="jp-mlm-link jp-mlm-chart-enlarge"
+        aria-pressed={large}
+        onClick={() => setLarge(!large)}
+      >
+        {large ? 'Shrink' : 'Enlarge'}
+      </button>
+    </div>
+  );
+  if (all.length === 0) {
     return (
-      <div className="jp-mlm-chart">
+      <div className="jp-mlm-chart" data-metric={title}>
         <div className="jp-mlm-chart-title">{title}</div>
         <div className="jp-mlm-muted">no finite values</div>
       </div>
     );
   }
-  const xs = finite.map(([x]) => x);
-  const ys = finite.map(([, y]) => y);
-  let [xMin, xMax] = [Math.min(...xs), Math.max(...xs)];
-  let [yMin, yMax] = [Math.min(...ys), Math.max(...ys)];
+  const xs = all.map(([px]) => px);
+  let [xMin, xMax] = zoom ?? [Math.min(...xs), Math.max(...xs)];
+  const inRange = (px: number): boolean => px >= xMin && px <= xMax;
+  const ys = series.flatMap((s, n) =>
+    s.steps
+      .map((_, i) => [xOf(s, i), s.values[i], smoothed[n][i]] as const)
+      .filter(([px, v]) => Number.isFinite(v) && inRange(px))
+      .flatMap(([, v, sv]) => [yOf(v), yOf(sv)])
+  );
+  let [yMin, yMax] =
+    ys.length > 0 ? [Math.min(...ys), Math.max(...ys)] : [0, 1];
   if (xMin === xMax) {
     xMin -= 1;
     xMax += 1;
@@ -54,38 +185,87 @@ export function LineChart(props: {
     yMin -= Math.abs(yMin) * 0.1 || 1;
     yMax += Math.abs(yMax) * 0.1 || 1;
   }
-  const innerW = WIDTH - PAD.left - PAD.right;
-  const innerH = HEIGHT - PAD.top - PAD.bottom;
-  const x = (step: number): number =>
-    PAD.left + ((step - xMin) / (xMax - xMin)) * innerW;
+  const innerW = width - PAD.left - PAD.right;
+  const innerH = height - PAD.top - PAD.bottom;
+  const x = (px: number): number =>
+    PAD.left + ((px - xMin) / (xMax - xMin)) * innerW;
   const y = (value: number): number =>
-    PAD.top + (1 - (value - yMin) / (yMax - yMin)) * innerH;
+    PAD.top + (1 - (yOf(value) - yMin) / (yMax - yMin)) * innerH;
+  const xTick = (px: number): string =>
+    shownAxis === 'wall'
+      ? formatTime(px).slice(11, 19)
+      : shownAxis === 'relative'
+        ? formatSeconds(px)
+        : formatTick(px);
+  const yTick = (v: number): string =>
+    shownLog ? formatTick(Math.pow(10, v)) : formatTick(v);
 
-  const onMove = (event: React.MouseEvent<SVGSVGElement>): void => {
+  const chartX = (event: React.MouseEvent<SVGSVGElement>): number => {
     const box = event.currentTarget.getBoundingClientRect();
-    const px = ((event.clientX - box.left) / box.width) * WIDTH;
-    const step = xMin + ((px - PAD.left) / innerW) * (xMax - xMin);
-    setHover(Math.min(xMax, Math.max(xMin, step)));
+    return ((event.clientX - box.left) / box.width) * width;
+  };
+  const valueAt = (cx: number): number =>
+    Math.min(
+      xMax,
+      Math.max(xMin, xMin + ((cx - PAD.left) / innerW) * (xMax - xMin))
+    );
+  const onMove = (event: React.MouseEvent<SVGSVGElement>): void => {
+    const cx = chartX(event);
+    setHover(valueAt(cx));
+    if (drag !== null) {
+      setDrag([drag[0], cx]);
+    }
+  };
+  const onUp = (): void => {
+    if (drag !== null && Math.abs(drag[1] - drag[0]) >= MIN_DRAG) {
+      const [a, b] = [valueAt(drag[0]), valueAt(drag[1])].sort((p, q) => p - q);
+      if (b > a) {
+        setZoom([a, b]);
+      }
+    }
+    setDrag(null);
   };
 
-  const nearest = (s: ISeries, step: number): number => {
+  const nearest = (s: ISeries, px: number): number => {
     let best = 0;
     for (let i = 1; i < s.steps.length; i++) {
-      if (Math.abs(s.steps[i] - step) < Math.abs(s.steps[best] - step)) {
+      if (Math.abs(xOf(s, i) - px) < Math.abs(xOf(s, best) - px)) {
         best = i;
       }
     }
     return best;
   };
+  const line = (s: ISeries, values: number[]): string =>
+    s.steps
+      .map((_, i) =>
+        Number.isFinite(values[i]) && inRange(xOf(s, i))
+          ? `${x(xOf(s, i))},${y(values[i])}`
+          : ''
+      )
+      .filter(p => p !== '')
+      .join(' ');
 
   return (
-    <div className="jp-mlm-chart" data-metric={title}>
+    <div
+      className={`jp-mlm-chart${large ? ' jp-mlm-chart-large' : ''}`}
+      data-metric={title}
+      data-x-axis={shownAxis}
+      data-log={String(shownLog)}
+      data-x-range={`${xMin},${xMax}`}
+    >
       <div className="jp-mlm-chart-title">{title}</div>
+      {controls}
       <svg
-        viewBox={`0 0 ${WIDTH} ${HEIGHT}`}
+        viewBox={`0 0 ${width} ${height}`}
         width="100%"
         onMouseMove={onMove}
-        onMouseLeave={() => setHover(null)}
+        onMouseDown={event => setDrag([chartX(event), chartX(event)])}
+        onMouseUp={onUp}
+        onDoubleClick={() => setZoom(null)}
+        onMouseLeave={() => {
+          setHover(null);
+          setDrag(null);
+        }}
         role="img"
         aria-label={`Chart of ${title}`}
       >
@@ -104,48 +284,68 @@ export function LineChart(props: {
           y2={PAD.top + innerH}
         />
         <text
-          className="jp-mlm-tick"
+          className="jp-mlm-tick jp-mlm-tick-y-max"
           x={PAD.left - 4}
           y={PAD.top + 8}
           textAnchor="end"
         >
-          {formatTick(yMax)}
+          {yTick(yMax)}
         </text>
         <text
-          className="jp-mlm-tick"
+          className="jp-mlm-tick jp-mlm-tick-y-min"
           x={PAD.left - 4}
           y={PAD.top + innerH}
           textAnchor="end"
         >
-          {formatTick(yMin)}
-        </text>
-        <text className="jp-mlm-tick" x={PAD.left} y={HEIGHT - 6}>
-          {formatTick(xMin)}
+          {yTick(yMin)}
         </text>
         <text
-          className="jp-mlm-tick"
+          className="jp-mlm-tick jp-mlm-tick-x-min"
+          x={PAD.left}
+          y={height - 6}
+        >
+          {xTick(xMin)}
+        </text>
+        <text
+          className="jp-mlm-tick jp-mlm-tick-x-max"
           x={PAD.left + innerW}
-          y={HEIGHT - 6}
+          y={height - 6}
           textAnchor="end"
         >
-          {formatTick(xMax)}
+          {xTick(xMax)}
         </text>
         {series.map((s, index) => (
           <polyline
             key={s.label}
+            className="jp-mlm-line"
             fill="none"
             stroke={COLOURS[index % COLOURS.length]}
             strokeWidth={1.5}
-            points={s.steps
-              .map((step, i) =>
-                Number.isFinite(s.values[i])
-                  ? `${x(step)},${y(s.values[i])}`
-                  : ''
-              )
-              .filter(p => p !== '')
-              .join(' ')}
+            strokeOpacity={weight > 0 ? 0.3 : 1}
+            points={line(s, s.values)}
           />
         ))}
+        {weight > 0 &&
+          series.map((s, index) => (
+            <polyline
+              key={`${s.label}-smoothed`}
+              className="jp-mlm-smoothed"
+              data-values={JSON.stringify(smoothed[index])}
+              fill="none"
+              stroke={COLOURS[index % COLOURS.length]}
+              strokeWidth={2}
+              points={line(s, smoothed[index])}
+            />
+          ))}
+        {drag !== null && Math.abs(drag[1] - drag[0]) >= MIN_DRAG && (
+          <rect
+            className="jp-mlm-chart-brush"
+            x={Math.min(...drag)}
+            y={PAD.top}
+            width={Math.abs(drag[1] - drag[0])}
+            height={innerH}
+          />
+        )}
         {hover !== null && (
           <line
             className="jp-mlm-cursor"
@@ -171,12 +371,16 @@ export function LineChart(props: {
       )}
       {hover !== null && (
         <div className="jp-mlm-tooltip" role="tooltip">
-          {series.map(s => {
+          {series.map((s, n) => {
             const i = nearest(s, hover);
             return (
               <div key={s.label}>
-                {series.length > 1 ? `${s.label}: ` : ''}step {s.steps[i]} →{' '}
+                {series.length > 1 ? `${s.label}: ` : ''}step {s.steps[i]}
+                {shownAxis !== 'step' ? ` (${xTick(xOf(s, i))})` : ''} →{' '}
                 <b>{formatNumber(s.values[i])}</b>
+                {weight > 0
+                  ? ` (smoothed ${formatNumber(smoothed[n][i])})`
+                  : ''}
               </div>
             );
           })}

@@ -328,7 +328,8 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
                 {
                   label: shown.name,
                   steps: s.steps,
-                  values: s.values.map(toNumber)
+                  values: s.values.map(toNumber),
+                  timestamps: s.timestamps
                 }
               ]}
             />

@@ -17,6 +17,8 @@ from jupyter_mlm.store import Store, open_store
 from .conftest import SIDEBAR, LabServer, assert_readable, open_sidebar
 
 CSV = 'city,temperature,note\nOslo,-3.5,"cold, windy"\nLima,19.0,"says ""mild"""\n'
+CURVE = [10.0, 5.0, 2.5, 4.0, 1.0, 0.5, 0.8, 0.25, 0.2, 0.1]
+T0 = 1_796_000_000_000
 REPORT = "<html><body><h1 id='title'>Drift report</h1><script>parent.document.title='pwned'</script></body></html>"
 
 
@@ -50,6 +52,8 @@ def failed_run(lab_server: LabServer) -> Iterator[tuple[Store, str]]:
             for step, loss in enumerate([0.52, 0.41]):
                 mlm.log_metric("loss", loss, step=step)
             store.log_metric_batch(run.id, {"system/cpu_percent": ([0, 1, 2], [35.0, 98.5, 60.0], [0, 1, 2])})
+            steps = list(range(10))
+            store.log_metric_batch(run.id, {"curve": (steps, CURVE, [T0 + 1500 * i for i in steps])})
             raise RuntimeError("diverged at epoch 3")
     except RuntimeError:
         pass
@@ -128,7 +132,7 @@ def test_system_metrics_sit_apart_from_the_runs_own(page: Any, lab_server: LabSe
     detail = open_run(page, lab_server, "crashing-fit")
     own = detail.locator(".jp-mlm-metrics-table:not(.jp-mlm-system-table) tr[data-metric]")
     system = detail.locator(".jp-mlm-system-table tr[data-metric]")
-    assert [r.get_attribute("data-metric") for r in own.all()] == ["loss"]
+    assert [r.get_attribute("data-metric") for r in own.all()] == ["curve", "loss"]
     assert [r.get_attribute("data-metric") for r in system.all()] == ["system/cpu_percent"]
     row = system.first
     assert (
@@ -136,3 +140,52 @@ def test_system_metrics_sit_apart_from_the_runs_own(page: Any, lab_server: LabSe
         and row.locator(".jp-mlm-metric-max").inner_text() == "98.5"
     )
     assert detail.locator(".jp-mlm-section h3", has_text="System").count() == 1
+
+
+def ema(values: list[float], weight: float) -> list[float]:
+    """TensorBoard's debiased exponential moving average, as the chart's smoothing computes it."""
+    out, last = [], 0.0
+    for count, value in enumerate(values, 1):
+        last = last * weight + (1 - weight) * value
+        out.append(last / (1 - weight**count))
+    return out
+
+
+def test_charts_change_axis_scale_smoothing_and_zoom(page: Any, lab_server: LabServer,
+                                                     failed_run: tuple[Store, str]) -> None:  # fmt: skip
+    import re
+
+    detail = open_run(page, lab_server, "crashing-fit")
+    chart = detail.locator(".jp-mlm-chart[data-metric^='curve ']")
+    chart.wait_for(timeout=10_000)
+
+    def tick(name: str) -> str:
+        return str(chart.locator(f".jp-mlm-tick-{name}").text_content())
+
+    assert chart.get_attribute("data-x-axis") == "step" and (tick("x-min"), tick("x-max")) == ("0", "9")
+    chart.locator(".jp-mlm-chart-axis").select_option("relative")
+    assert chart.get_attribute("data-x-axis") == "relative" and (tick("x-min"), tick("x-max")) == ("0 s", "13.5 s")
+    chart.locator(".jp-mlm-chart-axis").select_option("wall")
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", tick("x-min")) and tick("x-min") != tick("x-max")
+    chart.locator(".jp-mlm-chart-axis").select_option("step")
+    chart.locator(".jp-mlm-chart-log").check()
+    assert chart.get_attribute("data-log") == "true" and (tick("y-max"), tick("y-min")) == ("10", "0.1")
+    chart.locator(".jp-mlm-chart-log").uncheck()
+    chart.locator(".jp-mlm-chart-smoothing").fill("0.6")
+    smoothed = json.loads(str(chart.locator(".jp-mlm-smoothed").get_attribute("data-values")))
+    assert smoothed == pytest.approx(ema(CURVE, 0.6), rel=1e-12) and smoothed != CURVE
+    # Drag across the middle of the plot: the x range narrows to what was dragged over.
+    box = chart.locator("svg").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.40, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.70, box["y"] + box["height"] / 2, steps=5)
+    page.mouse.up()
+    low, high = (float(v) for v in str(chart.get_attribute("data-x-range")).split(","))
+    assert 2 < low < high < 7, (low, high)
+    chart.locator(".jp-mlm-chart-reset").click()
+    assert chart.get_attribute("data-x-range") == "0,9"
+    chart.locator(".jp-mlm-chart-enlarge").click()
+    assert "jp-mlm-chart-large" in str(chart.get_attribute("class"))
+    assert_readable(page, ".jp-mlm-chart-controls label, .jp-mlm-chart-title, .jp-mlm-chart-controls button",
+                    "run-page-chart", at_least=6)  # fmt: skip
