@@ -184,6 +184,10 @@ class Reproduction:
             )
         return out
 
+    def __repr__(self) -> str:
+        # The dataclass's own repr dumps every record: a notebook shows the comparison instead.
+        return "\n".join(self.lines())
+
     def _repr_html_(self) -> str:
         return "<pre>" + html.escape("\n".join(self.lines())) + "</pre>"
 

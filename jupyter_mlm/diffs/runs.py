@@ -142,7 +142,9 @@ def _sources(store: Store, files_a: list[dict[str, Any]], files_b: list[dict[str
             continue
         old = store.objects.get(a[path]).decode("utf-8", errors="replace").splitlines()
         new = store.objects.get(b[path]).decode("utf-8", errors="replace").splitlines()
-        unified = list(difflib.unified_diff(old, new, fromfile=f"a/{path}", tofile=f"b/{path}", lineterm=""))
+        # git's a/ b/ prefixes, without doubling the slash of an absolute path
+        shown = path.lstrip("/")
+        unified = list(difflib.unified_diff(old, new, fromfile=f"a/{shown}", tofile=f"b/{shown}", lineterm=""))
         changed.append({"path": path, "old": a[path], "new": b[path], "unified": unified})
     return {"added": sorted(set(b) - set(a)), "removed": sorted(set(a) - set(b)), "changed": changed}
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import queue
@@ -115,6 +116,9 @@ class Service:
         from ..store import open_store
 
         self.options = options
+        if options.keep_rows and options.monitor and importlib.util.find_spec("pyarrow") is None:
+            # Found at start, not as a writer error on the first batch once traffic flows.
+            raise UsageError("--keep-rows stores request rows as Parquet: pip install pyarrow")
         self.model = _model_of(options.ref)
         self.user = login_name()
         self._open_store: Callable[[], Store] = lambda: open_store(options.store_uri, options.objects_uri)

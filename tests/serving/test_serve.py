@@ -224,3 +224,18 @@ def test_split_and_ref_arguments_are_checked() -> None:
     for bad in ("champion", "champion=0", "a=1,a=2", "=5"):
         with pytest.raises(UsageError):
             parse_split(bad)
+
+
+def test_keep_rows_without_pyarrow_is_refused_at_start(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Not a writer error on the first batch once traffic flows (Binder's image had no pyarrow)."""
+    import importlib.util
+
+    from jupyter_mlm.errors import UsageError
+    from jupyter_mlm.serving import Options, Service
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else find_spec(name, *a)
+    )
+    with pytest.raises(UsageError, match="--keep-rows stores request rows as Parquet: pip install pyarrow"):
+        Service(Options(ref="cancer", store_uri=str(tmp_path / "store"), keep_rows=True))

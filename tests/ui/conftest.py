@@ -50,10 +50,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="package")
-def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+@contextmanager
+def running_lab(tmp_path_factory: pytest.TempPathFactory, root: Path | None = None,
+                path_first: Path | None = None, extra: tuple[str, ...] = ()) -> Iterator[LabServer]:  # fmt: skip
+    """A JupyterLab server on ``root`` (a new folder by default) with its store in ``root/.mlm``;
+    ``path_first`` goes first on the PATH its kernels see (as `make lab` puts the venv's bin)."""
     jupyter = str(Path(sys.executable).with_name("jupyter"))
-    root = tmp_path_factory.mktemp("lab-root")
+    root = root or tmp_path_factory.mktemp("lab-root")
     store = root / ".mlm"
     settings = tmp_path_factory.mktemp("lab-settings")
     notification = settings / "user" / "@jupyterlab" / "apputils-extension"
@@ -63,14 +66,15 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     token = secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLM_")}
     env["JUPYTERLAB_WORKSPACES_DIR"] = str(settings / "workspaces")
+    if path_first is not None:
+        env["PATH"] = f"{path_first}{os.pathsep}{env.get('PATH', '')}"
     log = open(tmp_path_factory.mktemp("lab-log") / "server.log", "w+b")  # noqa: SIM115
     process = subprocess.Popen(
         [
             jupyter, "lab", "--allow-root", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
             f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}",
             "--LabApp.news_url=None", f"--LabApp.user_settings_dir={settings / 'user'}",
-            f"--LabApp.workspaces_dir={settings / 'workspaces'}", "--LabApp.expose_app_in_browser=True",
-            "--MLM.require_approval_for=production",
+            f"--LabApp.workspaces_dir={settings / 'workspaces'}", "--LabApp.expose_app_in_browser=True", *extra,
         ],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
@@ -85,13 +89,21 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
                 log.seek(0)
                 pytest.fail(f"JupyterLab did not start:\n{log.read().decode(errors='replace')[-3000:]}")
             time.sleep(0.3)
-    yield LabServer(base, token, root, store)
-    process.terminate()
     try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+        yield LabServer(base, token, root, store)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="package")
+def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    with running_lab(tmp_path_factory, extra=("--MLM.require_approval_for=production",)) as lab:
+        yield lab
 
 
 # Package scope: Playwright's sync API keeps an event loop running while open, which would

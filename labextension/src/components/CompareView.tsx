@@ -73,8 +73,18 @@ function OverlaidCharts(props: { model: MLMModel; runs: IRun[] }): JSX.Element {
           })
         )
       }))
-    ).then(setCharts);
+    ).then(all =>
+      // A chart answers "how did it move"; single values are read in the table above.
+      setCharts(all.filter(chart => chart.series.some(s => s.steps.length > 1)))
+    );
   }, [runs.map(r => r.id).join(',')]);
+  if (charts.length === 0) {
+    return (
+      <p className="jp-mlm-muted jp-mlm-no-charts">
+        Every shared metric has one value per run: compared in the table above.
+      </p>
+    );
+  }
   return (
     <div className="jp-mlm-charts">
       {charts.map(chart => (
