@@ -41,7 +41,7 @@ $(STAMPS):
 lab: setup
 	$(BIN)/jupyter lab --allow-root --no-browser --ip=127.0.0.1 --port=$(PORT) \
 		--ServerApp.root_dir=binder --LabApp.news_url=None \
-		--ServerApp.default_url=/lab/tree/0-experiment-tracking.ipynb
+		--LabApp.default_url=/lab/tree/0-experiment-tracking.ipynb
 
 lint: setup
 	$(BIN)/ruff check jupyter_mlm tests

@@ -3,6 +3,7 @@ fixtures: the sidebar then shows what the demos made and nothing else."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from collections.abc import Iterator
@@ -14,7 +15,15 @@ from ..ui.conftest import LabServer, browser, jp_asyncio_loop, jp_server_cleanup
 
 __all__ = ["browser", "jp_asyncio_loop", "jp_server_cleanup", "page", "story_lab"]
 
-BINDER = Path(__file__).resolve().parents[2] / "binder"
+REPO = Path(__file__).resolve().parents[2]
+BINDER = REPO / "binder"
+
+
+def make_lab_default_url() -> str:
+    """The page `make lab` opens first, read from the Makefile's recipe."""
+    found = re.search(r"--LabApp\.default_url=(\S+)", (REPO / "Makefile").read_text())
+    assert found, "make lab names no default_url"
+    return found.group(1)
 
 
 @pytest.fixture(scope="package")
@@ -23,5 +32,6 @@ def story_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     for shipped in BINDER.glob("*.ipynb"):
         shutil.copy(shipped, root / shipped.name)
     # The notebooks call `jupyter mlm …`: the venv's bin first, as `make lab` has it.
-    with running_lab(tmp_path_factory, root=root, path_first=Path(sys.executable).parent) as lab:
+    extra = (f"--LabApp.default_url={make_lab_default_url()}",)
+    with running_lab(tmp_path_factory, root=root, path_first=Path(sys.executable).parent, extra=extra) as lab:
         yield lab

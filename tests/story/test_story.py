@@ -57,6 +57,19 @@ def run_all(page: Any, lab: LabServer, name: str) -> list[dict[str, Any]]:
 @pytest.mark.timeout(1800)
 def test_the_four_levels_in_jupyterlab(page: Any, story_lab: LabServer) -> None:
     page.set_default_timeout(60_000)
+    # What `make lab` opens: JupyterLab with the level 0 notebook.
+    page.goto(f"{story_lab.url}?token={story_lab.token}")
+    page.wait_for_function(
+        "() => window.jupyterapp?.shell.currentWidget?.context?.path === '0-experiment-tracking.ipynb'",
+        timeout=60_000,
+    )
+    # A newcomer's first look at the sidebar: an empty store says how to log a first run.
+    panel = open_sidebar(page, story_lab)
+    empty = panel.locator(".jp-mlm-empty")
+    empty.wait_for(timeout=30_000)
+    assert "No runs yet" in empty.inner_text() and "%mlm_run start" in empty.inner_text()
+    screenshot(page, "story-empty-store")
+
     for name in DEMOS:
         cells = run_all(page, story_lab, name)
         outputs = [o for c in cells for o in c.get("outputs", [])]

@@ -269,6 +269,9 @@ def test_housekeeping_from_the_run_page_is_what_the_store_keeps(page: Any, lab_s
     detail.locator(".jp-mlm-rename-input").press("Enter")
     page.wait_for_function("() => document.querySelector('.jp-mlm-detail h2').innerText.startsWith('tidied')")
     assert runs.get_run(run_id).info.name == "tidied"
+    # The run's tab says the new name too.
+    tab = page.locator(f".lm-DockPanel-tabBar .lm-TabBar-tab[data-id='jupyter-mlm-run-{run_id}']")
+    tab.locator(".lm-TabBar-tabLabel", has_text="Run: tidied").wait_for(timeout=10_000)
 
     detail.locator(".jp-mlm-add-tag-input").fill("reviewer=bo")
     detail.locator(".jp-mlm-add-tag-button").click()

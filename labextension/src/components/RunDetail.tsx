@@ -38,6 +38,8 @@ export interface IRunDetailProps {
   rendermime: IRenderMimeRegistry | null;
   onRestore: (run: IRun, notebook: INotebookContent) => Promise<string>;
   onOpenRun?: (id: string, name: string) => void;
+  /** Told the run's name whenever it is first known or changes (a rename here or elsewhere). */
+  onName?: (name: string) => void;
 }
 
 // Longer lists of params or tags start collapsed, with a search box.
@@ -166,6 +168,11 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
   }, [state]);
   const run = state.run;
   const series = state.series;
+  useEffect(() => {
+    if (run?.name) {
+      props.onName?.(run.name);
+    }
+  }, [run?.name]);
   const [actionError, setError] = useState<string | null>(null);
   const error = actionError ?? state.error;
   const [tab, setTab] = useState<Tab>('overview');

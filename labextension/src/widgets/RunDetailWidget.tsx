@@ -35,6 +35,10 @@ export class RunDetailWidget extends ReactWidget {
         rendermime={this._rendermime}
         onRestore={this._onRestore}
         onOpenRun={this._onOpenRun}
+        onName={name => {
+          // The main-area tab follows this title: a renamed run's tab says its new name.
+          this.title.label = `Run: ${name}`;
+        }}
       />
     );
   }
