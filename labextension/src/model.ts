@@ -181,7 +181,8 @@ export class MLMModel {
   }
 
   /** Load the pages covering rows [start, end) that are not loaded yet. */
-  async ensureRows(start: number, end: number): Promise<void> {
+  /** Load the pages holding rows `start` to `end`; `visible` ones are also kept fresh by the poll. */
+  async ensureRows(start: number, end: number, visible = true): Promise<void> {
     const first = Math.floor(start / PAGE_SIZE);
     const last = Math.floor(Math.max(start, end - 1) / PAGE_SIZE);
     const wanted: number[] = [];
@@ -190,7 +191,9 @@ export class MLMModel {
         wanted.push(page);
       }
     }
-    this._visiblePages = range(first, last);
+    if (visible) {
+      this._visiblePages = range(first, last);
+    }
     await Promise.all(wanted.map(page => this._loadPage(page)));
   }
 
@@ -371,6 +374,30 @@ export class MLMModel {
   clearSelection(): void {
     this._selected.clear();
     this._changed.emit();
+  }
+
+  /** Replace the selection (what brushing a plot selects). */
+  setSelection(runs: IRun[]): void {
+    this._selected = new Map(runs.map(run => [run.id, run]));
+    this._changed.emit();
+  }
+
+  /**
+   * The first `limit` runs of the current query that are loaded, asking for the pages not yet
+   * here (`changed` fires as each arrives): what plots over many runs draw, where the table
+   * itself loads only the rows in view.
+   */
+  loadedRuns(limit: number): IRun[] {
+    const count = Math.min(this.total, limit);
+    void this.ensureRows(0, count, false);
+    const runs: IRun[] = [];
+    for (let index = 0; index < count; index++) {
+      const run = this.runAt(index);
+      if (run) {
+        runs.push(run);
+      }
+    }
+    return runs;
   }
 
   async getSnapshot(runId: string): Promise<ISnapshot> {

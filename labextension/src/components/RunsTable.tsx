@@ -9,6 +9,7 @@ import {
 } from '../format';
 import { IColumnChoice, ISort, MLMModel } from '../model';
 import { IRun, toNumber } from '../tokens';
+import { RunsPlots } from './RunsPlots';
 import { StatusBadge } from './StatusBadge';
 
 export const ROW_HEIGHT = 26;
@@ -84,6 +85,8 @@ export interface IRunsTableProps {
   model: MLMModel;
   onOpen: (run: IRun) => void;
   onCompare: (runs: IRun[]) => void;
+  /** In the main area: room for plots over the runs. */
+  wide?: boolean;
 }
 
 /**
@@ -98,6 +101,7 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
   // The sidebar and the expanded table share one query: either one's filter shows in both.
   useEffect(() => setFilterText(model.filter), [model.filter]);
   const [chooserOpen, setChooserOpen] = useState(false);
+  const [plotsOpen, setPlotsOpen] = useState(false);
   const body = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
@@ -287,7 +291,18 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
         >
           Compare{model.selected.length ? ` (${model.selected.length})` : ''}
         </button>
+        {props.wide && (
+          <button
+            className="jp-mlm-button jp-mod-styled jp-mlm-plots-button"
+            onClick={() => setPlotsOpen(!plotsOpen)}
+            aria-expanded={plotsOpen}
+            title="Parallel coordinates and a scatter plot of these runs; brush to select"
+          >
+            Plots
+          </button>
+        )}
       </div>
+      {props.wide && plotsOpen && <RunsPlots model={model} />}
       {chooserOpen && (
         <div className="jp-mlm-chooser">
           {(['params', 'metrics'] as const).map(kind => (

@@ -29,6 +29,7 @@ export class RunsTableWidget extends ReactWidget {
             model={this._model}
             onOpen={this._openRun}
             onCompare={this._compare}
+            wide
           />
         )}
       </UseSignal>

@@ -1,0 +1,103 @@
+"""Plots over the expanded runs table: parallel coordinates and a scatter of the listed runs, and
+brushing either one selects exactly the runs inside the brush — the ones Compare then opens.
+(In the story's lab, in an experiment of its own: the UI tests' shared store keeps its counts.)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_mlm.store import open_store
+
+from ..ui.conftest import LabServer, assert_readable, open_sidebar, screenshot
+
+RUNS = 40
+
+
+def _make_runs(lab: LabServer) -> dict[int, str]:
+    store = open_store(str(lab.store))
+    try:
+        experiment = store.get_or_create_experiment("plots")
+        ids = {}
+        for i in range(RUNS):
+            run = store.create_run(experiment.id, f"trial-{i:02d}")
+            store.log_params(run.id, {"a": i, "b": (i * 7) % 13, "optimizer": "adam" if i % 2 else "sgd"})
+            store.log_metric_batch(run.id, {"score": ([0], [i / RUNS], [0])})
+            store.end_run(run.id)
+            ids[i] = run.id
+        return ids
+    finally:
+        store.close()
+
+
+def _drag(page: Any, x: float, y0: float, x1: float, y1: float) -> None:
+    page.mouse.move(x, y0)
+    page.mouse.down()
+    page.mouse.move((x + x1) / 2, (y0 + y1) / 2, steps=4)
+    page.mouse.move(x1, y1, steps=4)
+    page.mouse.up()
+
+
+def _checked(page: Any) -> set[str]:
+    rows = page.locator(".jp-mlm-runs-widget .jp-mlm-row[data-run-id]").all()
+    return {r.get_attribute("data-run-id") for r in rows if r.locator(".jp-mlm-select").is_checked()}
+
+
+def test_brushing_plots_selects_those_runs_in_the_table(page: Any, story_lab: LabServer) -> None:
+    ids = _make_runs(story_lab)
+    panel = open_sidebar(page, story_lab)
+    panel.get_by_role("button", name="Expand").click()
+    table = page.locator(".jp-mlm-runs-widget")
+    table.locator(".jp-mlm-experiment").select_option("plots")
+    page.wait_for_function(
+        "() => document.querySelector('.jp-mlm-runs-widget .jp-mlm-count')?.innerText === '40 runs'", timeout=30_000
+    )
+    table.locator(".jp-mlm-plots-button").click()
+    parallel = table.locator(f".jp-mlm-parallel[data-runs='{RUNS}']")
+    parallel.wait_for(timeout=30_000)
+    axes = (parallel.get_attribute("data-axes") or "").split(",")
+    # Numeric params and metrics only: the optimizer's text is no axis.
+    assert {"params.a", "params.b", "metrics.score"} <= set(axes) and "params.optimizer" not in axes
+    assert parallel.locator(".jp-mlm-pc-line").count() == RUNS
+
+    # Brush score between 0.7125 and 0.8875: trials 29 … 35 (scores 0.725 … 0.875).
+    target = parallel.locator(".jp-mlm-brush-target[data-key='metrics.score']").bounding_box()
+    assert target is not None
+    top, height = target["y"], target["height"]
+
+    def pixel(score: float) -> float:  # the axis runs from the lowest score (bottom) to the highest
+        low, high = 0 / RUNS, (RUNS - 1) / RUNS
+        return top + (1 - (score - low) / (high - low)) * height
+
+    x = target["x"] + target["width"] / 2
+    _drag(page, x, pixel(0.7125), x, pixel(0.8875))
+    expected = {ids[i] for i in range(29, 36)}
+    table.locator(".jp-mlm-compare-button", has_text="Compare (7)").wait_for(timeout=10_000)
+    assert "7 brushed" in table.locator(".jp-mlm-plots-summary").inner_text()
+    assert {p.get_attribute("data-run-id") for p in parallel.locator(".jp-mlm-pc-line:not(.jp-mlm-faded)").all()} == (
+        expected
+    )
+    assert _checked(page) <= expected and _checked(page)  # what the table shows checked is the brush
+    screenshot(page, "runs-plots-parallel")
+
+    # The scatter of score against a: a rectangle over a = 10.5 … 20.5 selects trials 11 … 20.
+    table.locator(".jp-mlm-scatter-x").select_option("params.a")
+    table.locator(".jp-mlm-scatter-y").select_option("metrics.score")
+    scatter = table.locator(".jp-mlm-scatter[data-x='params.a'][data-y='metrics.score']")
+    points = {p.get_attribute("data-run-id"): p.bounding_box() for p in scatter.locator("circle").all()}
+    assert set(points) == set(ids.values())
+    centre = {i: points[ids[i]] for i in range(RUNS)}
+    left = (centre[10]["x"] + centre[11]["x"]) / 2 + 3  # type: ignore[index]
+    right = (centre[20]["x"] + centre[21]["x"]) / 2 + 3  # type: ignore[index]
+    box = scatter.bounding_box()
+    assert box is not None
+    _drag(page, left, box["y"] + 4, right, box["y"] + box["height"] - 4)
+    table.locator(".jp-mlm-compare-button", has_text="Compare (10)").wait_for(timeout=10_000)
+    brushed = {p.get_attribute("data-run-id") for p in scatter.locator("circle:not(.jp-mlm-faded)").all()}
+    assert brushed == {ids[i] for i in range(11, 21)}
+    assert_readable(page, ".jp-mlm-plots-summary, .jp-mlm-scatter-box label", "runs-plots", at_least=2)
+
+    # Compare opens exactly the brushed runs.
+    table.locator(".jp-mlm-compare-button").click()
+    view = page.locator(".jp-mlm-compare-widget").last
+    view.locator(".jp-mlm-side-by-side").wait_for(timeout=30_000)
+    assert view.locator(".jp-mlm-side-by-side thead th").count() == 1 + 10
