@@ -4,7 +4,11 @@ brushing either one selects exactly the runs inside the brush — the ones Compa
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
+
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from jupyter_mlm.store import open_store
 
@@ -13,8 +17,10 @@ from ..ui.conftest import LabServer, assert_readable, open_sidebar, screenshot
 RUNS = 40
 
 
-def _make_runs(lab: LabServer) -> dict[int, str]:
-    store = open_store(str(lab.store))
+@pytest.fixture(scope="module")
+def trials(story_lab: LabServer) -> dict[int, str]:
+    """Forty runs in experiment ``plots``: params a = i, b = 7i mod 13, optimizer; score = i/40."""
+    store = open_store(str(story_lab.store))
     try:
         experiment = store.get_or_create_experiment("plots")
         ids = {}
@@ -42,8 +48,10 @@ def _checked(page: Any) -> set[str]:
     return {r.get_attribute("data-run-id") for r in rows if r.locator(".jp-mlm-select").is_checked()}
 
 
-def test_brushing_plots_selects_those_runs_in_the_table(page: Any, story_lab: LabServer) -> None:
-    ids = _make_runs(story_lab)
+def test_brushing_plots_selects_those_runs_in_the_table(
+    page: Any, story_lab: LabServer, trials: dict[int, str]
+) -> None:
+    ids = trials
     panel = open_sidebar(page, story_lab)
     panel.get_by_role("button", name="Expand").click()
     table = page.locator(".jp-mlm-runs-widget")
@@ -101,3 +109,42 @@ def test_brushing_plots_selects_those_runs_in_the_table(page: Any, story_lab: La
     view = page.locator(".jp-mlm-compare-widget").last
     view.locator(".jp-mlm-side-by-side").wait_for(timeout=30_000)
     assert view.locator(".jp-mlm-side-by-side thead th").count() == 1 + 10
+
+
+def test_the_filter_box_completes_keys(page: Any, story_lab: LabServer, trials: dict[int, str]) -> None:
+    """Typing a field offers the keys that exist; Tab takes one; the filter then applies."""
+    panel = open_sidebar(page, story_lab)
+    panel.locator(".jp-mlm-experiment").select_option("plots")
+    page.wait_for_function(
+        "() => document.querySelector('#jupyter-mlm-sidebar .jp-mlm-count')?.innerText === '40 runs'"
+    )
+    # An empty main area gets JupyterLab's Launcher a moment after load, and the Launcher takes
+    # the focus: start typing once it is there, as a person would.
+    with contextlib.suppress(PlaywrightTimeout):
+        page.locator(".jp-Launcher").wait_for(timeout=10_000)
+        page.wait_for_timeout(300)
+    box = panel.locator(".jp-mlm-filter")
+    box.click()
+    keyboard = page.keyboard  # types where the caret is, as a person does (no refocusing)
+    keyboard.type("metrics.sc")
+    options = panel.locator(".jp-mlm-completions li")
+    options.first.wait_for(timeout=10_000)
+    assert [o.inner_text() for o in options.all()] == ["metrics.score"]
+    keyboard.press("Tab")
+    assert box.input_value() == "metrics.score" and options.count() == 0
+    assert box.evaluate("el => document.activeElement === el && el.selectionStart === el.value.length")
+    keyboard.type(" > 0.9 and par")
+    options.first.wait_for(timeout=10_000)
+    assert [o.inner_text() for o in options.all()] == ["params.a", "params.b", "params.optimizer"]
+    keyboard.press("ArrowDown")
+    keyboard.press("Enter")  # takes the highlighted key, does not apply yet
+    assert box.input_value() == "metrics.score > 0.9 and params.b"
+    keyboard.type(" >= 0")
+    keyboard.press("Enter")
+    # Trials 37, 38, 39 score above 0.9.
+    page.wait_for_function("() => document.querySelector('#jupyter-mlm-sidebar .jp-mlm-count')?.innerText === '3 runs'")
+    names = {r.inner_text().split("\n")[0] for r in panel.locator(".jp-mlm-row[data-run-id]").all()}
+    assert {n.split()[0] for n in names} == {"trial-37", "trial-38", "trial-39"}
+    keyboard.type(" and met")
+    options.first.wait_for(timeout=10_000)
+    screenshot(page, "filter-completion")

@@ -9,6 +9,7 @@ import {
 } from '../format';
 import { IColumnChoice, ISort, MLMModel } from '../model';
 import { IRun, toNumber } from '../tokens';
+import { FilterInput } from './FilterInput';
 import { RunsPlots } from './RunsPlots';
 import { StatusBadge } from './StatusBadge';
 
@@ -214,23 +215,11 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
   return (
     <div className="jp-mlm-runs">
       <div className="jp-mlm-toolbar">
-        <input
-          className="jp-mlm-filter jp-mod-styled"
-          placeholder="Filter, e.g. metrics.auc > 0.8 and params.model = 'xgb'"
+        <FilterInput
           value={filterText}
-          onChange={event => setFilterText(event.target.value)}
-          onKeyDown={event => {
-            if (event.key === 'Enter') {
-              model.setQuery({ filter: filterText });
-            }
-          }}
-          aria-label="Filter runs"
-          title={
-            'Conditions FIELD OP VALUE joined by and / or, grouped with ( ), negated with not.\n' +
-            'Fields: params.X, metrics.X, tags.X, status, name, notebook_id.\n' +
-            "Operators: = != < <= > >=, in ('a', 'b'), like 'xgb%', is null, is not null.\n" +
-            'Press Enter to apply.'
-          }
+          onChange={setFilterText}
+          onApply={filter => model.setQuery({ filter })}
+          keys={known}
         />
       </div>
       <div className="jp-mlm-toolbar">
