@@ -19,14 +19,16 @@ RUNS = 40
 
 @pytest.fixture(scope="module")
 def trials(story_lab: LabServer) -> dict[int, str]:
-    """Forty runs in experiment ``plots``: params a = i, b = 7i mod 13, optimizer; score = i/40."""
+    """Forty runs in experiment ``plots``: params a = i, b = 7i mod 13, optimizer, and the same
+    dataset and seed for all; score = i/40."""
     store = open_store(str(story_lab.store))
     try:
         experiment = store.get_or_create_experiment("plots")
         ids = {}
         for i in range(RUNS):
             run = store.create_run(experiment.id, f"trial-{i:02d}")
-            store.log_params(run.id, {"a": i, "b": (i * 7) % 13, "optimizer": "adam" if i % 2 else "sgd"})
+            store.log_params(run.id, {"a": i, "b": (i * 7) % 13, "optimizer": "adam" if i % 2 else "sgd",
+                                      "dataset": "v3", "seed": 0})  # fmt: skip
             store.log_metric_batch(run.id, {"score": ([0], [i / RUNS], [0])})
             store.end_run(run.id)
             ids[i] = run.id
@@ -135,7 +137,13 @@ def test_the_filter_box_completes_keys(page: Any, story_lab: LabServer, trials: 
     assert box.evaluate("el => document.activeElement === el && el.selectionStart === el.value.length")
     keyboard.type(" > 0.9 and par")
     options.first.wait_for(timeout=10_000)
-    assert [o.inner_text() for o in options.all()] == ["params.a", "params.b", "params.optimizer"]
+    assert [o.inner_text() for o in options.all()] == [
+        "params.a",
+        "params.b",
+        "params.dataset",
+        "params.optimizer",
+        "params.seed",
+    ]
     keyboard.press("ArrowDown")
     keyboard.press("Enter")  # takes the highlighted key, does not apply yet
     assert box.input_value() == "metrics.score > 0.9 and params.b"
@@ -148,3 +156,36 @@ def test_the_filter_box_completes_keys(page: Any, story_lab: LabServer, trials: 
     keyboard.type(" and met")
     options.first.wait_for(timeout=10_000)
     screenshot(page, "filter-completion")
+
+
+def test_differences_only_shows_the_keys_that_tell_runs_apart(
+    page: Any, story_lab: LabServer, trials: dict[int, str]
+) -> None:
+    panel = open_sidebar(page, story_lab)
+    panel.get_by_role("button", name="Expand").click()
+    table = page.locator(".jp-mlm-runs-widget")
+    table.locator(".jp-mlm-experiment").select_option("plots")
+    page.wait_for_function(
+        "() => document.querySelector('.jp-mlm-runs-widget .jp-mlm-count')?.innerText === '40 runs'", timeout=30_000
+    )
+    headers = table.locator(".jp-mlm-header [role='columnheader']")
+
+    def titles() -> list[str]:
+        return [h.inner_text().rstrip(" ▲▼") for h in headers.all()][6:]  # after select … duration
+
+    table.locator(".jp-mlm-header [role='columnheader']", has_text="score").wait_for()
+    chosen = titles()  # the saved choice (the most common keys by default)
+    table.locator(".jp-mlm-differences-only input").check()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.jp-mlm-runs-widget .jp-mlm-header [role=columnheader]')]"
+        ".every(h => !['dataset', 'seed'].includes(h.innerText))"
+    )
+    # What differs among the stored runs: a, b, optimizer and score; dataset and seed do not.
+    assert titles() == ["a", "b", "optimizer", "score"]
+    screenshot(page, "runs-differences-only")
+    table.locator(".jp-mlm-differences-only input").uncheck()
+    page.wait_for_function(
+        "() => document.querySelectorAll('.jp-mlm-runs-widget .jp-mlm-header [role=columnheader]').length === "
+        f"{6 + len(chosen)}"
+    )
+    assert titles() == chosen  # off again: the saved choice, untouched

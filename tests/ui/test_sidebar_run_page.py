@@ -111,6 +111,7 @@ def test_artifacts_preview_in_place_and_html_cannot_script(page: Any, lab_server
     image.wait_for(timeout=10_000)
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
     table = preview("data/sample.csv").locator("table")
+    table.locator("tbody tr").nth(1).wait_for(timeout=10_000)  # fetched, then parsed: .all() would not wait
     assert [c.inner_text() for c in table.locator("th").all()] == ["city", "temperature", "note"]
     assert [[c.inner_text() for c in r.locator("td").all()] for r in table.locator("tbody tr").all()] == [
         ["Oslo", "-3.5", "cold, windy"], ["Lima", "19.0", 'says "mild"'],

@@ -82,6 +82,30 @@ function keyColumns(kind: 'params' | 'metrics', keys: string[]): IColumn[] {
   }));
 }
 
+/** Runs read to decide which keys differ (the first of the query, in its order). */
+const DIFFERENCE_RUNS = 1000;
+
+/**
+ * Every param and metric whose value is not the same in all of the query's first runs (a run
+ * without the key counts as a value): what tells a sweep's runs apart.
+ */
+function differingKeys(model: MLMModel, known: IColumnChoice): IColumnChoice {
+  const runs = model.loadedRuns(DIFFERENCE_RUNS);
+  const differs = (read: (run: IRun) => string): boolean =>
+    new Set(runs.map(read)).size > 1;
+  return {
+    params: known.params.filter(key =>
+      differs(run => run.params[key] ?? '\u0000')
+    ),
+    metrics: known.metrics.filter(key =>
+      differs(run => {
+        const metric = run.metrics[key];
+        return metric === undefined ? '\u0000' : String(toNumber(metric.value));
+      })
+    )
+  };
+}
+
 export interface IRunsTableProps {
   model: MLMModel;
   onOpen: (run: IRun) => void;
@@ -103,6 +127,7 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
   useEffect(() => setFilterText(model.filter), [model.filter]);
   const [chooserOpen, setChooserOpen] = useState(false);
   const [plotsOpen, setPlotsOpen] = useState(false);
+  const [differencesOnly, setDifferencesOnly] = useState(false);
   const body = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
@@ -125,7 +150,8 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
   }, [first, last, model.total, model.filter, model.sort, model.experiment]);
 
   const known = model.knownKeys();
-  const chosen = model.columns();
+  const saved = model.columns();
+  const chosen = differencesOnly ? differingKeys(model, known) : saved;
   const names = model.nameCounts();
   const nameColumn: IColumn = {
     ...BASE_COLUMNS[0],
@@ -175,7 +201,7 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
   };
 
   const toggleKey = (kind: 'params' | 'metrics', key: string): void => {
-    const current: IColumnChoice = { ...chosen };
+    const current: IColumnChoice = { ...saved };
     current[kind] = current[kind].includes(key)
       ? current[kind].filter(k => k !== key)
       : [...current[kind], key];
@@ -260,6 +286,17 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
           CSV
         </button>
         <label
+          className="jp-mlm-differences-only"
+          title="Columns for every param and metric that differs among these runs, and only those"
+        >
+          <input
+            type="checkbox"
+            checked={differencesOnly}
+            onChange={event => setDifferencesOnly(event.target.checked)}
+          />
+          differences
+        </label>
+        <label
           className="jp-mlm-show-deleted"
           title="List the deleted runs (restorable until purged) instead"
         >
@@ -304,7 +341,7 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
                 <label key={key}>
                   <input
                     type="checkbox"
-                    checked={chosen[kind].includes(key)}
+                    checked={saved[kind].includes(key)}
                     onChange={() => toggleKey(kind, key)}
                   />
                   {key}
