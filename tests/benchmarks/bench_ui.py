@@ -166,6 +166,11 @@ def measure_mlflow(browser: Any, work: Path) -> dict[str, list[float]] | None:
     if mlflow is None:
         print("  MLflow is not installed here (make bench installs it): no side-by-side figures")
         return None
+    import mlflow.server
+
+    if not (Path(mlflow.server.__file__).parent / "js" / "build" / "index.html").is_file():
+        print("  MLflow's UI is not part of this MLflow installation (no js/build/index.html): no side-by-side")
+        return None
     uri = f"sqlite:///{work / 'mlflow.db'}"
     experiment = fill_mlflow(uri)
     port = free_port()
@@ -191,6 +196,13 @@ def measure_mlflow(browser: Any, work: Path) -> dict[str, list[float]] | None:
     return figures
 
 
+def report(tool: str, figures: dict[str, list[float]]) -> None:
+    print()
+    for name, values in figures.items():
+        runs = ", ".join(f"{v:.0f}" for v in values)
+        print(f"  {tool:<12} {name:<30} {statistics.median(values):8.1f} ms   (each: {runs})", flush=True)
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -199,21 +211,14 @@ def main() -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         ours = measure_ours(browser, work)
+        report("jupyter_mlm", ours)
         theirs = measure_mlflow(browser, work)
         browser.close()
-    print()
-    for name, values in ours.items():
-        print(
-            f"  jupyter_mlm {name:<30} {statistics.median(values):8.1f} ms   (runs: {', '.join(f'{v:.0f}' for v in values)})"
-        )
     if theirs:
-        for name, values in theirs.items():
-            print(
-                f"  MLflow      {name:<30} {statistics.median(values):8.1f} ms   (runs: {', '.join(f'{v:.0f}' for v in values)})"
-            )
+        report("MLflow", theirs)
         ratio = statistics.median(theirs["first rows"]) / statistics.median(ours["first rows"])
-        print(f"\n  first rows: {ratio:.1f}× MLflow's (goals: first rows, sort, filter ≤ 300 ms; parallel coordinates "
-              f"of {PC_RUNS:,} runs ≤ 500 ms)")  # fmt: skip
+        print(f"\n  first rows: {ratio:.1f}x MLflow's")
+    print(f"  goals: first rows, sort, filter <= 300 ms; parallel coordinates of {PC_RUNS:,} runs <= 500 ms")
     shutil.rmtree(work, ignore_errors=True)
 
 
