@@ -50,17 +50,23 @@ def _checked(page: Any) -> set[str]:
     return {r.get_attribute("data-run-id") for r in rows if r.locator(".jp-mlm-select").is_checked()}
 
 
-def test_brushing_plots_selects_those_runs_in_the_table(
-    page: Any, story_lab: LabServer, trials: dict[int, str]
-) -> None:
-    ids = trials
-    panel = open_sidebar(page, story_lab)
+def expanded_table(page: Any, lab: LabServer) -> Any:
+    """The main-area runs table (sidebar → Expand) on experiment ``plots``, its 40 runs listed."""
+    panel = open_sidebar(page, lab)
     panel.get_by_role("button", name="Expand").click()
     table = page.locator(".jp-mlm-runs-widget")
     table.locator(".jp-mlm-experiment").select_option("plots")
     page.wait_for_function(
         "() => document.querySelector('.jp-mlm-runs-widget .jp-mlm-count')?.innerText === '40 runs'", timeout=30_000
     )
+    return table
+
+
+def test_brushing_plots_selects_those_runs_in_the_table(
+    page: Any, story_lab: LabServer, trials: dict[int, str]
+) -> None:
+    ids = trials
+    table = expanded_table(page, story_lab)
     table.locator(".jp-mlm-plots-button").click()
     parallel = table.locator(f".jp-mlm-parallel[data-runs='{RUNS}']")
     parallel.wait_for(timeout=30_000)
@@ -161,13 +167,7 @@ def test_the_filter_box_completes_keys(page: Any, story_lab: LabServer, trials: 
 def test_differences_only_shows_the_keys_that_tell_runs_apart(
     page: Any, story_lab: LabServer, trials: dict[int, str]
 ) -> None:
-    panel = open_sidebar(page, story_lab)
-    panel.get_by_role("button", name="Expand").click()
-    table = page.locator(".jp-mlm-runs-widget")
-    table.locator(".jp-mlm-experiment").select_option("plots")
-    page.wait_for_function(
-        "() => document.querySelector('.jp-mlm-runs-widget .jp-mlm-count')?.innerText === '40 runs'", timeout=30_000
-    )
+    table = expanded_table(page, story_lab)
     headers = table.locator(".jp-mlm-header [role='columnheader']")
 
     def titles() -> list[str]:

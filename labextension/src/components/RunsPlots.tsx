@@ -112,6 +112,31 @@ function drag(
   window.addEventListener('mouseup', onUp);
 }
 
+/** The scatter's choice of key for one of its axes (class `jp-mlm-scatter-x` / `-y`). */
+function AxisSelect(props: {
+  name: 'x' | 'y';
+  axes: IAxis[];
+  value: string;
+  onChange: (key: string) => void;
+}): JSX.Element {
+  return (
+    <label>
+      {props.name}{' '}
+      <select
+        className={`jp-mod-styled jp-mlm-scatter-${props.name}`}
+        value={props.value}
+        onChange={event => props.onChange(event.target.value)}
+      >
+        {props.axes.map(a => (
+          <option key={a.key} value={a.key}>
+            {a.key}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 /**
  * Parallel coordinates and a scatter plot of the runs the table lists (its query and sort, up to
  * PLOT_RUNS): brushing an axis range, or a rectangle in the scatter, selects those runs in the
@@ -357,34 +382,8 @@ export function RunsPlots(props: { model: MLMModel }): JSX.Element {
       </svg>
       <div className="jp-mlm-scatter-box">
         <div className="jp-mlm-toolbar">
-          <label>
-            x{' '}
-            <select
-              className="jp-mod-styled jp-mlm-scatter-x"
-              value={x.key}
-              onChange={event => setX(event.target.value)}
-            >
-              {axes.map(a => (
-                <option key={a.key} value={a.key}>
-                  {a.key}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            y{' '}
-            <select
-              className="jp-mod-styled jp-mlm-scatter-y"
-              value={y.key}
-              onChange={event => setY(event.target.value)}
-            >
-              {axes.map(a => (
-                <option key={a.key} value={a.key}>
-                  {a.key}
-                </option>
-              ))}
-            </select>
-          </label>
+          <AxisSelect name="x" axes={axes} value={x.key} onChange={setX} />
+          <AxisSelect name="y" axes={axes} value={y.key} onChange={setY} />
         </div>
         <svg
           ref={scatter}
