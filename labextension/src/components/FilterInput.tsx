@@ -65,9 +65,7 @@ export function FilterInput(props: IFilterInputProps): JSX.Element {
     onChange(next);
     setOpen(false);
     setCaret(position);
-    requestAnimationFrame(() =>
-      input.current?.setSelectionRange(position, position)
-    );
+    pendingCaret.current = position;
   };
 
   return (

@@ -194,25 +194,19 @@ export function RunsPlots(props: { model: MLMModel }): JSX.Element {
     ...brushes,
     ...(dragging ? { [dragging.key]: dragging.range } : {})
   };
-  const brushed = (run: IRun): boolean =>
-    Object.entries(active).every(([key, [lo, hi]]) => {
+  const inside = (ranges: Record<string, Range>, run: IRun): boolean =>
+    Object.entries(ranges).every(([key, [lo, hi]]) => {
       const v = byKey.get(key)?.value(run) ?? null;
       return v !== null && v >= Math.min(lo, hi) && v <= Math.max(lo, hi);
     });
+  const brushed = (run: IRun): boolean => inside(active, run);
   const select = (ranges: Record<string, Range>): void => {
     setBrushes(ranges);
     if (Object.keys(ranges).length === 0) {
       model.clearSelection();
       return;
     }
-    model.setSelection(
-      runs.filter(run =>
-        Object.entries(ranges).every(([key, [lo, hi]]) => {
-          const v = byKey.get(key)?.value(run) ?? null;
-          return v !== null && v >= Math.min(lo, hi) && v <= Math.max(lo, hi);
-        })
-      )
-    );
+    model.setSelection(runs.filter(run => inside(ranges, run)));
   };
 
   const top = PC_MARGIN.top;
