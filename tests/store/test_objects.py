@@ -164,3 +164,40 @@ def test_temporaries_of_killed_writers_are_swept_but_live_ones_kept(tmp_path: Pa
     objects = LocalObjectStore(tmp_path / "objects")
     objects.put_bytes(b"first write of this process")
     assert not abandoned.exists() and live.exists()
+
+
+def test_a_file_already_stored_is_neither_copied_nor_uploaded_again(tmp_path: Path) -> None:
+    # What a snapshot does with every local source at each run's end.
+    store = open_object_store(f"memory://objects-{uuid.uuid4().hex}")
+    assert isinstance(store, FsspecObjectStore)
+    source = tmp_path / "utils.py"
+    source.write_text("x = 1\n")
+    digest = store.put_file(source)
+    writes: list[str] = []
+    real_open = store.fs.open
+
+    def counting_open(path: str, mode: str = "rb", **kwargs: object) -> object:
+        if "w" in mode:
+            writes.append(path)
+        return real_open(path, mode, **kwargs)
+
+    store.fs.open = counting_open  # type: ignore[method-assign]
+    assert [store.put_file(source) for _ in range(3)] == [digest] * 3
+    assert writes == []
+    source.write_text("x = 22\n")  # changed: stored anew, under its own digest
+    changed = store.put_file(source)
+    assert changed == blake3.blake3(b"x = 22\n").hexdigest() and len(writes) == 1
+    store.delete(changed)  # a cached digest whose blob went away is stored again
+    assert store.put_file(source) == changed and store.exists(changed) and len(writes) == 2
+
+
+def test_a_pipe_is_read_once(objects: ObjectStore, tmp_path: Path) -> None:
+    import threading
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(b"streamed " * 1000))
+    writer.start()
+    digest = objects.put_file(fifo)
+    writer.join(10)
+    assert objects.get(digest) == b"streamed " * 1000
