@@ -14,13 +14,19 @@ from .wire import dumps
 def add_parsers(sub: Any) -> None:
     runs = sub.add_parser("runs", help="list runs; delete, restore, purge, rename, annotate and tag them")
     verbs = runs.add_subparsers(dest="verb", metavar="ACTION")
-    runs.set_defaults(func=cmd_runs_list, experiment=None, filter=None, deleted=False, limit=50, json=False)
+    runs.set_defaults(
+        func=cmd_runs_list, experiment=None, filter=None, deleted=False, limit=50, json=False, group_by=None
+    )
     listing = verbs.add_parser("list", help="runs, newest first (the default action)")
     listing.add_argument("--experiment", "-e", help="only this experiment")
     listing.add_argument("--filter", "-f", help="e.g. \"metrics.auc > 0.8 and params.model = 'xgb'\"")
     listing.add_argument("--deleted", action="store_true", help="the deleted runs instead")
     listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.add_argument(
+        "--group-by", metavar="FIELD",
+        help="one line per value of experiment, status, user, params.X or tags.X, with mean metrics",
+    )  # fmt: skip
     listing.set_defaults(func=cmd_runs_list)
     delete = verbs.add_parser("delete", help="delete runs softly (restore brings them back until purged)")
     delete.add_argument("refs", nargs="+", metavar="RUN", help="run id, id prefix or name")
@@ -80,6 +86,8 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
     from .cli import _table
 
     store = _store(args)
+    if args.group_by is not None:
+        return _print_groups(store, args)
     runs, total = store.search_runs(args.experiment, args.filter, None, args.limit, 0, args.deleted)
     if args.json:
         print(dumps([{"id": r.info.id, "name": r.info.name, "experiment": r.info.experiment, "status": r.info.status,
@@ -95,6 +103,29 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
     print(_table(rows, ["RUN", "NAME", "EXPERIMENT", "STATUS", "STARTED"] + (["DELETED"] if args.deleted else [])))
     if total > len(runs):
         print(f"… {total - len(runs)} more (--limit)")
+    return 0
+
+
+def _print_groups(store: Any, args: argparse.Namespace) -> int:
+    from .cli import _table
+
+    groups, total = store.group_runs(args.group_by, args.experiment, args.filter, args.deleted)
+    if args.json:
+        print(dumps([{"value": g.value, "runs": g.runs, "metrics": g.metrics} for g in groups], indent=2))
+        return 0
+    if not groups:
+        print("no runs match")
+        return 0
+    keys = sorted({k for g in groups for k in g.metrics})
+
+    def mean(group: Any, key: str) -> str:
+        summary = group.metrics.get(key)
+        return "" if summary is None or summary.mean is None else f"{summary.mean:.6g}"
+
+    rows = [["(none)" if g.value is None else g.value, str(g.runs), *(mean(g, k) for k in keys)] for g in groups]
+    print(_table(rows, [args.group_by.upper(), "RUNS", *(f"MEAN {k}" for k in keys)]))
+    if total > len(groups):
+        print(f"… {total - len(groups)} more values")
     return 0
 
 

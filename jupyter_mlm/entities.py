@@ -65,6 +65,25 @@ class RunData:
 
 
 @dataclass(frozen=True)
+class MetricSummary:
+    """One metric's last values over a group of runs (NaN values left out of all four)."""
+
+    count: int
+    mean: float | None
+    min: float | None
+    max: float | None
+
+
+@dataclass(frozen=True)
+class RunGroup:
+    """The runs sharing one value of a field (None: the runs without it), and their metrics."""
+
+    value: str | None
+    runs: int
+    metrics: dict[str, MetricSummary] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class StoreStatus:
     store_uri: str
     objects_uri: str

@@ -10,7 +10,8 @@ Grammar (case-insensitive keywords)::
                 | field ["not"] "in" "(" value ("," value)* ")"
                 | field ["not"] "like" 'pattern'
                 | field "is" ["not"] "null"
-    field      := "params." KEY | "metrics." KEY | "tags." KEY | "status" | "name" | "notebook_id"
+    field      := "params." KEY | "metrics." KEY | "tags." KEY
+                | "status" | "name" | "experiment" | "user" | "notebook_id" | "parent_id"
     operator   := "=" | "==" | "!=" | "<" | "<=" | ">" | ">="
     value      := NUMBER | 'text' | "text"
 
@@ -35,11 +36,11 @@ from ..errors import UsageError
 
 OPERATORS = ("<=", ">=", "!=", "==", "=", "<", ">")
 FIELD_KINDS = ("params", "metrics", "tags")
-PLAIN_FIELDS = ("status", "name", "notebook_id")
+PLAIN_FIELDS = ("status", "name", "experiment", "user", "notebook_id", "parent_id")
 KEYWORDS = ("and", "or", "not", "in", "like", "is", "null")
 FORM = (
     "use e.g. metrics.auc > 0.8 and (params.model = 'xgb' or params.model like 'light%') "
-    "(fields: params.X, metrics.X, tags.X, status, name, notebook_id; "
+    "(fields: params.X, metrics.X, tags.X, status, name, experiment, user, notebook_id, parent_id; "
     "also in (…), like, is [not] null, not, or, parentheses)"
 )
 
@@ -63,7 +64,7 @@ MAX_IN_VALUES = 1000
 
 @dataclass(frozen=True)
 class Condition:
-    kind: str  # params | metrics | tags | status | name | notebook_id
+    kind: str  # params | metrics | tags, or one of PLAIN_FIELDS
     key: str | None
     # = != < <= > >=, "in", "not in", "like", "not like", "is null", "is not null"
     op: str

@@ -11,7 +11,7 @@ from sqlalchemy import and_, exists, func, insert, not_, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
-from ..entities import Artifact, Metric, RunData, RunRecord
+from ..entities import Artifact, Metric, MetricSummary, RunData, RunGroup, RunRecord
 from ..errors import Conflict, NotFound, UsageError
 from ..validation import check_key, check_name, check_status, param_value
 from . import tables as t
@@ -20,6 +20,9 @@ from .filter import AllOf, AnyOf, Condition, Node, Not, parse_filter
 
 ORDERABLE = ("start", "end", "name", "status", "experiment", "duration")
 MAX_PAGE = 10_000
+MAX_GROUPS = 1000
+GROUP_FIELDS = ("experiment", "status", "user")
+_EXPERIMENT_JOIN = t.runs.c.experiment_id == t.experiments.c.id
 
 # Liveness bookkeeping (0008) is the store's, not part of what a run is.
 _LIVENESS = ("pid_namespace", "heartbeat_ms")
@@ -381,6 +384,7 @@ class RunsMixin(StoreBase):
         limit: int | None = None,
         offset: int = 0,
         deleted: bool = False,
+        roots: bool = False,
     ) -> tuple[list[RunData], int]:
         """Runs matching a filter (see ``store.filter``), sorted and paged; with ``deleted``,
         the deleted ones instead of the others.
@@ -391,25 +395,24 @@ class RunsMixin(StoreBase):
             order_by: ``FIELD [ASC|DESC]`` items; FIELD is one of start, end, name, status,
                 experiment, duration, params.X, metrics.X, tags.X. Default ``start DESC``.
             limit: page size (at most 10,000); offset: rows to skip.
+            roots: only the tops of the result's trees: matching runs whose parent does not
+                match (or that have none). Their matching children: ``child_counts`` and
+                ``parent_id = '…'`` in the filter.
 
         Returns:
             (the page of runs with their data, the total number of matches)
         """
-        conditions = parse_filter(filter)
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= MAX_PAGE):
             raise UsageError(f"limit must be an integer from 1 to {MAX_PAGE}")
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise UsageError("offset must be a non-negative integer")
-        where: list[ColumnElement[bool]] = [_node_sql(c) for c in conditions]
-        where.append(t.runs.c.deleted_ms.is_not(None) if deleted else t.runs.c.deleted_ms.is_(None))
-        if experiments is not None:
-            names = [experiments] if isinstance(experiments, str) else list(experiments)
-            where.append(t.experiments.c.name.in_(names))
-        base = (
-            select(*_RUN_COLUMNS)
-            .join(t.experiments, t.runs.c.experiment_id == t.experiments.c.id)
-            .where(and_(True, *where))
-        )
+        where = _matching(experiments, filter, deleted)
+        if roots:
+            # The inner query has its own FROM runs: without correlate(None) SQLAlchemy would tie
+            # it to the outer runs row and every run would count as its own parent.
+            matching_ids = select(t.runs.c.id).join(t.experiments, _EXPERIMENT_JOIN).where(where).correlate(None)
+            where = and_(where, or_(t.runs.c.parent_id.is_(None), t.runs.c.parent_id.not_in(matching_ids)))
+        base = select(*_RUN_COLUMNS).join(t.experiments, _EXPERIMENT_JOIN).where(where)
         ordered = base.order_by(*_order_sql(order_by), t.runs.c.id)
         if limit is not None:
             ordered = ordered.limit(limit)
@@ -420,25 +423,104 @@ class RunsMixin(StoreBase):
             records = [_record(row) for row in conn.execute(ordered)]
             return self._with_data(conn, records), total
 
+    def child_counts(
+        self,
+        parent_ids: Iterable[str],
+        experiments: Iterable[str] | None = None,
+        filter: str | None = None,
+        deleted: bool = False,
+    ) -> dict[str, int]:
+        """How many runs matching ``experiments`` and ``filter`` each of ``parent_ids`` has as
+        direct children (parents without any are left out)."""
+        ids = list(parent_ids)
+        if not ids:
+            return {}
+        if len(ids) > MAX_PAGE:
+            raise UsageError(f"child_counts takes at most {MAX_PAGE} parent ids")
+        children = func.count().label("children")
+        query = (
+            select(t.runs.c.parent_id, children)
+            .join(t.experiments, _EXPERIMENT_JOIN)
+            .where(_matching(experiments, filter, deleted), t.runs.c.parent_id.in_(ids))
+            .group_by(t.runs.c.parent_id)
+        )
+        with self._read() as conn:
+            return {row.parent_id: int(row.children) for row in conn.execute(query)}
+
+    def group_runs(
+        self,
+        by: str,
+        experiments: Iterable[str] | None = None,
+        filter: str | None = None,
+        deleted: bool = False,
+        metrics: Iterable[str] | None = None,
+        limit: int = MAX_GROUPS,
+    ) -> tuple[list[RunGroup], int]:
+        """The matching runs grouped by one field, each group with its run count and, per metric,
+        the count, mean, min and max of the runs' last values.
+
+        Args:
+            by: ``experiment``, ``status``, ``user``, ``params.X`` or ``tags.X``.
+            metrics: the metric keys to summarise; every key when None.
+            limit: at most this many groups (the largest first, then by value).
+
+        Returns:
+            (the groups ordered by value, numerically where all read as numbers; runs without
+            the field form the group of value None, last), the number of groups in all.
+        """
+        value = _group_value(by)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= MAX_GROUPS:
+            raise UsageError(f"limit must be an integer from 1 to {MAX_GROUPS}")
+        keys = None if metrics is None else [check_key(k, "metric") for k in metrics]
+        grouped = (
+            select(t.runs.c.id.label("run_id"), value.label("value"))
+            .join(t.experiments, _EXPERIMENT_JOIN)
+            .where(_matching(experiments, filter, deleted))
+            .subquery()
+        )
+        runs = func.count().label("runs")
+        counted = (
+            select(grouped.c.value, runs)
+            .group_by(grouped.c.value)
+            .order_by(runs.desc(), grouped.c.value.asc().nulls_last())
+        )
+        with self._read() as conn:
+            counts = [(row.value, int(row.runs)) for row in conn.execute(counted)]
+            kept = counts[:limit]
+            summaries: dict[str | None, dict[str, MetricSummary]] = {v: {} for v, _ in kept}
+            if keys is None or keys:
+                latest = t.metric_latest
+                query = (
+                    select(
+                        grouped.c.value, latest.c.key, func.count(latest.c.value).label("n"),
+                        func.avg(latest.c.value).label("mean"), func.min(latest.c.value).label("low"),
+                        func.max(latest.c.value).label("high"),
+                    )
+                    .join(latest, latest.c.run_id == grouped.c.run_id)
+                    .group_by(grouped.c.value, latest.c.key)
+                )  # fmt: skip
+                if keys is not None:
+                    query = query.where(latest.c.key.in_(keys))
+                for row in conn.execute(query):
+                    if row.value in summaries:
+                        summaries[row.value][row.key] = MetricSummary(
+                            int(row.n), _float(row.mean), _float(row.low), _float(row.high)
+                        )
+        groups = [RunGroup(v, n, dict(sorted(summaries[v].items()))) for v, n in kept]
+        return sorted(groups, key=_group_order(groups)), len(counts)
+
     def run_keys(
         self, experiments: Iterable[str] | None = None, filter: str | None = None, deleted: bool = False
     ) -> dict[str, list[tuple[str, int]]]:
-        """The param and metric names of every run matching ``experiments`` and ``filter``, each
+        """The param, metric and tag names of every run matching ``experiments`` and ``filter``, each
         with how many runs have it, most common first: the columns a runs table offers, decided
         on the whole result rather than on the rows loaded so far."""
-        where: list[ColumnElement[bool]] = [_node_sql(c) for c in parse_filter(filter)]
-        where.append(t.runs.c.deleted_ms.is_not(None) if deleted else t.runs.c.deleted_ms.is_(None))
-        if experiments is not None:
-            names = [experiments] if isinstance(experiments, str) else list(experiments)
-            where.append(t.experiments.c.name.in_(names))
         matching = (
-            select(t.runs.c.id)
-            .join(t.experiments, t.runs.c.experiment_id == t.experiments.c.id)
-            .where(and_(True, *where))
+            select(t.runs.c.id).join(t.experiments, _EXPERIMENT_JOIN).where(_matching(experiments, filter, deleted))
         )
         out: dict[str, list[tuple[str, int]]] = {}
         with self._read() as conn:
-            for kind, table in (("params", t.params), ("metrics", t.metric_latest)):
+            for kind, table in (("params", t.params), ("metrics", t.metric_latest), ("tags", t.tags)):
                 runs = func.count().label("runs")
                 query = (
                     select(table.c.key, runs)
@@ -448,6 +530,57 @@ class RunsMixin(StoreBase):
                 )
                 out[kind] = [(row.key, int(row.runs)) for row in conn.execute(query)]
         return out
+
+
+def _matching(experiments: Iterable[str] | None, filter: str | None, deleted: bool) -> ColumnElement[bool]:
+    """The WHERE of every runs query: the filter, deleted or not, the experiments (for a select
+    from runs joined to experiments)."""
+    where: list[ColumnElement[bool]] = [_node_sql(c) for c in parse_filter(filter)]
+    where.append(t.runs.c.deleted_ms.is_not(None) if deleted else t.runs.c.deleted_ms.is_(None))
+    if experiments is not None:
+        names = [experiments] if isinstance(experiments, str) else list(experiments)
+        where.append(t.experiments.c.name.in_(names))
+    return and_(True, *where)
+
+
+def _group_value(by: Any) -> Any:
+    if not isinstance(by, str) or not by:
+        raise UsageError(f"group by one of {', '.join(GROUP_FIELDS)}, params.X or tags.X")
+    if by in GROUP_FIELDS:
+        return {"experiment": t.experiments.c.name, "status": t.runs.c.status, "user": t.runs.c.user}[by]
+    kind, _, key = by.partition(".")
+    if kind not in ("params", "tags") or not key:
+        raise UsageError(
+            f"cannot group by {by!r}: use {', '.join(GROUP_FIELDS)}, params.X or tags.X "
+            "(a metric varies run to run: filter or sort by it instead)"
+        )
+    key = key[1:-1] if key.startswith("`") and key.endswith("`") else key
+    table = t.params if kind == "params" else t.tags
+    return select(table.c.value).where(table.c.run_id == t.runs.c.id, table.c.key == key).scalar_subquery()
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _group_order(groups: list[RunGroup]) -> Callable[[RunGroup], tuple[Any, ...]]:
+    """Values in numeric order when every one reads as a number (0.01 before 0.1 before 1), else
+    as text; the group without a value last."""
+
+    def as_number(text: str) -> float | None:
+        try:
+            return float(text)
+        except ValueError:
+            return None
+
+    numeric = all(as_number(g.value) is not None for g in groups if g.value is not None)
+
+    def order(group: RunGroup) -> tuple[Any, ...]:
+        if group.value is None:
+            return (1, 0.0, "")
+        return (0, as_number(group.value) if numeric else 0.0, group.value)
+
+    return order
 
 
 def check_artifact_path(path: Any) -> str:
@@ -498,7 +631,11 @@ def _compare(column: ColumnElement[Any], c: Condition) -> ColumnElement[bool]:
 
 
 def _condition_sql(c: Condition) -> ColumnElement[bool]:
-    plain = {"status": t.runs.c.status, "name": t.runs.c.name, "notebook_id": t.runs.c.notebook_id}
+    plain = {
+        "status": t.runs.c.status, "name": t.runs.c.name, "user": t.runs.c.user,
+        "notebook_id": t.runs.c.notebook_id, "parent_id": t.runs.c.parent_id,
+        "experiment": t.experiments.c.name,  # every runs query joins experiments (_matching)
+    }  # fmt: skip
     if c.kind in plain:
         column = plain[c.kind]
         if c.op in ("is null", "is not null"):

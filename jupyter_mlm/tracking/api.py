@@ -26,7 +26,8 @@ def start_run(
 
     Args:
         name: run name; defaults to the notebook's (or script's) name.
-        experiment: experiment name, created if missing; ``Default`` when None.
+        experiment: experiment name, created if missing; when None, the parent's (for a nested run)
+            or ``Default``.
         tags: initial tags.
         parent: a run (or its id/name) to nest this run under; the parent becomes active again
             when this run ends.
@@ -229,6 +230,39 @@ def search_runs(
     for column in ("start", "end"):
         frame[column] = pd.to_datetime(frame[column], unit="ms", utc=True)
     return frame
+
+
+def group_runs(
+    by: str,
+    experiment: str | Iterable[str] | None = None,
+    filter: str | None = None,
+    metrics: Iterable[str] | None = None,
+) -> Any:
+    """Runs grouped by one field, with how many each group holds and the mean, min and max of
+    every metric's last value, as a pandas DataFrame (a list of dicts without pandas).
+
+    Args:
+        by: ``"experiment"``, ``"status"``, ``"user"``, ``"params.X"`` or ``"tags.X"``.
+        experiment, filter: which runs, as in ``search_runs``.
+        metrics: the metric keys to summarise (all when None).
+
+    One row per value (numeric order when all values are numbers; runs without the field last,
+    as None) with columns ``by``, ``runs``, and ``metrics.K.mean``, ``.min``, ``.max`` per key.
+    """
+    SESSION.flush()
+    groups, _ = SESSION.store.group_runs(by, experiment, filter, False, metrics)
+    rows = []
+    for group in groups:
+        row: dict[str, Any] = {by: group.value, "runs": group.runs}
+        for key, summary in group.metrics.items():
+            row.update({f"metrics.{key}.mean": summary.mean, f"metrics.{key}.min": summary.min,
+                        f"metrics.{key}.max": summary.max})  # fmt: skip
+        rows.append(row)
+    try:
+        import pandas as pd
+    except ImportError:
+        return rows
+    return pd.DataFrame(rows, columns=None if rows else [by, "runs"])
 
 
 def restore(run: str | Run, path: str | os.PathLike[str], overwrite: bool = False) -> Path:

@@ -142,7 +142,10 @@ class TrackingSession:
                 )
             self.end_run("finished")
         store = self.store
-        parent_id = store.resolve_run(parent).id if parent is not None else None
+        parent_record = store.resolve_run(parent) if parent is not None else None
+        parent_id = parent_record.id if parent_record is not None else None
+        if experiment is None and parent_record is not None:
+            experiment = parent_record.experiment  # a nested run belongs with its parent, as in MLflow
         exp = store.get_or_create_experiment(experiment)
         reproduces = os.environ.get("MLM_REPRODUCES")
         if reproduces:

@@ -9,11 +9,23 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { requestAPI } from './request';
 import {
+  childRows,
+  DisplayRow,
+  groupCondition,
+  groupKey,
+  IChildren,
+  IInsertion,
+  narrowed,
+  treeRowAt
+} from './rowlayout';
+import {
   IDataCheck,
   IMetricSeries,
   INotebookContent,
   IRun,
   IRunDiff,
+  IRunGroup,
+  IRunGroups,
   IRunList,
   ISnapshot,
   ISourceFile,
@@ -36,7 +48,24 @@ export interface IColumnChoice {
 }
 
 const COLUMNS_STATE = 'jupyter-mlm:columns';
+const VIEWS_STATE = 'jupyter-mlm:views';
+const WIDTHS_STATE = 'jupyter-mlm:column-widths';
 const DEFAULT_KEY_COLUMNS = 3;
+/** Children of one parent (or runs of one group) listed under it; the rest by a filter. */
+export const CHILD_LIMIT = 500;
+/** Past this many metric keys a grouping summarises only the metric columns shown. */
+const ALL_METRICS_GROUPED = 100;
+
+/** A named table setup: the query, its grouping and nesting, and the columns. */
+export interface IView {
+  name: string;
+  filter: string;
+  sort: ISort;
+  experiment: string;
+  groupBy: string;
+  tree: boolean;
+  columns: IColumnChoice | null;
+}
 
 export class MLMModel {
   get changed(): ISignal<this, void> {
@@ -115,6 +144,11 @@ export class MLMModel {
     return { params: [...params].sort(), metrics: [...metrics].sort() };
   }
 
+  /** Tag names of the whole result, most common first (what a table can group by). */
+  knownTags(): string[] {
+    return this._tags;
+  }
+
   /** The columns chosen for the current experiment, else the most common keys. */
   columns(): IColumnChoice {
     const saved = this._columns[this._experiment];
@@ -131,23 +165,121 @@ export class MLMModel {
   /** Remember the columns for the current experiment (in JupyterLab's state, across reloads). */
   setColumns(choice: IColumnChoice): void {
     this._columns = { ...this._columns, [this._experiment]: choice };
+    this._currentView = '';
     this._changed.emit();
-    if (this._state) {
-      void this._state.save(
-        COLUMNS_STATE,
-        this._columns as unknown as ReadonlyPartialJSONObject
-      );
+    this._save(COLUMNS_STATE, this._columns);
+    if (this._groupBy) {
+      void this._loadGroups();
     }
   }
 
-  /** Saved column choices live in JupyterLab's state database. */
+  /** Saved column choices, widths and views live in JupyterLab's state database. */
   async attachState(state: IStateDB): Promise<void> {
     this._state = state;
-    const saved = (await state.fetch(COLUMNS_STATE)) as unknown;
-    if (saved && typeof saved === 'object') {
-      this._columns = saved as Record<string, IColumnChoice>;
-      this._changed.emit();
+    const [columns, views, widths] = await Promise.all(
+      [COLUMNS_STATE, VIEWS_STATE, WIDTHS_STATE].map(id => state.fetch(id))
+    );
+    if (columns && typeof columns === 'object') {
+      this._columns = columns as unknown as Record<string, IColumnChoice>;
     }
+    if (Array.isArray(views)) {
+      this._views = views as unknown as IView[];
+    }
+    if (widths && typeof widths === 'object') {
+      this._widths = widths as unknown as Record<string, number>;
+    }
+    this._changed.emit();
+  }
+
+  private _save(id: string, value: unknown): void {
+    if (this._state) {
+      void this._state.save(id, value as ReadonlyPartialJSONObject);
+    }
+  }
+
+  // -- column widths ----------------------------------------------------------------------
+  /** A column's width as the user dragged it, else `fallback`. */
+  columnWidth(id: string, fallback: number): number {
+    return this._widths[id] ?? fallback;
+  }
+
+  /** Set while dragging (`persist` false), saved when the drag ends; null resets it. */
+  setColumnWidth(id: string, width: number | null, persist = true): void {
+    const widths = { ...this._widths };
+    if (width === null) {
+      delete widths[id];
+    } else {
+      widths[id] = Math.round(Math.min(800, Math.max(40, width)));
+    }
+    this._widths = widths;
+    this._changed.emit();
+    if (persist) {
+      this._save(WIDTHS_STATE, widths);
+    }
+  }
+
+  // -- saved views ------------------------------------------------------------------------
+  get views(): IView[] {
+    return this._views;
+  }
+
+  /** The view last applied or saved, while the table still shows it unchanged. */
+  get currentView(): string {
+    return this._currentView;
+  }
+
+  /** Save what the table shows now under `name` (replacing a view of that name). */
+  saveView(name: string): IView {
+    const trimmed = name.trim();
+    if (!trimmed) {
+      throw new Error('a view needs a name');
+    }
+    const view: IView = {
+      name: trimmed,
+      filter: this._filter,
+      sort: this._sort,
+      experiment: this._experiment,
+      groupBy: this._groupBy,
+      tree: this._tree,
+      columns: this._columns[this._experiment] ?? null
+    };
+    this._views = [...this._views.filter(v => v.name !== trimmed), view].sort(
+      (a, b) => a.name.localeCompare(b.name)
+    );
+    this._currentView = trimmed;
+    this._save(VIEWS_STATE, this._views);
+    this._changed.emit();
+    return view;
+  }
+
+  applyView(name: string): void {
+    const view = this._views.find(v => v.name === name);
+    if (!view) {
+      return;
+    }
+    if (view.columns) {
+      this._columns = { ...this._columns, [view.experiment]: view.columns };
+      this._save(COLUMNS_STATE, this._columns);
+    }
+    this.setQuery({
+      filter: view.filter,
+      sort: view.sort,
+      experiment: view.experiment,
+      groupBy: view.groupBy,
+      tree: view.tree,
+      deleted: false
+    });
+    this._currentView = name;
+    this._changed.emit();
+  }
+
+  deleteView(name: string): void {
+    this._views = this._views.filter(v => v.name !== name);
+    if (this._currentView === name) {
+      this._currentView = '';
+    }
+    this._save(VIEWS_STATE, this._views);
+    this._changed.emit();
   }
 
   /** How many loaded runs carry each name (a repeated name is shown with its id). */
@@ -167,17 +299,231 @@ export class MLMModel {
       sort: ISort;
       experiment: string;
       deleted: boolean;
+      /** A field to group by (experiment, status, user, params.X, tags.X); '' for none. */
+      groupBy: string;
+      /** Nested runs under their parents (top-level runs only, expandable). */
+      tree: boolean;
     }>
   ): void {
     this._deleted = query.deleted ?? this._deleted;
     this._filter = query.filter ?? this._filter;
     this._sort = query.sort ?? this._sort;
     this._experiment = query.experiment ?? this._experiment;
+    this._groupBy = query.groupBy ?? this._groupBy;
+    this._tree = query.tree ?? this._tree;
     this._pages.clear();
+    this._flatPages.clear();
+    this._children.clear();
+    this._expanded.clear();
+    this._groups = null;
+    this._flatTotal = null;
     this._keys = null;
     this._generation += 1;
+    this._currentView = '';
     this._changed.emit(); // controls showing the query (a checkbox, the filter) follow at once
     void this.ensureRows(0, PAGE_SIZE);
+    if (this._groupBy) {
+      void this._loadGroups();
+    }
+  }
+
+  get groupBy(): string {
+    return this._groupBy;
+  }
+
+  get tree(): boolean {
+    return this._tree;
+  }
+
+  /** The groups of the current query (null while they load, or when not grouping). */
+  get groups(): IRunGroup[] | null {
+    return this._groups;
+  }
+
+  /** How many values the grouped field has in all (only the first 1,000 are listed). */
+  get groupsTotal(): number {
+    return this._groupsTotal;
+  }
+
+  /** Whether the table lists top-level runs of which some have children. */
+  get nested(): boolean {
+    return (
+      this._tree &&
+      !this._groupBy &&
+      [...this._pages.values()].some(page =>
+        page.some(run => (run.children ?? 0) > 0)
+      )
+    );
+  }
+
+  isExpanded(key: string): boolean {
+    return this._expanded.has(key);
+  }
+
+  /** Open or close a run's children (key: its id) or a group (key: groupKey(value)). */
+  toggleExpanded(key: string): void {
+    if (this._expanded.has(key)) {
+      this._expanded.delete(key);
+    } else {
+      this._expanded.add(key);
+      if (!this._children.has(key)) {
+        void this._loadChildren(key);
+      }
+    }
+    this._changed.emit();
+  }
+
+  /** How many lines the table has: runs, groups, and what is expanded below them. */
+  rowCount(): number {
+    if (this._groupBy) {
+      return this._groupRows().length;
+    }
+    return (
+      this._total + this._insertions().reduce((n, i) => n + i.rows.length, 0)
+    );
+  }
+
+  /** The line at `index`; with neither grouping nor nesting, run `index` of the query. */
+  rowAt(index: number): DisplayRow {
+    if (this._groupBy) {
+      return this._groupRows()[index];
+    }
+    return treeRowAt(index, this._insertions(), i => this.runAt(i));
+  }
+
+  private _insertions(): IInsertion[] {
+    if (!this._tree || this._expanded.size === 0) {
+      return [];
+    }
+    const insertions: IInsertion[] = [];
+    for (const [page, runs] of this._pages) {
+      runs.forEach((run, offset) => {
+        if (this._expanded.has(run.id)) {
+          insertions.push({
+            rootIndex: page * PAGE_SIZE + offset,
+            rows: childRows(
+              run.id,
+              1,
+              this._children,
+              this._expanded,
+              this._childFilter(run.id)
+            )
+          });
+        }
+      });
+    }
+    return insertions.sort((a, b) => a.rootIndex - b.rootIndex);
+  }
+
+  private _groupRows(): DisplayRow[] {
+    if (this._groups === null) {
+      return [
+        { kind: 'note', key: 'groups:loading', depth: 0, text: 'Loading…' }
+      ];
+    }
+    const rows: DisplayRow[] = [];
+    for (const group of this._groups) {
+      const key = groupKey(group.value);
+      const expanded = this._expanded.has(key);
+      rows.push({ kind: 'group', key, group, expanded });
+      if (expanded) {
+        rows.push(
+          ...childRows(
+            key,
+            1,
+            this._children,
+            new Set(),
+            this._childFilter(key)
+          )
+        );
+      }
+    }
+    if (this._groupsTotal > this._groups.length) {
+      rows.push({
+        kind: 'note',
+        key: 'groups:more',
+        depth: 0,
+        text: `… ${this._groupsTotal - this._groups.length} more values (narrow the filter)`
+      });
+    }
+    return rows;
+  }
+
+  /** The filter listing the runs under `key`: a run's children, or a group's runs. */
+  private _childFilter(key: string): string {
+    if (key.startsWith('group:')) {
+      const group = this._groups?.find(g => groupKey(g.value) === key);
+      return narrowed(
+        this._filter,
+        groupCondition(this._groupBy, group ? group.value : null)
+      );
+    }
+    return narrowed(this._filter, `parent_id = '${key}'`);
+  }
+
+  private async _loadChildren(key: string): Promise<void> {
+    const generation = this._generation;
+    this._children.set(key, 'loading');
+    const group = key.startsWith('group:');
+    // A run's children come with their own child counts (the server narrows to the parent and
+    // counts under the query's filter); a group's runs are listed flat.
+    const params = this._queryParams(
+      group ? this._childFilter(key) : undefined
+    );
+    params.set('limit', String(CHILD_LIMIT));
+    if (group) {
+      params.delete('tree');
+    } else {
+      params.set('parent', key);
+    }
+    try {
+      const body = await requestAPI<IRunList>(`runs?${params.toString()}`);
+      if (generation !== this._generation) {
+        return;
+      }
+      const children: IChildren = {
+        runs: withChildren(body),
+        total: body.total
+      };
+      this._children.set(key, children);
+    } catch (error) {
+      if (generation === this._generation) {
+        this._children.delete(key);
+        this._expanded.delete(key);
+        this._runsError = messageOf(error);
+      }
+    } finally {
+      this._changed.emit();
+    }
+  }
+
+  private async _loadGroups(): Promise<void> {
+    const generation = this._generation;
+    const params = this._queryParams();
+    params.delete('order_by');
+    params.delete('tree');
+    params.set('group_by', this._groupBy);
+    const known = this.knownKeys().metrics;
+    if (known.length > ALL_METRICS_GROUPED) {
+      this.columns().metrics.forEach(key => params.append('metric', key));
+    }
+    try {
+      const body = await requestAPI<IRunGroups>(`runs?${params.toString()}`);
+      if (generation !== this._generation) {
+        return;
+      }
+      this._groups = body.groups;
+      this._groupsTotal = body.total;
+      this._runsError = null;
+    } catch (error) {
+      if (generation === this._generation) {
+        this._groups = [];
+        this._groupsTotal = 0;
+        this._runsError = messageOf(error);
+      }
+    } finally {
+      this._changed.emit();
+    }
   }
 
   /** Load the pages covering rows [start, end) that are not loaded yet. */
@@ -199,7 +545,11 @@ export class MLMModel {
 
   /** Re-read the visible pages; called on a timer so running runs update live. */
   async refreshVisible(): Promise<void> {
-    await Promise.all(this._visiblePages.map(page => this._loadPage(page)));
+    await Promise.all([
+      ...this._visiblePages.map(page => this._loadPage(page)),
+      ...[...this._expanded].map(key => this._loadChildren(key)),
+      ...(this._groupBy ? [this._loadGroups()] : [])
+    ]);
   }
 
   /** Re-read the visible rows while the sidebar shows: often while a run there is running,
@@ -237,12 +587,15 @@ export class MLMModel {
     return requestAPI<Blob>(`runs?${params.toString()}`, {}, undefined, 'blob');
   }
 
-  private _queryParams(): URLSearchParams {
+  private _queryParams(filter: string = this._filter): URLSearchParams {
     const params = new URLSearchParams({
       order_by: `${this._sort.field} ${this._sort.descending ? 'DESC' : 'ASC'}`
     });
-    if (this._filter.trim()) {
-      params.set('filter', this._filter);
+    if (filter.trim()) {
+      params.set('filter', filter);
+    }
+    if (this._tree) {
+      params.set('tree', 'true');
     }
     if (this._experiment) {
       params.set('experiment', this._experiment);
@@ -253,10 +606,19 @@ export class MLMModel {
     return params;
   }
 
-  private async _loadPage(page: number): Promise<void> {
+  /**
+   * One page of the query: of its top-level runs (`flat` false, what the table lists), or of
+   * all its runs (what plots and "differences" read) — the same pages when not nesting.
+   */
+  private async _loadPage(page: number, flat = false): Promise<void> {
+    const separate = flat && this._tree;
+    const loading = separate ? this._flatLoading : this._loading;
     const generation = this._generation;
-    this._loading.add(page);
+    loading.add(page);
     const params = this._queryParams();
+    if (separate) {
+      params.delete('tree');
+    }
     params.set('limit', String(PAGE_SIZE));
     params.set('offset', String(page * PAGE_SIZE));
     try {
@@ -264,11 +626,17 @@ export class MLMModel {
       if (generation !== this._generation) {
         return;
       }
-      this._pages.set(page, body.runs);
+      if (separate) {
+        this._flatPages.set(page, body.runs);
+        this._flatTotal = body.total;
+        return;
+      }
+      this._pages.set(page, withChildren(body));
       this._total = body.total;
       this._experiments = body.experiments;
       if (body.keys) {
-        this._keys = body.keys;
+        this._keys = { params: body.keys.params, metrics: body.keys.metrics };
+        this._tags = body.keys.tags ?? [];
       }
       this._runsError = null;
     } catch (error) {
@@ -278,7 +646,7 @@ export class MLMModel {
         this._total = 0;
       }
     } finally {
-      this._loading.delete(page);
+      loading.delete(page);
       this._loaded = true;
       this._changed.emit();
     }
@@ -388,16 +756,32 @@ export class MLMModel {
    * itself loads only the rows in view.
    */
   loadedRuns(limit: number): IRun[] {
-    const count = Math.min(this.total, limit);
-    void this.ensureRows(0, count, false);
-    const runs: IRun[] = [];
-    for (let index = 0; index < count; index++) {
-      const run = this.runAt(index);
-      if (run) {
-        runs.push(run);
+    if (!this._tree) {
+      const count = Math.min(this.total, limit);
+      void this.ensureRows(0, count, false);
+      return range(0, count - 1)
+        .map(index => this.runAt(index))
+        .filter((run): run is IRun => run !== undefined);
+    }
+    // Nested runs are rows of their own here: a sweep's trials are what a plot compares.
+    const pages = Math.ceil(
+      Math.min(this._flatTotal ?? PAGE_SIZE, limit) / PAGE_SIZE
+    );
+    for (let page = 0; page < pages; page++) {
+      if (!this._flatPages.has(page) && !this._flatLoading.has(page)) {
+        void this._loadPage(page, true);
       }
     }
-    return runs;
+    const runs: IRun[] = [];
+    for (let page = 0; page < pages; page++) {
+      runs.push(...(this._flatPages.get(page) ?? []));
+    }
+    return runs.slice(0, limit);
+  }
+
+  /** How many runs the plots' query has in all, nested ones included. */
+  get allRunsTotal(): number {
+    return this._tree ? (this._flatTotal ?? 0) : this._total;
   }
 
   async getSnapshot(runId: string): Promise<ISnapshot> {
@@ -443,6 +827,19 @@ export class MLMModel {
   private _statusError: string | null = null;
   private _pages = new Map<number, IRun[]>();
   private _loading = new Set<number>();
+  private _flatPages = new Map<number, IRun[]>();
+  private _flatLoading = new Set<number>();
+  private _flatTotal: number | null = null;
+  private _tree = true;
+  private _groupBy = '';
+  private _groups: IRunGroup[] | null = null;
+  private _groupsTotal = 0;
+  private _expanded = new Set<string>();
+  private _children = new Map<string, IChildren | 'loading'>();
+  private _views: IView[] = [];
+  private _currentView = '';
+  private _widths: Record<string, number> = {};
+  private _tags: string[] = [];
   private _visiblePages: number[] = [0];
   private _total = 0;
   private _loaded = false;
@@ -458,6 +855,17 @@ export class MLMModel {
   private _generation = 0;
   private _poll: Poll | null = null;
   private _changed = new Signal<this, void>(this);
+}
+
+/** The page's runs, each with how many of its children match (tree listings). */
+function withChildren(body: IRunList): IRun[] {
+  const counts = body.children;
+  if (!counts) {
+    return body.runs;
+  }
+  return body.runs.map(run =>
+    counts[run.id] ? { ...run, children: counts[run.id] } : run
+  );
 }
 
 function range(first: number, last: number): number[] {

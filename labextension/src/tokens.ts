@@ -60,6 +60,30 @@ export interface IRun {
   /** On a single run (GET runs/{id}): how many snapshots it has, and its parent's name. */
   snapshots?: number;
   parent?: { id: string; name: string } | null;
+  /** In a tree listing: how many of its children match the query. */
+  children?: number;
+}
+
+/** A metric's last values over a group of runs (NaN left out). */
+export interface IMetricSummary {
+  count: number;
+  mean: WireNumber | null;
+  min: WireNumber | null;
+  max: WireNumber | null;
+}
+
+/** The runs sharing one value of the grouped field (null: the runs without it). */
+export interface IRunGroup {
+  value: string | null;
+  runs: number;
+  metrics: Record<string, IMetricSummary>;
+}
+
+export interface IRunGroups {
+  by: string;
+  groups: IRunGroup[];
+  /** How many values there are in all (at most 1,000 groups come back). */
+  total: number;
 }
 
 export interface IRunList {
@@ -69,7 +93,9 @@ export interface IRunList {
   limit: number;
   experiments: string[];
   /** On the first page: param and metric names of the whole result, most common first. */
-  keys?: { params: string[]; metrics: string[] };
+  keys?: { params: string[]; metrics: string[]; tags?: string[] };
+  /** With tree=true: matching children per run of the page (runs without any left out). */
+  children?: Record<string, number>;
 }
 
 export interface IMetricSeries {

@@ -160,7 +160,7 @@ async def test_the_first_page_names_the_keys_of_the_whole_result(jp_fetch: Any, 
         server_store.log_params(run.id, {"rare": 1} if i == 0 else {"common": i, "other": i})
     first = await get_json(jp_fetch, "mlm", "api", "runs", experiment="wide", limit="1")
     # The page holds one run (w4: common, other); the columns come from all five.
-    assert first["keys"] == {"params": ["common", "other", "rare"], "metrics": []}
+    assert first["keys"] == {"params": ["common", "other", "rare"], "metrics": [], "tags": []}
     assert "keys" not in await get_json(jp_fetch, "mlm", "api", "runs", experiment="wide", limit="1", offset="1")
     filtered = await get_json(jp_fetch, "mlm", "api", "runs", filter="params.rare = 1")
     assert filtered["keys"]["params"] == ["rare"]
@@ -277,3 +277,45 @@ async def test_refused_experiment_edits_change_nothing(jp_fetch: Any, server_sto
         with pytest.raises(HTTPClientError) as caught:
             await jp_fetch("mlm", "api", *route, params={flag: "maybe"})
         assert caught.value.code == 400 and "true" in json.loads(caught.value.response.body)["message"]
+
+
+async def test_runs_grouped_by_a_field_with_their_metrics(jp_fetch: Any, server_store: Store) -> None:
+    exp = server_store.get_or_create_experiment("churn")
+    extra = server_store.create_run(exp.id, "d")
+    server_store.log_params(extra.id, {"lr": 0.1})
+    server_store.log_metric_batch(extra.id, {"auc": ([0], [0.9], [0])})
+    body = await get_json(jp_fetch, "mlm", "api", "runs", group_by="params.lr", metric="auc")
+    assert body["by"] == "params.lr" and body["total"] == 3
+    assert [(g["value"], g["runs"]) for g in body["groups"]] == [("0.01", 1), ("0.05", 1), ("0.1", 2)]
+    auc = body["groups"][2]["metrics"]["auc"]
+    assert (auc["count"], auc["min"], auc["max"]) == (2, 0.7, 0.9) and auc["mean"] == pytest.approx(0.8)
+    assert list(body["groups"][0]["metrics"]) == ["auc"]  # only the metric asked for
+    everything = await get_json(jp_fetch, "mlm", "api", "runs", group_by="status", filter="metrics.auc > 0.75")
+    assert [(g["value"], g["runs"]) for g in everything["groups"]] == [("finished", 1), ("running", 2)]
+    assert everything["groups"][0]["metrics"]["nan"] == {"count": 0, "mean": None, "min": None, "max": None}
+    message = await expect_error(jp_fetch, 400, "mlm", "api", "runs", group_by="metrics.auc")
+    assert "a metric varies run to run" in message
+    message = await expect_error(jp_fetch, 400, "mlm", "api", "runs", group_by="params.lr", filter="auc >")
+    assert "filter" in message
+
+
+async def test_nested_runs_listed_as_trees(jp_fetch: Any, server_store: Store) -> None:
+    exp = server_store.get_or_create_experiment("nested")
+    parent = server_store.create_run(exp.id, "sweep")
+    trials = [server_store.create_run(exp.id, f"trial-{i}", parent_id=parent.id) for i in range(3)]
+    fold = server_store.create_run(exp.id, "fold", parent_id=trials[0].id)
+    server_store.log_metric_batch(fold.id, {"auc": ([0], [0.99], [0])})
+    flat = await get_json(jp_fetch, "mlm", "api", "runs", experiment="nested")
+    assert flat["total"] == 5 and "children" not in flat
+    roots = await get_json(jp_fetch, "mlm", "api", "runs", experiment="nested", tree="true")
+    assert [r["name"] for r in roots["runs"]] == ["sweep"] and roots["total"] == 1
+    assert roots["children"] == {parent.id: 3}
+    below = await get_json(jp_fetch, "mlm", "api", "runs", experiment="nested", tree="true", parent=parent.id,
+                           order_by="name")  # fmt: skip
+    assert [r["name"] for r in below["runs"]] == ["trial-0", "trial-1", "trial-2"]
+    assert below["children"] == {trials[0].id: 1} and "keys" not in below
+    # Under a filter the tree is of the matching runs: the fold's ancestors do not match.
+    matching = await get_json(jp_fetch, "mlm", "api", "runs", tree="true", filter="metrics.auc > 0.95")
+    assert [r["name"] for r in matching["runs"]] == ["fold"] and matching["children"] == {}
+    assert "no run" in await expect_error(jp_fetch, 404, "mlm", "api", "runs", tree="true", parent="f" * 32)
+    assert "tree is true" in await expect_error(jp_fetch, 400, "mlm", "api", "runs", tree="yes")

@@ -203,10 +203,12 @@ def test_run_keys_count_the_whole_result(store: Store) -> None:
         run = store.create_run(exp.id, f"r{i}")
         store.log_params(run.id, {"depth": i, **({"rare": "x"} if i == 3 else {})})
         store.log_metric_batch(run.id, {"auc": ([0], [0.5 + i / 10], [0])})
+        if i % 2:
+            store.set_tags(run.id, {"team": "red"})
     outside = store.create_run(other.id, "o")
     store.log_params(outside.id, {"outside": 1})
     keys = store.run_keys(["keys"])
-    assert keys == {"params": [("depth", 4), ("rare", 1)], "metrics": [("auc", 4)]}
+    assert keys == {"params": [("depth", 4), ("rare", 1)], "metrics": [("auc", 4)], "tags": [("team", 2)]}
     assert store.run_keys(["keys"], "metrics.auc > 0.75") == {"params": [("depth", 1), ("rare", 1)],
-                                                             "metrics": [("auc", 1)]}  # fmt: skip
+                                                             "metrics": [("auc", 1)], "tags": [("team", 1)]}  # fmt: skip
     assert ("outside", 1) in store.run_keys()["params"]

@@ -58,14 +58,26 @@ class RunListHandler(RunsMixin):
         limit = self.int_argument("limit", 100, 1, MAX_PAGE)
         offset = self.int_argument("offset", 0, 0, 2**31)
         show_deleted = self.flag_argument("deleted", "the deleted runs")
+        group_by = self.get_query_argument("group_by", None)
+        if group_by:
+            await self._groups(group_by, experiments, filter_text, show_deleted)
+            return
+        tree = self.flag_argument("tree", "only the runs whose parent is not in the result, with child counts")
+        parent = self.get_query_argument("parent", None)
         output = self.get_query_argument("format", "json")
         if output not in ("json", "csv"):
             raise web.HTTPError(400, "format is json or csv, not %r", output)
         if output == "csv":  # the whole result (up to a page's limit), for a spreadsheet
             limit = self.int_argument("limit", MAX_PAGE, 1, MAX_PAGE)
+        listed = filter_text
+        if parent:  # one run's children; their own child counts still follow the query's filter
+            parent_id = (await self.call(self.store.resolve_run, parent)).id
+            condition = f"parent_id = '{parent_id}'"
+            listed = f"({filter_text}) and {condition}" if filter_text and filter_text.strip() else condition
         runs, total = await self.call(
-            self.store.search_runs, experiments, filter_text, order_by, limit, offset, show_deleted
-        )
+            self.store.search_runs, experiments, listed, order_by, limit, offset, show_deleted,
+            tree and output == "json" and not parent,
+        )  # fmt: skip
         if output == "csv":
             self.set_header("Content-Disposition", 'attachment; filename="runs.csv"')
             self.set_header("X-Content-Type-Options", "nosniff")
@@ -78,10 +90,23 @@ class RunListHandler(RunsMixin):
             "limit": limit,
             "experiments": [e.name for e in await self.call(self.store.list_experiments)],
         }
-        if offset == 0:  # once per query: the table's columns come from the whole result
+        if tree:
+            body["children"] = await self.call(
+                self.store.child_counts, [r.info.id for r in runs], experiments, filter_text, show_deleted
+            )
+        if offset == 0 and not parent:  # once per query: the table's columns come from the whole result
             keys = await self.call(self.store.run_keys, experiments, filter_text, show_deleted)
             body["keys"] = {kind: [name for name, _ in found] for kind, found in keys.items()}
         self.write_json(body)
+
+    async def _groups(self, by: str, experiments: list[str] | None, filter_text: str | None, deleted: bool) -> None:
+        metrics = self.get_query_arguments("metric") or None
+        groups, total = await self.call(self.store.group_runs, by, experiments, filter_text, deleted, metrics)
+        self.write_json({
+            "by": by,
+            "groups": [{"value": g.value, "runs": g.runs, "metrics": g.metrics} for g in groups],
+            "total": total,
+        })  # fmt: skip
 
 
 def runs_csv(runs: list[RunData]) -> str:

@@ -1,6 +1,13 @@
 import React, { useLayoutEffect, useRef, useState } from 'react';
 
-const FIELDS = ['status', 'name', 'notebook_id'];
+const FIELDS = [
+  'status',
+  'name',
+  'experiment',
+  'user',
+  'notebook_id',
+  'parent_id'
+];
 const SHOWN = 8;
 
 /** The field being typed at the caret: the run of key characters just before it. */
@@ -112,7 +119,7 @@ export function FilterInput(props: IFilterInputProps): JSX.Element {
         aria-label="Filter runs"
         title={
           'Conditions FIELD OP VALUE joined by and / or, grouped with ( ), negated with not.\n' +
-          'Fields: params.X, metrics.X, tags.X, status, name, notebook_id (Tab completes them).\n' +
+          'Fields: params.X, metrics.X, tags.X, status, name, experiment, user, notebook_id, parent_id (Tab completes them).\n' +
           "Operators: = != < <= > >=, in ('a', 'b'), like 'xgb%', is null, is not null.\n" +
           'Press Enter to apply.'
         }

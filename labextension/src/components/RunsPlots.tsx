@@ -253,8 +253,8 @@ export function RunsPlots(props: { model: MLMModel }): JSX.Element {
     <div className="jp-mlm-plots" ref={box}>
       <div className="jp-mlm-plots-summary">
         {plural(runs.length, 'run')}
-        {model.total > runs.length
-          ? ` of ${model.total} (loading, or past ${PLOT_RUNS})`
+        {model.allRunsTotal > runs.length
+          ? ` of ${model.allRunsTotal} (loading, or past ${PLOT_RUNS})`
           : ''}
         {anyBrush && (
           <>

@@ -1,3 +1,4 @@
+import { InputDialog } from '@jupyterlab/apputils';
 import React, { useEffect, useRef, useState } from 'react';
 
 import {
@@ -8,7 +9,8 @@ import {
   plural
 } from '../format';
 import { IColumnChoice, ISort, MLMModel } from '../model';
-import { IRun, toNumber } from '../tokens';
+import { DisplayRow } from '../rowlayout';
+import { IRun, IRunGroup, toNumber } from '../tokens';
 import { FilterInput } from './FilterInput';
 import { RunsPlots } from './RunsPlots';
 import { StatusBadge } from './StatusBadge';
@@ -22,7 +24,12 @@ interface IColumn {
   width: number;
   sortField: string | null;
   render: (run: IRun) => React.ReactNode;
+  /** What a group's line shows in this column (the grouped value, a metric's mean). */
+  summary?: (group: IRunGroup, by: string) => React.ReactNode;
 }
+
+/** Indentation per level of nesting, in pixels. */
+const INDENT = 14;
 
 const BASE_COLUMNS: IColumn[] = [
   {
@@ -78,8 +85,57 @@ function keyColumns(kind: 'params' | 'metrics', keys: string[]): IColumn[] {
       }
       const metric = run.metrics[key];
       return metric === undefined ? '' : formatNumber(toNumber(metric.value));
+    },
+    summary: (group: IRunGroup, by: string) => {
+      if (kind === 'params') {
+        return by === `params.${key}` ? (group.value ?? '') : '';
+      }
+      return <MetricSummaryCell group={group} metric={key} />;
     }
   }));
+}
+
+/** A metric over a group: its mean, with count and range on hover. */
+function MetricSummaryCell(props: {
+  group: IRunGroup;
+  metric: string;
+}): JSX.Element | null {
+  const summary = props.group.metrics[props.metric];
+  if (!summary || summary.mean === null) {
+    return null;
+  }
+  const low = formatNumber(toNumber(summary.min ?? 'NaN'));
+  const high = formatNumber(toNumber(summary.max ?? 'NaN'));
+  return (
+    <span
+      className="jp-mlm-group-mean"
+      title={`mean of ${plural(summary.count, 'run')}; min ${low}, max ${high}`}
+    >
+      {formatNumber(toNumber(summary.mean))}
+      <span className="jp-mlm-muted"> μ</span>
+    </span>
+  );
+}
+
+/** The fields a table can group by: fixed ones, then the result's params and tags. */
+function groupFields(model: MLMModel): { value: string; label: string }[] {
+  return [
+    { value: 'experiment', label: 'experiment' },
+    { value: 'status', label: 'status' },
+    { value: 'user', label: 'user' },
+    ...model.knownKeys().params.map(key => ({
+      value: `params.${fieldKey(key)}`,
+      label: `params.${key}`
+    })),
+    ...model
+      .knownTags()
+      .map(key => ({ value: `tags.${fieldKey(key)}`, label: `tags.${key}` }))
+  ];
+}
+
+/** A key as the filter grammar reads it: in backticks when it has other characters. */
+function fieldKey(key: string): string {
+  return /^[A-Za-z0-9_.\-/]+$/.test(key) ? key : `\`${key}\``;
 }
 
 /** Runs read to decide which keys differ (the first of the query, in its order). */
@@ -129,6 +185,9 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
   const [plotsOpen, setPlotsOpen] = useState(false);
   const [differencesOnly, setDifferencesOnly] = useState(false);
   const body = useRef<HTMLDivElement>(null);
+  const resizing = useRef<{ id: string; x: number; width: number } | null>(
+    null
+  );
 
   useEffect(() => {
     const element = body.current;
@@ -140,14 +199,32 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
     return () => observer.disconnect();
   }, []);
 
+  const rowCount = model.rowCount();
   const first = Math.max(0, Math.floor(scrollTop / ROW_HEIGHT) - OVERSCAN);
   const last = Math.min(
-    model.total,
+    rowCount,
     Math.ceil((scrollTop + height) / ROW_HEIGHT) + OVERSCAN
   );
+  const lines: DisplayRow[] = [];
+  for (let index = first; index < last; index++) {
+    lines.push(model.rowAt(index));
+  }
+  // The top-level runs in view, whatever is expanded between them: the pages to fetch.
+  const rootIndexes = lines.flatMap(line =>
+    line.kind === 'run' && line.rootIndex !== null ? [line.rootIndex] : []
+  );
+  const firstRoot = rootIndexes.length ? Math.min(...rootIndexes) : 0;
+  const lastRoot = rootIndexes.length ? Math.max(...rootIndexes) + 1 : 1;
   useEffect(() => {
-    void model.ensureRows(first, Math.max(last, first + 1));
-  }, [first, last, model.total, model.filter, model.sort, model.experiment]);
+    void model.ensureRows(firstRoot, lastRoot);
+  }, [
+    firstRoot,
+    lastRoot,
+    model.total,
+    model.filter,
+    model.sort,
+    model.experiment
+  ]);
 
   const known = model.knownKeys();
   const saved = model.columns();
@@ -183,14 +260,59 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
       />
     )
   };
+  const plainSummary =
+    (field: string) =>
+    (group: IRunGroup, by: string): React.ReactNode =>
+      by === field ? (group.value ?? '') : '';
   const allColumns = [
     selectColumn,
     nameColumn,
-    ...BASE_COLUMNS.slice(1),
+    ...BASE_COLUMNS.slice(1).map(column => ({
+      ...column,
+      summary: plainSummary(column.id)
+    })),
     ...keyColumns('params', chosen.params),
     ...keyColumns('metrics', chosen.metrics)
-  ];
+  ].map(column => ({
+    ...column,
+    width: model.columnWidth(column.id, column.width)
+  }));
   const width = allColumns.reduce((sum, c) => sum + c.width, 0);
+
+  const startResize = (
+    event: React.PointerEvent<HTMLSpanElement>,
+    column: IColumn
+  ): void => {
+    event.preventDefault();
+    event.stopPropagation();
+    event.currentTarget.setPointerCapture(event.pointerId);
+    resizing.current = { id: column.id, x: event.clientX, width: column.width };
+  };
+  const moveResize = (event: React.PointerEvent<HTMLSpanElement>): void => {
+    const drag = resizing.current;
+    if (drag) {
+      model.setColumnWidth(drag.id, drag.width + event.clientX - drag.x, false);
+    }
+  };
+  const endResize = (event: React.PointerEvent<HTMLSpanElement>): void => {
+    const drag = resizing.current;
+    if (drag) {
+      resizing.current = null;
+      model.setColumnWidth(drag.id, drag.width + event.clientX - drag.x);
+    }
+  };
+
+  const saveView = async (): Promise<void> => {
+    const answer = await InputDialog.getText({
+      title: 'Save this view of the runs',
+      label:
+        'Name (the filter, sort, experiment, grouping and columns are kept)',
+      text: model.currentView
+    });
+    if (answer.button.accept && answer.value && answer.value.trim()) {
+      model.saveView(answer.value);
+    }
+  };
 
   const toggleSort = (field: string): void => {
     const sort: ISort =
@@ -211,32 +333,143 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
     allColumns.find(c => c.sortField === model.sort.field)?.title ??
     model.sort.field.replace(/^(params|metrics|tags)\./, '');
 
-  const rows: JSX.Element[] = [];
-  for (let index = first; index < last; index++) {
-    const run = model.runAt(index);
-    rows.push(
+  const cells = (render: (column: IColumn) => React.ReactNode): JSX.Element[] =>
+    allColumns.map(column => (
       <div
-        key={run ? run.id : `loading-${index}`}
-        className="jp-mlm-row"
+        key={column.id}
+        className="jp-mlm-cell"
+        role="cell"
+        style={{ width: column.width }}
+      >
+        {render(column)}
+      </div>
+    ));
+  const disclosure = (
+    key: string,
+    open: boolean,
+    label: string
+  ): JSX.Element => (
+    <button
+      className="jp-mlm-disclosure"
+      aria-expanded={open}
+      aria-label={`${open ? 'Collapse' : 'Expand'} ${label}`}
+      onClick={event => {
+        event.stopPropagation();
+        model.toggleExpanded(key);
+      }}
+    >
+      {open ? '▾' : '▸'}
+    </button>
+  );
+
+  const rows = lines.map((line, offset) => {
+    const index = first + offset;
+    const style = { top: index * ROW_HEIGHT, height: ROW_HEIGHT, width };
+    if (line.kind === 'group') {
+      const { group } = line;
+      const shown = group.value ?? '(none)';
+      return (
+        <div
+          key={line.key}
+          className="jp-mlm-row jp-mlm-group-row"
+          role="row"
+          style={style}
+          data-group={group.value ?? ''}
+          onClick={() => model.toggleExpanded(line.key)}
+          title={`${model.groupBy} = ${shown}: ${plural(group.runs, 'run')}`}
+        >
+          {cells(column => {
+            if (column.id === 'name') {
+              return (
+                <>
+                  {disclosure(line.key, line.expanded, shown)}
+                  <span className="jp-mlm-group-value">{shown}</span>{' '}
+                  <span className="jp-mlm-muted jp-mlm-group-count">
+                    {plural(group.runs, 'run')}
+                  </span>
+                </>
+              );
+            }
+            return column.summary?.(group, model.groupBy) ?? '';
+          })}
+        </div>
+      );
+    }
+    if (line.kind === 'note') {
+      const filter = line.filter;
+      return (
+        <div
+          key={line.key}
+          className="jp-mlm-row jp-mlm-note-row"
+          role="row"
+          style={style}
+        >
+          <div
+            className="jp-mlm-cell jp-mlm-muted"
+            role="cell"
+            style={{ paddingLeft: 6 + line.depth * INDENT + 28, width }}
+          >
+            {line.text}
+            {filter !== undefined && (
+              <>
+                {' '}
+                <button
+                  className="jp-mlm-link jp-mlm-show-all"
+                  onClick={() =>
+                    model.setQuery({ filter, groupBy: '', tree: false })
+                  }
+                >
+                  list them all
+                </button>
+              </>
+            )}
+          </div>
+        </div>
+      );
+    }
+    const { run, depth } = line;
+    const hasChildren = run !== undefined && (run.children ?? 0) > 0;
+    return (
+      <div
+        key={line.key}
+        className={`jp-mlm-row${depth ? ' jp-mlm-child-row' : ''}`}
         role="row"
-        style={{ top: index * ROW_HEIGHT, height: ROW_HEIGHT, width }}
+        style={style}
         onClick={() => run && onOpen(run)}
         title={run ? `Open run ${run.name}` : undefined}
         data-run-id={run?.id}
+        data-depth={depth}
       >
-        {allColumns.map(column => (
-          <div
-            key={column.id}
-            className="jp-mlm-cell"
-            role="cell"
-            style={{ width: column.width }}
-          >
-            {run ? column.render(run) : index === first ? 'Loading…' : ''}
-          </div>
-        ))}
+        {cells(column => {
+          if (!run) {
+            return offset === 0 && column.id === 'name' ? 'Loading…' : '';
+          }
+          if (column.id !== 'name' || (!model.tree && !depth)) {
+            return column.render(run);
+          }
+          return (
+            <span
+              className="jp-mlm-tree-name"
+              style={{ paddingLeft: depth * INDENT }}
+            >
+              {hasChildren ? (
+                disclosure(run.id, model.isExpanded(run.id), run.name)
+              ) : (
+                <span className="jp-mlm-disclosure-space" />
+              )}
+              {column.render(run)}
+              {hasChildren && (
+                <span className="jp-mlm-muted jp-mlm-child-count">
+                  {' '}
+                  ({run.children})
+                </span>
+              )}
+            </span>
+          );
+        })}
       </div>
     );
-  }
+  });
 
   return (
     <div className="jp-mlm-runs">
@@ -297,6 +530,17 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
           differences
         </label>
         <label
+          className="jp-mlm-tree-toggle"
+          title="Nested runs under their parents (expand a parent to see them)"
+        >
+          <input
+            type="checkbox"
+            checked={model.tree}
+            onChange={event => model.setQuery({ tree: event.target.checked })}
+          />
+          nested
+        </label>
+        <label
           className="jp-mlm-show-deleted"
           title="List the deleted runs (restorable until purged) instead"
         >
@@ -325,6 +569,58 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
             title="Parallel coordinates and a scatter plot of these runs; brush to select"
           >
             Plots
+          </button>
+        )}
+      </div>
+      <div className="jp-mlm-toolbar">
+        <select
+          className="jp-mlm-group-by jp-mod-styled"
+          value={model.groupBy}
+          onChange={event => model.setQuery({ groupBy: event.target.value })}
+          aria-label="Group by"
+          title="One line per value, with each metric's mean over the group"
+        >
+          <option value="">No grouping</option>
+          {groupFields(model).map(field => (
+            <option key={field.value} value={field.value}>
+              Group by {field.label}
+            </option>
+          ))}
+          {model.groupBy &&
+            !groupFields(model).some(f => f.value === model.groupBy) && (
+              <option value={model.groupBy}>Group by {model.groupBy}</option>
+            )}
+        </select>
+        <select
+          className="jp-mlm-views jp-mod-styled"
+          value={model.currentView}
+          onChange={event => model.applyView(event.target.value)}
+          aria-label="Saved views"
+          title="Apply a saved view: its filter, sort, experiment, grouping and columns"
+        >
+          <option value="">
+            {model.views.length ? 'Saved views…' : 'No saved views'}
+          </option>
+          {model.views.map(view => (
+            <option key={view.name} value={view.name}>
+              {view.name}
+            </option>
+          ))}
+        </select>
+        <button
+          className="jp-mlm-button jp-mod-styled jp-mlm-save-view"
+          onClick={() => void saveView()}
+          title="Save the filter, sort, experiment, grouping and columns under a name"
+        >
+          Save view
+        </button>
+        {model.currentView && (
+          <button
+            className="jp-mlm-button jp-mod-styled jp-mlm-delete-view"
+            onClick={() => model.deleteView(model.currentView)}
+            title={`Forget the view ${model.currentView}`}
+          >
+            Delete view
           </button>
         )}
       </div>
@@ -358,7 +654,11 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
       )}
       <div className="jp-mlm-query-summary">
         <span className="jp-mlm-count">
-          {model.loaded ? plural(model.total, 'run') : 'Loading…'}
+          {!model.loaded
+            ? 'Loading…'
+            : model.groupBy && model.groups
+              ? `${plural(model.groups.length, 'group')} of ${plural(model.total, model.nested ? 'top-level run' : 'run')}`
+              : plural(model.total, model.nested ? 'top-level run' : 'run')}
         </span>
         <span
           className="jp-mlm-sort-summary"
@@ -428,6 +728,23 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
               >
                 {column.title}
                 {sorted ? (model.sort.descending ? ' ▼' : ' ▲') : ''}
+                {column.id !== 'select' && (
+                  <span
+                    className="jp-mlm-resize"
+                    role="separator"
+                    aria-orientation="vertical"
+                    aria-label={`Resize ${column.title || column.id}`}
+                    title="Drag to resize; double-click for the default width"
+                    onPointerDown={event => startResize(event, column)}
+                    onPointerMove={moveResize}
+                    onPointerUp={endResize}
+                    onClick={event => event.stopPropagation()}
+                    onDoubleClick={event => {
+                      event.stopPropagation();
+                      model.setColumnWidth(column.id, null);
+                    }}
+                  />
+                )}
               </div>
             );
           })}
@@ -435,7 +752,7 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
         <div
           className="jp-mlm-rows"
           role="rowgroup"
-          style={{ height: model.total * ROW_HEIGHT, width }}
+          style={{ height: rowCount * ROW_HEIGHT, width }}
         >
           {rows}
         </div>
