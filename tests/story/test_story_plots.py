@@ -149,6 +149,7 @@ def test_the_filter_box_completes_keys(page: Any, story_lab: LabServer, trials: 
         "params.dataset",
         "params.optimizer",
         "params.seed",
+        "parent_id",
     ]
     keyboard.press("ArrowDown")
     keyboard.press("Enter")  # takes the highlighted key, does not apply yet
