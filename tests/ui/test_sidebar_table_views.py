@@ -114,9 +114,7 @@ def test_grouped_by_a_param_with_the_means_the_store_computes(page: Any, lab_ser
     expected, _ = runs.group_runs("params.lr", [EXPERIMENT])
     groups = table.locator(".jp-mlm-group-row")
     assert [g.get_attribute("data-group") for g in groups.all()] == [g.value or "" for g in expected]
-    assert [g.locator(".jp-mlm-group-count").inner_text() for g in groups.all()] == [
-        f"{g.runs} runs" for g in expected
-    ]
+    assert [g.locator(".jp-mlm-group-count").inner_text() for g in groups.all()] == [f"{g.runs} runs" for g in expected]
     auc_column = [h.inner_text().rstrip(" ▲▼") for h in table.locator(".jp-mlm-head").all()].index("auc")
     for row, group in zip(groups.all(), expected, strict=True):
         cell = row.locator(".jp-mlm-cell").nth(auc_column)
