@@ -421,21 +421,28 @@ class MLMMagics(Magics):
         Forms::
 
             %mlm_runs [--experiment E] [--limit N] [--filter EXPR] [--order-by FIELD [DESC]]
+            %mlm_runs --group-by FIELD [--experiment E] [--filter EXPR]
 
         Examples::
 
             %mlm_runs --experiment churn --limit 20
             %mlm_runs --filter "metrics.auc > 0.8 and status = 'finished'" --order-by "metrics.auc DESC"
+            %mlm_runs --group-by params.lr --experiment churn
         """
-        forms = "%mlm_runs [--experiment E] [--limit N] [--filter EXPR] [--order-by 'FIELD DESC']"
+        forms = "%mlm_runs [--experiment E] [--limit N] [--filter EXPR] [--order-by 'FIELD DESC'] [--group-by FIELD]"
         parser = _Parser("%mlm_runs", forms)
         parser.add_argument("--experiment", "-e")
         parser.add_argument("--limit", "-n", type=int, default=50)
         parser.add_argument("--filter", "-f")
         parser.add_argument("--order-by", "-o")
+        parser.add_argument("--group-by", "-g")
         args = _parse(parser, _split(line, forms))
         tracking.flush()
         store = tracking.SESSION.store
+        if args.group_by is not None:
+            groups, count = _call(store.group_runs, args.group_by, args.experiment, args.filter)
+            display(_Shown(*_groups_tables(args.group_by, groups, count)))
+            return
         runs, total = _call(store.search_runs, args.experiment, args.filter, args.order_by, args.limit)
         display(_Shown(_runs_table(runs, total), _runs_text(runs, total)))
 
@@ -458,6 +465,34 @@ def _runs_text(runs: list[Any], total: int) -> str:
     if total > len(runs):
         lines.append(f"{len(runs)} of {total} runs")
     return "\n".join(lines)
+
+
+def _groups_tables(by: str, groups: list[Any], total: int) -> tuple[str, str]:
+    """Runs grouped by ``by``: per value the run count and each metric's mean (min–max)."""
+    if not groups:
+        return "<p>No runs match.</p>", "No runs match."
+    keys = sorted({k for g in groups for k in g.metrics})[:8]
+
+    def summary(group: Any, key: str) -> str:
+        found = group.metrics.get(key)
+        if found is None or found.mean is None:
+            return ""
+        return f"{found.mean:.4g} ({found.min:.4g}–{found.max:.4g})" if found.count > 1 else f"{found.mean:.4g}"
+
+    header = [by, "runs", *(f"{k} mean (min–max)" for k in keys)]
+    rows = [["(none)" if g.value is None else g.value, str(g.runs), *(summary(g, k) for k in keys)] for g in groups]
+    more = f"{len(groups)} of {total} values" if total > len(groups) else ""
+    head = "".join(f"<th style='text-align:left'>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td style='text-align:left'>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+    )
+    shown = f"<p style='opacity:0.7'>{more}</p>" if more else ""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
+    return (
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{shown}",
+        "\n".join(lines + ([more] if more else [])),
+    )
 
 
 def _runs_table(runs: list[Any], total: int) -> str:

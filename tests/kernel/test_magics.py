@@ -71,6 +71,7 @@ def test_magics_log_a_whole_run(tmp_path: Path, store_dir: Path, monkeypatch: py
             "%mlm_runs --experiment churn",
             "%mlm_run start second --experiment churn\n%mlm_log param lr=0.02 epochs=3 depth=6 model='xgb'\n%mlm_run end",
             "%mlm_diff baseline second",
+            "%mlm_runs --group-by params.lr --experiment churn",
         ],
         store_dir,
         tmp_path,
@@ -82,6 +83,8 @@ def test_magics_log_a_whole_run(tmp_path: Path, store_dir: Path, monkeypatch: py
     assert "baseline" in text(cells[9]) and "running" in text(cells[9])
     assert "baseline" in text(cells[11]) and "finished" in text(cells[11])
     assert "lr" in text(cells[13]) and "0.01" in text(cells[13]) and "0.02" in text(cells[13])
+    grouped = text(cells[14])
+    assert "params.lr" in grouped and "auc mean" in grouped and "0.8123" in grouped
     store = opened(store_dir)
     data = store.get_run(store.resolve_run("baseline").id)
     assert data.info.status == "finished" and data.info.experiment == "churn"
@@ -172,6 +175,7 @@ BAD_INPUT = [
     ("%mlm_log artifact missing.bin", "no such file or folder"),
     ("%mlm_runs --limit x", "invalid int value"),
     ("%mlm_runs --filter 'metrics.auc >'", "incomplete filter"),
+    ("%mlm_runs --group-by metrics.auc", "a metric varies run to run"),
 ]
 
 
