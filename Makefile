@@ -9,6 +9,8 @@ BIN := $(VENV)/bin
 STAMPS := .make
 TS_SOURCES := $(shell find labextension -type f \( -name '*.ts' -o -name '*.tsx' -o -name '*.css' -o -name '*.js' \) 2>/dev/null)
 PORT ?= 8888
+# pytest workers for `make test` (0: one process); tests sharing a server stay on one worker.
+PYTEST_WORKERS ?= 2
 # jlpm, jupyter and the build hook must find the venv's tools first.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
@@ -58,7 +60,7 @@ services:
 
 pytest: setup services
 	set -a; [ -f $(STAMPS)/services.env ] && source $(STAMPS)/services.env; set +a; \
-		$(BIN)/python -m pytest $(PYTEST_ARGS)
+		$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25 $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 

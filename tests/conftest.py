@@ -15,7 +15,21 @@ from jupyter_mlm.store import Store, open_store
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
-POSTGRES_URL = os.environ.get("MLM_TEST_POSTGRES_URL", "")
+BASE_POSTGRES_URL = os.environ.get("MLM_TEST_POSTGRES_URL", "")
+# Under xdist each worker resets its own database (``mlm_test_gw0``, …), made on first use.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def _worker_url(url: str) -> str:
+    if not url or not WORKER:
+        return url
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{WORKER}").render_as_string(hide_password=False)
+
+
+POSTGRES_URL = _worker_url(BASE_POSTGRES_URL)
 CHROMIUM = os.environ.get("MLM_TEST_CHROMIUM", "/usr/bin/chromium")
 
 
@@ -43,9 +57,25 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLM_SYSTEM_METRICS_SECONDS", "0")
 
 
+def _ensure_database(url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    admin = create_engine(BASE_POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+
+
 def reset_postgres(url: str) -> None:
     from sqlalchemy import create_engine, text
 
+    if url != BASE_POSTGRES_URL:
+        _ensure_database(url)
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
@@ -80,6 +110,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("objects_backend", ["local", "s3"] if on_s3 else ["local"])
 
 
+# `make test` runs two xdist workers (--dist loadgroup). A package whose tests share one lab
+# server (and run in an order they rely on) is one group; every other module is a group of its
+# own, so module-scoped fixtures are made once. The longest groups go first: a long group
+# started last would leave the other worker idle at the end.
+SHARED_PACKAGES = ("tests/ui/", "tests/story/")
+LONGEST_FIRST = ("tests/binder/", "tests/ui/", "tests/story/", "tests/kernel/test_binder_demos.py",
+                 "tests/reliability/", "tests/interop/", "tests/serving/", "tests/kernel/")  # fmt: skip
+
+
+def _group(path: str) -> str:
+    return next((package for package in SHARED_PACKAGES if path.startswith(package)), path)
+
+
+def _rank(path: str) -> int:
+    return next((i for i, prefix in enumerate(LONGEST_FIRST) if path.startswith(prefix)), len(LONGEST_FIRST))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The S3 variants run on SQLite: PostgreSQL with S3 (the team setup) has suites of its own
     (tests/store/test_s3.py, tests/team/), and twice the S3 variants would add minutes, not cover more."""
@@ -88,6 +135,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if not (getattr(item, "callspec", None) and item.callspec.params.get("objects_backend") == "s3"
                 and item.callspec.params.get("store_uri") == "postgresql")
     ]  # fmt: skip
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_group(item.nodeid.split("::")[0])))
+    items.sort(key=lambda item: _rank(item.nodeid))  # stable: each module keeps its own order
 
 
 @pytest.fixture
@@ -168,3 +218,19 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("figures")
         for line in FIGURES:
             terminalreporter.write_line(line)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """An xdist worker hands its figures to the controller, which prints them all."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        from .figures import FIGURES
+
+        workeroutput["mlm_figures"] = list(FIGURES)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    from .figures import FIGURES
+
+    FIGURES.extend(getattr(node, "workeroutput", {}).get("mlm_figures", []))

@@ -81,9 +81,9 @@ class NotebookWriter:
         self._last: dict[str, tuple[str, list[str], int]] = {}  # key → (manifest digest, cells, depth)
 
     def cell_digests(self, notebook: dict[str, Any]) -> list[str]:
-        return [
-            self.objects.put_bytes(_canonical(_split_outputs(cell, self.objects))) for cell in notebook.get("cells", [])
-        ]
+        return self.objects.put_many(
+            [_canonical(_split_outputs(cell, self.objects)) for cell in notebook.get("cells", [])]
+        )
 
     def store(self, notebook: dict[str, Any], key: str) -> str:
         """Store ``notebook`` (an nbformat dict); ``key`` names the notebook for delta manifests."""

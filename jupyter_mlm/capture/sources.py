@@ -73,17 +73,21 @@ def capture_sources(store: Store) -> tuple[list[dict[str, Any]], list[dict[str, 
         (files: [{path, module, digest, size}], repositories: [{root, commit, diff}]) where
         ``diff`` is the digest of the unified diff text (None when clean).
     """
-    files = []
-    by_repo: dict[str, list[str]] = {}
-    for path, module in sorted(local_module_files().items()):
+    sizes: dict[str, int] = {}
+    modules = local_module_files()
+    for path in sorted(modules):
         try:
             size = os.path.getsize(path)
-            if size > MAX_SOURCE_BYTES:
-                continue
-            digest = store.objects.put_file(path)
         except OSError:
             continue
-        files.append({"path": path, "module": module, "digest": digest, "size": size})
+        if size <= MAX_SOURCE_BYTES:
+            sizes[path] = size
+    # One batch: on S3 the existence checks and uploads of a few hundred files go concurrently.
+    digests = store.objects.put_files(sizes)
+    files = []
+    by_repo: dict[str, list[str]] = {}
+    for path, digest in digests.items():
+        files.append({"path": path, "module": modules[path], "digest": digest, "size": sizes[path]})
         root = _git_root(path)
         if root is not None:
             by_repo.setdefault(root, []).append(path)

@@ -19,7 +19,7 @@ import tempfile
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -29,6 +29,9 @@ import blake3
 from ..errors import DiskFull, IntegrityError, NotFound, StoreError, UsageError
 
 CHUNK = 1 << 20
+# Files up to this size are read whole by ``put_files`` (hashed and uploaded from one buffer);
+# larger ones stream through ``put_file``.
+WHOLE_FILE_BYTES = 16 << 20
 ABANDONED_AFTER_SECONDS = 3600
 DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -169,6 +172,28 @@ class ObjectStore(ABC):
         written, _ = self._write_new(iter((data,)), len(data))
         return written
 
+    def put_many(self, blobs: Iterable[bytes]) -> list[str]:
+        """Store several contents (a notebook's cells); their digests in order. Stores with a
+        round trip per request (S3) check and upload them concurrently."""
+        return [self.put_bytes(data) for data in blobs]
+
+    def put_files(self, paths: Iterable[str | os.PathLike[str]]) -> dict[str, str]:
+        """Store several files (a snapshot's sources); ``{path: digest}`` of those stored.
+
+        A path that is not a readable regular file by the time it is read is left out, not
+        raised: a snapshot records what it could. ``put_file`` raises instead.
+        """
+        stored: dict[str, str] = {}
+        for path in paths:
+            with contextlib.suppress(OSError, NotFound, UsageError):
+                stored[os.fspath(path)] = self.put_file(path)
+        return stored
+
+    def _remember(self, key: tuple[int, ...], digest: str) -> None:
+        if len(self._file_digests) >= MAX_REMEMBERED_FILES:
+            self._file_digests.clear()
+        self._file_digests[key] = digest
+
     def put_stream(self, stream: IO[bytes], size: int | None = None) -> str:
         """Store everything readable from ``stream``; returns its digest."""
         return self._write_new(iter(lambda: stream.read(CHUNK), b""), size)[0]
@@ -195,18 +220,20 @@ class ObjectStore(ABC):
                     digest = hasher.hexdigest()
                     handle.seek(0)
                 if not self._exists(digest):
-                    digest = self.put_stream(handle, before.st_size)
+                    digest = self._put_new_file(handle, before.st_size)
                 else:
                     self.touch(digest)
                 if _stat_key(os.fstat(handle.fileno())) == key:  # unchanged while read
-                    if len(self._file_digests) >= MAX_REMEMBERED_FILES:
-                        self._file_digests.clear()
-                    self._file_digests[key] = digest
+                    self._remember(key, digest)
                 return digest
         except FileNotFoundError:
             raise NotFound(f"file {os.fspath(path)!r} does not exist") from None
         except IsADirectoryError:
             raise UsageError(f"{os.fspath(path)!r} is a folder; pass a file") from None
+
+    def _put_new_file(self, handle: IO[bytes], size: int) -> str:
+        """Store an open file found missing (positioned at its start); its digest."""
+        return self.put_stream(handle, size)
 
     def exists(self, digest: str) -> bool:
         return self._exists(check_digest(digest))
@@ -401,8 +428,15 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+# Backends where one PUT makes an object appear whole or not at all: content whose digest is
+# known (hashed from the very buffer sent) goes straight to its key, one request instead of
+# upload, check, copy and delete.
+ATOMIC_PUT_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory"})
+
+
 class FsspecObjectStore(ObjectStore):
-    """Blobs on any fsspec filesystem (``s3://…``, ``memory://…``): upload to a temporary key, then move."""
+    """Blobs on any fsspec filesystem (``s3://…``, ``memory://…``): content of a known digest is
+    PUT to its key where a PUT is atomic; streams are uploaded to a temporary key, then moved."""
 
     def __init__(self, uri: str) -> None:
         import fsspec
@@ -417,12 +451,103 @@ class FsspecObjectStore(ObjectStore):
             raise StoreError(f"cannot use objects URI {uri!r}: {exc}") from None
         self.uri = uri
         self.base = self.base.rstrip("/")
+        self._atomic_put = protocol in ATOMIC_PUT_PROTOCOLS
 
     def _path(self, digest: str) -> str:
         return f"{self.base}/{digest[:2]}/{digest[2:]}"
 
     def _exists(self, digest: str) -> bool:
         return bool(self.fs.exists(self._path(digest)))
+
+    def _exist_all(self, digests: list[str]) -> list[bool]:
+        """Which digests are stored, asked concurrently where the filesystem is asynchronous."""
+        from fsspec.asyn import AsyncFileSystem, sync
+
+        if not isinstance(self.fs, AsyncFileSystem) or len(digests) < 2:
+            return [self._exists(d) for d in digests]
+
+        async def ask() -> list[bool]:
+            import asyncio
+
+            found = await asyncio.gather(*(self.fs._exists(self._path(d)) for d in digests))
+            return [bool(f) for f in found]
+
+        return sync(self.fs.loop, ask)  # type: ignore[no-any-return]
+
+    def _put_known(self, contents: dict[str, bytes]) -> None:
+        """PUT contents hashed from these very buffers to their keys (concurrently on S3)."""
+        if contents:
+            self.fs.pipe({self._path(digest): data for digest, data in contents.items()})
+            for data in contents.values():
+                self._written(len(data))
+
+    def put_bytes(self, data: bytes) -> str:
+        if not self._atomic_put:
+            return super().put_bytes(data)
+        return self.put_many([data])[0]
+
+    def put_many(self, blobs: Iterable[bytes]) -> list[str]:
+        if not self._atomic_put:
+            return super().put_many(blobs)
+        contents = [bytes(data) for data in blobs]
+        digests = [digest_bytes(data) for data in contents]
+        unique = dict(zip(digests, contents, strict=True))
+        present = dict(zip(unique, self._exist_all(list(unique)), strict=True))
+        self._put_known({digest: data for digest, data in unique.items() if not present[digest]})
+        return digests
+
+    def put_files(self, paths: Iterable[str | os.PathLike[str]]) -> dict[str, str]:
+        if not self._atomic_put:
+            return super().put_files(paths)
+        stored: dict[str, str] = {}
+        read: dict[str, bytes | None] = {}  # path → content, None where a remembered digest stands
+        keys: dict[str, tuple[int, ...]] = {}
+        for each in paths:
+            path = os.fspath(each)
+            try:
+                with open(path, "rb") as handle:
+                    info = os.fstat(handle.fileno())
+                    if not stat.S_ISREG(info.st_mode) or info.st_size > WHOLE_FILE_BYTES:
+                        stored[path] = self.put_file(path)
+                        continue
+                    key = _stat_key(info)
+                    remembered = self._file_digests.get(key)
+                    data = None if remembered is not None else handle.read()
+                    unchanged = _stat_key(os.fstat(handle.fileno())) == key
+            except (OSError, NotFound, UsageError):
+                continue
+            stored[path] = digest_bytes(data) if data is not None else str(remembered)
+            read[path] = data
+            if unchanged and data is not None:
+                keys[path] = key
+        digests = list(dict.fromkeys(stored[p] for p in read))
+        present = dict(zip(digests, self._exist_all(digests), strict=True))
+        missing: dict[str, bytes] = {}
+        for path, data in read.items():
+            digest = stored[path]
+            if present[digest] or digest in missing:
+                continue
+            if data is None:  # remembered, yet gone from the store (collected): read it again
+                try:
+                    data = Path(path).read_bytes()
+                except OSError:
+                    data = b""
+                if digest_bytes(data) != digest:
+                    del stored[path]
+                    continue
+            missing[digest] = data
+        self._put_known(missing)
+        for path, key in keys.items():
+            self._remember(key, stored[path])
+        return stored
+
+    def _put_new_file(self, handle: IO[bytes], size: int) -> str:
+        if not self._atomic_put or size > WHOLE_FILE_BYTES:
+            return super()._put_new_file(handle, size)
+        data = handle.read()
+        digest = digest_bytes(data)
+        self._put_known({digest: data})
+        return digest
 
     def _open_raw(self, digest: str) -> IO[bytes]:
         return self.fs.open(self._path(digest), "rb")  # type: ignore[no-any-return]

@@ -176,12 +176,25 @@ def test_a_file_already_stored_is_neither_copied_nor_uploaded_again(tmp_path: Pa
     writes: list[str] = []
     real_open = store.fs.open
 
+    real_pipe = store.fs.pipe
+
+    piping: list[bool] = []
+
     def counting_open(path: str, mode: str = "rb", **kwargs: object) -> object:
-        if "w" in mode:
+        if "w" in mode and not piping:
             writes.append(path)
         return real_open(path, mode, **kwargs)
 
+    def counting_pipe(path: str | dict[str, bytes], value: bytes | None = None, **kwargs: object) -> object:
+        writes.extend(path if isinstance(path, dict) else [path])
+        piping.append(True)  # the memory filesystem writes a pipe through open: one write, not two
+        try:
+            return real_pipe(path, value, **kwargs)
+        finally:
+            piping.pop()
+
     store.fs.open = counting_open  # type: ignore[method-assign]
+    store.fs.pipe = counting_pipe  # type: ignore[method-assign]
     assert [store.put_file(source) for _ in range(3)] == [digest] * 3
     assert writes == []
     source.write_text("x = 22\n")  # changed: stored anew, under its own digest
@@ -201,3 +214,34 @@ def test_a_pipe_is_read_once(objects: ObjectStore, tmp_path: Path) -> None:
     digest = objects.put_file(fifo)
     writer.join(10)
     assert objects.get(digest) == b"streamed " * 1000
+
+
+def test_put_files_and_put_many_store_each_content_once(objects: ObjectStore, tmp_path: Path) -> None:
+    # What a snapshot does with a few hundred local sources and a notebook's cells: on S3 the
+    # existence checks and uploads go concurrently, each content straight to its key.
+    new: list[int] = []
+    objects.on_new = new.append
+    sources = []
+    for i in range(40):
+        path = tmp_path / f"module_{i}.py"
+        path.write_text(f"VALUE = {i % 30}\n")  # ten contents twice
+        sources.append(path)
+    (tmp_path / "package").mkdir()
+    asked = [*sources, tmp_path / "gone.py", tmp_path / "package"]
+    stored = objects.put_files(asked)
+    assert list(stored) == [str(p) for p in sources]  # in order; unreadable paths left out
+    for path in sources:
+        assert stored[str(path)] == blake3.blake3(path.read_bytes()).hexdigest()
+        assert objects.get(stored[str(path)]) == path.read_bytes()
+    assert len(new) == 30
+    assert objects.put_files(sources) == stored and len(new) == 30  # nothing new the second time
+    sources[0].write_text("VALUE = 'changed'\n")
+    assert objects.put_files(sources[:1])[str(sources[0])] == blake3.blake3(b"VALUE = 'changed'\n").hexdigest()
+    assert len(new) == 31
+
+    cells = [b'{"source": "a"}', b'{"source": "b"}', b'{"source": "a"}', b"VALUE = 1\n"]
+    digests = objects.put_many(cells)
+    assert digests == [blake3.blake3(c).hexdigest() for c in cells]
+    assert [objects.get(d) for d in digests] == cells
+    assert len(new) == 33  # "a" once; VALUE = 1 was there already
+    assert list(objects.temporaries()) == []  # known contents never pass through a temporary key

@@ -177,12 +177,16 @@ def test_differences_only_shows_the_keys_that_tell_runs_apart(
     table.locator(".jp-mlm-header [role='columnheader']", has_text="score").wait_for()
     chosen = titles()  # the saved choice (the most common keys by default)
     table.locator(".jp-mlm-differences-only input").check()
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.jp-mlm-runs-widget .jp-mlm-header [role=columnheader]')]"
-        ".every(h => !['dataset', 'seed'].includes(h.innerText))"
-    )
     # What differs among the stored runs: a, b, optimizer and score; dataset and seed do not.
-    assert titles() == ["a", "b", "optimizer", "score"]
+    differing = ["a", "b", "optimizer", "score"]
+    page.wait_for_function(
+        "expected => JSON.stringify([...document.querySelectorAll("
+        "'.jp-mlm-runs-widget .jp-mlm-header [role=columnheader]')].slice(6)"
+        ".map(h => h.innerText.replace(/[ ▲▼]+$/, ''))) === JSON.stringify(expected)",
+        arg=differing,
+        timeout=15_000,
+    )
+    assert titles() == differing
     screenshot(page, "runs-differences-only")
     table.locator(".jp-mlm-differences-only input").uncheck()
     page.wait_for_function(

@@ -338,7 +338,8 @@ def test_found_from_the_palette_the_menus_and_the_launcher(page: Any, lab_server
     screenshot(page, "help-guide")
 
     page.evaluate("() => { void window.jupyterapp.commands.execute('launcher:create'); }")
-    card = page.locator(".jp-LauncherCard", has_text="Runs Table")
+    # The launcher just made is the visible one (the lab may have another in a hidden tab).
+    card = page.locator(".jp-LauncherCard:visible", has_text="Runs Table").first
     card.wait_for(timeout=30_000)
     screenshot(page, "launcher-card")
     card.click()

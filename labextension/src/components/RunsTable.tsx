@@ -145,8 +145,14 @@ const DIFFERENCE_RUNS = 1000;
  * Every param and metric whose value is not the same in all of the query's first runs (a run
  * without the key counts as a value): what tells a sweep's runs apart.
  */
-function differingKeys(model: MLMModel, known: IColumnChoice): IColumnChoice {
+function differingKeys(
+  model: MLMModel,
+  known: IColumnChoice
+): IColumnChoice | null {
   const runs = model.loadedRuns(DIFFERENCE_RUNS);
+  if (runs.length === 0 && model.total > 0) {
+    return null; // still loading: no key "differs" yet, which is not the answer
+  }
   const differs = (read: (run: IRun) => string): boolean =>
     new Set(runs.map(read)).size > 1;
   return {
@@ -228,7 +234,7 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
 
   const known = model.knownKeys();
   const saved = model.columns();
-  const chosen = differencesOnly ? differingKeys(model, known) : saved;
+  const chosen = (differencesOnly && differingKeys(model, known)) || saved;
   const names = model.nameCounts();
   const nameColumn: IColumn = {
     ...BASE_COLUMNS[0],
