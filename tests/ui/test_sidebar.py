@@ -15,7 +15,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from jupyter_mlm.store import Store, open_store
 
-from .conftest import LabServer, compare_themes, environment, open_sidebar, screenshot
+from .conftest import SIDEBAR, LabServer, assert_readable, compare_themes, environment, open_sidebar, screenshot
 
 TRAINING = [
     "%load_ext jupyter_mlm",
@@ -78,6 +78,9 @@ def test_store_tab_shows_location_and_counts(page: Any, lab_server: LabServer, f
     assert panel.locator(".jp-mlm-schema").inner_text().strip() != ""
     assert panel.locator(".jp-mlm-count-runs").inner_text() == "3"
     screenshot(page, "sidebar-store")
+    assert_readable(
+        page, f"#{SIDEBAR} .jp-mlm-facts dt, #{SIDEBAR} .jp-mlm-facts dd", "sidebar-store-contrast", at_least=10
+    )
 
 
 def test_runs_table_sort_and_filter(page: Any, lab_server: LabServer, filled: Store) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from jupyter_mlm.store import Store, open_store
 
-from .conftest import LabServer, compare_themes, screenshot
+from .conftest import SIDEBAR, LabServer, assert_readable, compare_themes, screenshot
 from .test_sidebar import open_sidebar
 
 
@@ -62,6 +62,9 @@ def test_monitor_tab_shows_what_the_core_computed(page: Any, lab_server: LabServ
     assert row.locator(".jp-mlm-monitor-badge").get_attribute("data-status") == "alert"
     assert "6,000 rows" in row.inner_text() and "1 alert" in row.inner_text()
     screenshot(page, "monitor-list")
+    # The status badge (coloured) and the row's text, in both themes.
+    assert_readable(page, f"#{SIDEBAR} .jp-mlm-monitor-badge, #{SIDEBAR} .jp-mlm-monitor-list .jp-mlm-muted",
+                    "monitor-list-contrast", at_least=1)  # fmt: skip
 
     row.click()
     view = page.locator(".jp-mlm-monitor-page[data-model='fraud']")
@@ -82,6 +85,14 @@ def test_monitor_tab_shows_what_the_core_computed(page: Any, lab_server: LabServ
     assert chart.locator("[data-kind='alert']").count() == 1  # the alert, where it fired
     assert chart.locator("[data-kind='promotion']").count() == 1  # v1 went to production
     screenshot(page, "monitor-page")
+    # Drifted rows are highlighted: their text, the notices and the alert rules stay readable.
+    assert_readable(
+        page,
+        ".jp-mlm-monitor-page th, .jp-mlm-monitor-page td, .jp-mlm-monitor-page .jp-mlm-notice, "
+        ".jp-mlm-monitor-page .jp-mlm-alerts li, .jp-mlm-monitor-page .jp-mlm-chart-title",
+        "monitor-page-contrast",
+        at_least=10,
+    )
 
     view.get_by_label("Window").select_option("1h")
     page.wait_for_function(
