@@ -62,7 +62,10 @@ pytest: setup services
 	set -a; [ -f $(STAMPS)/services.env ] && source $(STAMPS)/services.env; set +a; \
 		$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25 $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+# Lint and type checks run beside the tests: they need a core for about a minute, the tests
+# wait on kernels and browsers for much of theirs.
+test: setup
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck pytest
 
 # Peers measured side by side: MLflow in the project venv, DVC and Evidently in their own (their
 # pins would disturb the test environment).
