@@ -24,30 +24,35 @@ from . import similarity
 Compare = Callable[[Any, Any], bool]
 
 
-def _entry_type() -> Any:
-    from nbdime.diff_format import DiffEntry
-
-    return DiffEntry
-
-
+# nbdime's ``DiffEntry`` (a dict with attribute access) and ``DiffConfig.is_atomic``, bound when
+# the first ``CellDiffer`` is made: importing nbdime costs seconds, and nothing here builds an
+# entry before a differ exists.
 _Entry: Any = None
+_stock_is_atomic: Any = None
+
+
+def _bind_entry() -> Any:
+    global _Entry, _stock_is_atomic
+    if _Entry is None:
+        from nbdime.diff_format import DiffEntry
+        from nbdime.diffing.config import DiffConfig
+
+        _Entry, _stock_is_atomic = DiffEntry, DiffConfig.is_atomic
+    return _Entry
 
 
 def entry(**fields: Any) -> Any:
-    """An nbdime ``DiffEntry`` (a dict with attribute access)."""
-    global _Entry
-    if _Entry is None:
-        _Entry = _entry_type()
-    return _Entry(**fields)
+    """An nbdime ``DiffEntry``."""
+    return _bind_entry()(**fields)
 
 
 def sequence_gap(out: list[Any], key: int, removed: int, added: Any) -> None:
     """Entries for a gap at ``key``: nbdime's builder puts an ``addrange`` before a
     ``removerange`` at the same key."""
     if added:
-        out.append(entry(op="addrange", key=key, valuelist=added))
+        out.append(_Entry(op="addrange", key=key, valuelist=added))
     if removed:
-        out.append(entry(op="removerange", key=key, length=removed))
+        out.append(_Entry(op="removerange", key=key, length=removed))
 
 
 def multilevel_snakes(
@@ -94,7 +99,7 @@ def _from_snakes(a: Any, b: Any, snakes: list[tuple[int, int, int]], pair_diff: 
             if x != y:
                 diff = pair_diff(x, y)
                 if diff:
-                    out.append(entry(op="patch", key=i + n, diff=diff))
+                    out.append(_Entry(op="patch", key=i + n, diff=diff))
         i0, j0 = i + k, j + k
     return out
 
@@ -121,27 +126,41 @@ def lines_diff(a: str, b: str) -> Any:
     return _from_snakes(lines_a, lines_b, multilevel_snakes(lines_a, lines_b, _LINE_COMPARES), chars_diff)
 
 
+_UNKNOWN: Any = object()
+_PLAIN_STREAM = frozenset({"name", "output_type", "text"})
+
+
 def mapping_diff(a: Any, b: Any, path: str, config: Any, value_diff: Callable[[str, Any, Any, str], Any]) -> Any:
     """nbdime's ``diff_dicts``, with equal values skipped and ``value_diff(key, x, y, subpath)``
     deciding the others that nbdime would recurse into. Entries come sorted by key, as nbdime's
     builder returns them."""
     out: list[Any] = []
-    for key in sorted(a.keys() | b.keys()):
+    # DiffConfig.is_atomic inlined (a call per key otherwise); a config that redefines it is asked.
+    atomic_paths = config._atomic_paths if type(config).is_atomic is _stock_is_atomic else None
+    for key in sorted(a) if a.keys() == b.keys() else sorted(a.keys() | b.keys()):
         if key not in b:
-            out.append(entry(op="remove", key=key))
+            out.append(_Entry(op="remove", key=key))
         elif key not in a:
-            out.append(entry(op="add", key=key, value=b[key]))
+            out.append(_Entry(op="add", key=key, value=b[key]))
         else:
             x, y = a[key], b[key]
             if x == y:
                 continue
             subpath = f"{path}/{key}"
-            if type(x) is type(y) and not config.is_atomic(x, path=subpath):
+            if type(x) is not type(y):
+                atomic = True
+            elif atomic_paths is None:
+                atomic = config.is_atomic(x, path=subpath)
+            else:
+                atomic = atomic_paths.get(subpath, _UNKNOWN)
+                if atomic is _UNKNOWN:
+                    atomic = not isinstance(x, (str, list, dict))
+            if not atomic:
                 diff = value_diff(key, x, y, subpath)
                 if diff:
-                    out.append(entry(op="patch", key=key, diff=diff))
+                    out.append(_Entry(op="patch", key=key, diff=diff))
             else:
-                out.append(entry(op="replace", key=key, value=y))
+                out.append(_Entry(op="replace", key=key, value=y))
     return out
 
 
@@ -158,10 +177,9 @@ class CellDiffer:
 
     def __init__(self, config: Any) -> None:
         from nbdime.diffing import notebooks as nbd
-        from nbdime.diffing.config import DiffConfig
 
+        _bind_entry()
         self.config = config
-        self.plain = DiffConfig()
         differs, predicates = config.differs, config.predicates
         # Only nbdime's stock rules are mirrored; reconfigured ones are left to nbdime.
         self.fast_source = differs["/cells/*/source"] is nbd.diff_string_lines
@@ -194,10 +212,22 @@ class CellDiffer:
             x, y = a[0], b[0]
             if x == y:
                 return []
-            if similarity.output_strict(x, y) or similarity.output_approximate(x, y):
+            if (
+                x.keys() == _PLAIN_STREAM
+                and y.keys() == _PLAIN_STREAM
+                and x["output_type"] == y["output_type"] == "stream"
+            ):
+                # Two plain streams that differ: the strict predicate is then plain equality
+                # (false), the approximate one the same name and similar texts.
+                aligned = x["name"] == y["name"] and similarity.strings_similar(
+                    x["text"], y["text"], maxlen=similarity.STREAM_MAX_COMPARE_LENGTH
+                )
+            else:
+                aligned = similarity.output_strict(x, y) or similarity.output_approximate(x, y)
+            if aligned:
                 diff = self._output(x, y) if x != y else []
-                return [entry(op="patch", key=0, diff=diff)] if diff else []
-            return [entry(op="addrange", key=0, valuelist=list(b)), entry(op="removerange", key=0, length=1)]
+                return [_Entry(op="patch", key=0, diff=diff)] if diff else []
+            return [_Entry(op="addrange", key=0, valuelist=list(b)), _Entry(op="removerange", key=0, length=1)]
         snakes = multilevel_snakes(a, b, [similarity.output_approximate, similarity.output_strict])
         return _from_snakes(a, b, snakes, self._output)
 

@@ -77,9 +77,33 @@ def _join_output(output: dict[str, Any]) -> dict[str, Any]:
     return {**output, "text": "".join(text)} if isinstance(text, list) else output
 
 
+def _split_anywhere(cell: dict[str, Any]) -> bool:
+    """Whether any string of the cell may be split into a list (false for every cell that
+    ``nbformat.read`` gave): checked inline, as this runs for every changed cell of a diff."""
+    if type(cell.get("source")) is not str or "attachments" in cell:
+        return True
+    outputs = cell.get("outputs")
+    if outputs:
+        for output in outputs:
+            text = output.get("text")
+            if text is None:
+                data = output.get("data")
+                if data:
+                    if not isinstance(data, dict):
+                        return True
+                    for value in data.values():
+                        if type(value) is list:
+                            return True
+            elif type(text) is not str:
+                return True
+    return False
+
+
 def joined_cell(cell: dict[str, Any]) -> dict[str, Any]:
     """A cell as ``nbformat.read`` gives it (multi-line strings joined). The cell itself when
     nothing is split (the common case: no copy); never modifies it."""
+    if not _split_anywhere(cell):
+        return cell
     changes: dict[str, Any] = {}
     if isinstance(cell.get("source"), list):
         changes["source"] = "".join(cell["source"])
@@ -112,7 +136,7 @@ class CellList:
         self,
         keys: Sequence[str] | None,
         ids: Sequence[Any],
-        load: Callable[[int], dict[str, Any]],
+        load: Callable[[int], dict[str, Any]] | None,
         raw: Sequence[dict[str, Any]] | None = None,
     ) -> None:
         # Without given keys (cells in memory), cells a grid level never reads get no key: aligned
@@ -122,6 +146,13 @@ class CellList:
         self._raw = raw
         self._load = load
         self._cells: dict[int, dict[str, Any]] = {}
+        self._allocated = False
+        self._chars: dict[int, np.ndarray] = {}
+        self._codes: dict[Any, int] = {}
+
+    def _allocate(self) -> None:
+        """The per-cell arrays, made when a grid level first needs them (aligned by id, most
+        diffs never do)."""
         count = len(self.ids)
         self.kind = np.full(count, -1, dtype=np.int64)
         self.source = np.full(count, -1, dtype=np.int64)
@@ -138,18 +169,12 @@ class CellList:
         # Outputs the predicates fully judge by the arrays above: plain streams, at most _STREAMS.
         self.plain_outputs = np.zeros(count, dtype=bool)
         self._known = np.zeros(count, dtype=bool)
-        self._chars: dict[int, np.ndarray] = {}
-        self._codes: dict[Any, int] = {}
+        self._allocated = True
 
     @classmethod
     def of(cls, cells: Sequence[dict[str, Any]], keys: Sequence[str] | None = None) -> CellList:
         """Cells held in memory."""
-        return cls(
-            keys,
-            [c.get("id", NO_ID) for c in cells],
-            lambda i: joined_cell(cells[i]),
-            cells,
-        )
+        return cls(keys, [c.get("id", NO_ID) for c in cells], None, cells)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -162,7 +187,12 @@ class CellList:
     def cell(self, i: int) -> dict[str, Any]:
         found = self._cells.get(i)
         if found is None:
-            found = self._cells[i] = self._load(i)
+            if self._load is not None:
+                found = self._load(i)
+            else:
+                assert self._raw is not None, "a CellList without a loader holds its cells"
+                found = joined_cell(self._raw[i])
+            self._cells[i] = found
         return found
 
     def bind(self, codes: dict[Any, int]) -> None:
@@ -179,12 +209,10 @@ class CellList:
             return bool(self._raw[i] == other._raw[j])
         return bool(self.cell(i) == other.cell(j))
 
-    def id_codes(self, lo: int, hi: int) -> list[int]:
-        codes = self._codes
-        return [-1 if i is NO_ID else codes.setdefault(("id", i), len(codes)) for i in self.ids[lo:hi]]
-
     def ensure(self, lo: int, hi: int) -> None:
         """Fill the per-cell arrays for cells ``lo..hi-1`` (loading them once)."""
+        if not self._allocated:
+            self._allocate()
         codes = self._codes
         for i in np.flatnonzero(~self._known[lo:hi]).tolist():
             i += lo
@@ -353,11 +381,11 @@ def _decided(a: CellList, b: CellList, ia: np.ndarray, jb: np.ndarray, level: in
 def _id_rows(a: CellList, b: CellList, rect: tuple[int, int, int, int]) -> list[int]:
     """Row ``i`` of nbdime's by-id grid as a bit mask over the rect's columns."""
     i0, j0, i1, j1 = rect
-    columns: dict[int, int] = {}
-    for j, code in enumerate(b.id_codes(j0, j1)):
-        if code >= 0:
-            columns[code] = columns.get(code, 0) | (1 << j)
-    return [columns.get(code, 0) if code >= 0 else 0 for code in a.id_codes(i0, i1)]
+    columns: dict[Any, int] = {}
+    for j, cell_id in enumerate(b.ids[j0:j1]):
+        if cell_id is not NO_ID:
+            columns[cell_id] = columns.get(cell_id, 0) | (1 << j)
+    return [0 if cell_id is NO_ID else columns.get(cell_id, 0) for cell_id in a.ids[i0:i1]]
 
 
 def _grid_rows(grid: np.ndarray) -> list[int]:
@@ -367,57 +395,13 @@ def _grid_rows(grid: np.ndarray) -> list[int]:
     return [int.from_bytes(row.tobytes(), "little") for row in packed]
 
 
-def _lcs_snakes(rows: list[int], m: int) -> list[tuple[int, int, int]]:
-    """nbdime's ``bruteforce_compute_snakes`` on a grid given as row bit masks: the same LCS,
-    ties broken alike (walking back from the end: a match, else drop the row while the LCS length
-    allows, else the column).
-
-    The LCS table is not built: each row's lengths are kept as a bit vector (Hyyrö's bit-parallel
-    LCS, valid for any match grid), ``R[x][y]`` = zeros among its low ``y`` bits."""
-    n = len(rows)
-    if n == 0 or m == 0 or not any(rows):
-        return []
-    full = (1 << m) - 1
-    vector = full
-    vectors = [vector]
-    for row in rows:
-        vector = ((vector + (vector & row)) | (vector & ~row)) & full
-        vectors.append(vector)
-    pairs: list[tuple[int, int]] = []
-    x, y = n, m
-    while x > 0 and y > 0:
-        if (rows[x - 1] >> (y - 1)) & 1:
-            x -= 1
-            y -= 1
-            pairs.append((x, y))
-            continue
-        low = (1 << y) - 1
-        if (vectors[x] & low).bit_count() == (vectors[x - 1] & low).bit_count():
-            x -= 1
-        else:
-            y -= 1
-    pairs.reverse()
-    # nbdime's loop as written: it only ever extends the snake at its start cell, so snakes come
-    # out one pair long; the multilevel merge joins contiguous ones.
-    snakes = [(0, 0, 0)]
-    for i, j in pairs:
-        if snakes[-1][0] == i and snakes[-1][1] == j:
-            si, sj, sn = snakes[-1]
-            snakes[-1] = (si, sj, sn + 1)
-        else:
-            snakes.append((i, j, 1))
-    if snakes[0][2] == 0:
-        snakes.pop(0)
-    return snakes
-
-
 def _snakes(
     a: CellList, b: CellList, compares: Sequence[Any], rect: tuple[int, int, int, int], level: int
 ) -> list[tuple[int, int, int]]:
     """nbdime's ``compute_snakes_multilevel``, with grids from ``_grid``."""
     i0, j0, i1, j1 = rect
     rows = _id_rows(a, b, rect) if level == 3 else _grid_rows(_grid(a, b, rect, level, compares[level]))
-    snakes = [(i + i0, j + j0, k) for i, j, k in _lcs_snakes(rows, j1 - j0)]
+    snakes = [(i + i0, j + j0, k) for i, j, k in similarity.lcs_snakes(rows, j1 - j0)]
     if level == 0:
         return snakes
     merged = [(0, 0, 0)]

@@ -299,8 +299,16 @@ def test_base64_check_is_nbdimes() -> None:
 
     rng = random.Random(3)
     alphabet = "ABCxyz019+/=\n\r -é\u212a\u017f"
+    ascii_alphabet = "ABCxyz019+/=\n\r\x0b\x0c\x1c\x1d\x1e\t -"
     cases = ["A" * 64, "A" * 62 + "==", "A" * 63 + "=", "A" * 61 + "===", "A" * 60 + "=A==", "A" * 64 + "\n", "=" * 64]
     cases += ["".join(rng.choice(alphabet) for _ in range(rng.randint(60, 90))) for _ in range(3000)]
+    cases += ["".join(rng.choice(ascii_alphabet) for _ in range(rng.randint(60, 90))) for _ in range(3000)]
+    cases += [
+        "A" * 4 * n + breaks + "A" * 4 * n + pad
+        for n in (8, 9)
+        for breaks in ("\n", "\r\n", "\x0b", "\x1e", "\t")
+        for pad in ("", "=", "==")
+    ]
     cases += [
         "".join(rng.choice("ABab09+/\u212a") for _ in range(4 * rng.randint(15, 25))) + rng.choice(["", "=", "=="])
         for _ in range(3000)
