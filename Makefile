@@ -67,14 +67,16 @@ pytest: setup services
 test: setup
 	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck pytest
 
-# Peers measured side by side: MLflow in the project venv, DVC and Evidently in their own (their
-# pins would disturb the test environment).
+# Peers measured side by side: MLflow in the project venv, DVC, Evidently and MLflow's UI in
+# their own (their pins would disturb the test environment; the project's mlflow-skinny has no UI).
 bench: setup
 	$(BIN)/pip install -q --no-build-isolation -e ".[bench]" $(QUIET_PIP)
 	[ -x .venv-dvc/bin/dvc ] || { $(PYTHON) -m venv .venv-dvc && .venv-dvc/bin/pip install -q dvc $(QUIET_PIP); }
 	[ -x .venv-evidently/bin/python ] || { $(PYTHON) -m venv .venv-evidently && \
 		.venv-evidently/bin/pip install -q "evidently==0.7.23" "pandas<3" $(QUIET_PIP); }
+	[ -x .venv-mlflow-ui/bin/mlflow ] || { $(PYTHON) -m venv .venv-mlflow-ui && \
+		.venv-mlflow-ui/bin/pip install -q "mlflow==3.17.2" $(QUIET_PIP); }
 	for bench in tests/benchmarks/bench_*.py; do $(BIN)/python $$bench; done
 
 clean:
-	rm -rf $(VENV) .venv-dvc .venv-evidently node_modules lib jupyter_mlm/labextension $(STAMPS) tsconfig.tsbuildinfo
+	rm -rf $(VENV) .venv-dvc .venv-evidently .venv-mlflow-ui node_modules lib jupyter_mlm/labextension $(STAMPS) tsconfig.tsbuildinfo

@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, not_, or_, select, update
+from sqlalchemy import and_, exists, func, insert, literal, not_, or_, select, union_all, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
@@ -515,20 +515,27 @@ class RunsMixin(StoreBase):
         """The param, metric and tag names of every run matching ``experiments`` and ``filter``, each
         with how many runs have it, most common first: the columns a runs table offers, decided
         on the whole result rather than on the rows loaded so far."""
+        # One statement: the matching runs are a CTE read three times, which SQLite (3.35+) and
+        # PostgreSQL (12+) evaluate once — the filter is most of the cost on a large store.
         matching = (
-            select(t.runs.c.id).join(t.experiments, _EXPERIMENT_JOIN).where(_matching(experiments, filter, deleted))
+            select(t.runs.c.id)
+            .join(t.experiments, _EXPERIMENT_JOIN)
+            .where(_matching(experiments, filter, deleted))
+            .cte("matching")
         )
-        out: dict[str, list[tuple[str, int]]] = {}
+        kinds = (("params", t.params), ("metrics", t.metric_latest), ("tags", t.tags))
+        query = union_all(*(
+            select(literal(kind).label("kind"), table.c.key.label("key"), func.count().label("runs"))
+            .where(table.c.run_id.in_(select(matching.c.id)))
+            .group_by(table.c.key)
+            for kind, table in kinds
+        ))  # fmt: skip
+        out: dict[str, list[tuple[str, int]]] = {kind: [] for kind, _ in kinds}
         with self._read() as conn:
-            for kind, table in (("params", t.params), ("metrics", t.metric_latest), ("tags", t.tags)):
-                runs = func.count().label("runs")
-                query = (
-                    select(table.c.key, runs)
-                    .where(table.c.run_id.in_(matching))
-                    .group_by(table.c.key)
-                    .order_by(runs.desc(), table.c.key)
-                )
-                out[kind] = [(row.key, int(row.runs)) for row in conn.execute(query)]
+            for row in conn.execute(query):
+                out[row.kind].append((row.key, int(row.runs)))
+        for found in out.values():
+            found.sort(key=lambda pair: (-pair[1], pair[0]))
         return out
 
 

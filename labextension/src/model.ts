@@ -33,6 +33,11 @@ import {
 } from './tokens';
 
 export const PAGE_SIZE = 200;
+/**
+ * Runs per request when plots read the whole query (nested runs included): a plot needs all
+ * of them at once, so fewer, larger pages (1,000 runs: one request) beat the table's.
+ */
+const FLAT_PAGE_SIZE = 1000;
 const LIVE_INTERVAL_MS = 2000;
 const IDLE_INTERVAL_MS = 10000;
 
@@ -616,11 +621,13 @@ export class MLMModel {
     const generation = this._generation;
     loading.add(page);
     const params = this._queryParams();
+    const size = separate ? FLAT_PAGE_SIZE : PAGE_SIZE;
     if (separate) {
       params.delete('tree');
+      params.set('keys', 'false'); // the table's request brings the query's keys
     }
-    params.set('limit', String(PAGE_SIZE));
-    params.set('offset', String(page * PAGE_SIZE));
+    params.set('limit', String(size));
+    params.set('offset', String(page * size));
     try {
       const body = await requestAPI<IRunList>(`runs?${params.toString()}`);
       if (generation !== this._generation) {
@@ -765,7 +772,7 @@ export class MLMModel {
     }
     // Nested runs are rows of their own here: a sweep's trials are what a plot compares.
     const pages = Math.ceil(
-      Math.min(this._flatTotal ?? PAGE_SIZE, limit) / PAGE_SIZE
+      Math.min(this._flatTotal ?? FLAT_PAGE_SIZE, limit) / FLAT_PAGE_SIZE
     );
     for (let page = 0; page < pages; page++) {
       if (!this._flatPages.has(page) && !this._flatLoading.has(page)) {

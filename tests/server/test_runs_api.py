@@ -162,6 +162,9 @@ async def test_the_first_page_names_the_keys_of_the_whole_result(jp_fetch: Any, 
     # The page holds one run (w4: common, other); the columns come from all five.
     assert first["keys"] == {"params": ["common", "other", "rare"], "metrics": [], "tags": []}
     assert "keys" not in await get_json(jp_fetch, "mlm", "api", "runs", experiment="wide", limit="1", offset="1")
+    without = await get_json(jp_fetch, "mlm", "api", "runs", experiment="wide", limit="1", keys="false")
+    assert "keys" not in without and [r["name"] for r in without["runs"]] == [r["name"] for r in first["runs"]]
+    await expect_error(jp_fetch, 400, "mlm", "api", "runs", keys="maybe")
     filtered = await get_json(jp_fetch, "mlm", "api", "runs", filter="params.rare = 1")
     assert filtered["keys"]["params"] == ["rare"]
     everything = await get_json(jp_fetch, "mlm", "api", "runs")

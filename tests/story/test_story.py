@@ -101,6 +101,8 @@ def test_the_four_levels_in_jupyterlab(page: Any, story_lab: LabServer) -> None:
     )
     shown = {r.get_attribute("data-run-id") for r in panel.locator(".jp-mlm-row[data-run-id]").all()}
     assert shown == {r.info.id for r in sweep}
+    # No run of the sweep has children: names are not indented for a disclosure none of them has.
+    assert panel.locator(".jp-mlm-row[data-run-id] .jp-mlm-tree-name").count() == 0
     screenshot(page, "story-runs")
     best, runner_up = sweep[0], sweep[1]
     for run in (best, runner_up):

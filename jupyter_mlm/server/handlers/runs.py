@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import mimetypes
@@ -29,8 +30,8 @@ MAX_POINTS = 100_000
 
 
 class RunsMixin(MLMHandler):
-    def flag_argument(self, name: str, meaning: str) -> bool:
-        raw = self.get_query_argument(name, "false")
+    def flag_argument(self, name: str, meaning: str, default: bool = False) -> bool:
+        raw = self.get_query_argument(name, "true" if default else "false")
         if raw not in ("true", "false"):
             raise web.HTTPError(400, "%s is true (%s) or false, not %r", name, meaning, raw)
         return raw == "true"
@@ -74,10 +75,26 @@ class RunListHandler(RunsMixin):
             parent_id = (await self.call(self.store.resolve_run, parent)).id
             condition = f"parent_id = '{parent_id}'"
             listed = f"({filter_text}) and {condition}" if filter_text and filter_text.strip() else condition
-        runs, total = await self.call(
-            self.store.search_runs, experiments, listed, order_by, limit, offset, show_deleted,
-            tree and output == "json" and not parent,
-        )  # fmt: skip
+        # The table's columns come from the whole result, once per query (its first page); that
+        # query and the experiments list run beside the page's own on other threads.
+        keys_wanted = output == "json" and offset == 0 and not parent
+        keys_wanted &= self.flag_argument("keys", "the param, metric and tag names of the whole result", True)
+        keys = (
+            asyncio.ensure_future(self.call(self.store.run_keys, experiments, filter_text, show_deleted))
+            if keys_wanted
+            else None
+        )
+        listed_experiments = asyncio.ensure_future(self.call(self.store.list_experiments)) if output == "json" else None
+        try:
+            runs, total = await self.call(
+                self.store.search_runs, experiments, listed, order_by, limit, offset, show_deleted,
+                tree and output == "json" and not parent,
+            )  # fmt: skip
+        except BaseException:
+            for pending in (keys, listed_experiments):
+                if pending is not None:
+                    pending.cancel()
+            raise
         if output == "csv":
             self.set_header("Content-Disposition", 'attachment; filename="runs.csv"')
             self.set_header("X-Content-Type-Options", "nosniff")
@@ -88,15 +105,14 @@ class RunListHandler(RunsMixin):
             "total": total,
             "offset": offset,
             "limit": limit,
-            "experiments": [e.name for e in await self.call(self.store.list_experiments)],
+            "experiments": [e.name for e in await listed_experiments] if listed_experiments else [],
         }
         if tree:
             body["children"] = await self.call(
                 self.store.child_counts, [r.info.id for r in runs], experiments, filter_text, show_deleted
             )
-        if offset == 0 and not parent:  # once per query: the table's columns come from the whole result
-            keys = await self.call(self.store.run_keys, experiments, filter_text, show_deleted)
-            body["keys"] = {kind: [name for name, _ in found] for kind, found in keys.items()}
+        if keys is not None:
+            body["keys"] = {kind: [name for name, _ in found] for kind, found in (await keys).items()}
         self.write_json(body)
 
     async def _groups(self, by: str, experiments: list[str] | None, filter_text: str | None, deleted: bool) -> None:

@@ -450,7 +450,7 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
           if (!run) {
             return offset === 0 && column.id === 'name' ? 'Loading…' : '';
           }
-          if (column.id !== 'name' || (!model.tree && !depth)) {
+          if (column.id !== 'name' || (!model.nested && !depth)) {
             return column.render(run);
           }
           return (
