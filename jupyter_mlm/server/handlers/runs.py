@@ -90,30 +90,33 @@ class RunListHandler(RunsMixin):
                 self.store.search_runs, experiments, listed, order_by, limit, offset, show_deleted,
                 tree and output == "json" and not parent,
             )  # fmt: skip
-        except BaseException:
+            if output == "csv":
+                self.set_header("Content-Disposition", 'attachment; filename="runs.csv"')
+                self.set_header("X-Content-Type-Options", "nosniff")
+                self.finish(runs_csv(runs), set_content_type="text/csv; charset=utf-8")
+                return
+            body = {
+                "runs": [run_data(r) for r in runs],
+                "total": total,
+                "offset": offset,
+                "limit": limit,
+                "experiments": [e.name for e in await listed_experiments] if listed_experiments else [],
+            }
+            if tree:
+                body["children"] = await self.call(
+                    self.store.child_counts, [r.info.id for r in runs], experiments, filter_text, show_deleted
+                )
+            if keys is not None:
+                body["keys"] = {kind: [name for name, _ in found] for kind, found in (await keys).items()}
+            self.write_json(body)
+        finally:  # a failed step must not leave the side queries running, or their errors unread
             for pending in (keys, listed_experiments):
-                if pending is not None:
+                if pending is None:
+                    continue
+                if not pending.done():
                     pending.cancel()
-            raise
-        if output == "csv":
-            self.set_header("Content-Disposition", 'attachment; filename="runs.csv"')
-            self.set_header("X-Content-Type-Options", "nosniff")
-            self.finish(runs_csv(runs), set_content_type="text/csv; charset=utf-8")
-            return
-        body = {
-            "runs": [run_data(r) for r in runs],
-            "total": total,
-            "offset": offset,
-            "limit": limit,
-            "experiments": [e.name for e in await listed_experiments] if listed_experiments else [],
-        }
-        if tree:
-            body["children"] = await self.call(
-                self.store.child_counts, [r.info.id for r in runs], experiments, filter_text, show_deleted
-            )
-        if keys is not None:
-            body["keys"] = {kind: [name for name, _ in found] for kind, found in (await keys).items()}
-        self.write_json(body)
+                elif not pending.cancelled():
+                    pending.exception()  # read: an error here is the response's only if it was awaited
 
     async def _groups(self, by: str, experiments: list[str] | None, filter_text: str | None, deleted: bool) -> None:
         metrics = self.get_query_arguments("metric") or None
