@@ -129,6 +129,24 @@ def load(
 ) -> tuple[Any, ModelVersionRecord]:  # fmt: skip
     """The model behind ``ref``, after checking its bytes against the digest recorded at
     registration; every name taken from the version row is confined to ``cache_dir``."""
+    data, record = fetch_verified(store, ref, policy, user, trusted, trusted_publishers, warning_depth=4)
+    return deserialize_verified(data, record, cache_dir, trusted), record
+
+
+def deserialize_verified(data: bytes, record: ModelVersionRecord, cache_dir: Path, trusted: bool) -> Any:
+    """The model from bytes ``fetch_verified`` returned for ``record``."""
+    folder = cache_dir / record.digest
+    folder.mkdir(parents=True, exist_ok=True)
+    return deserialize(data, record.flavor, record.serializer, record.filename, folder, trusted)
+
+
+def fetch_verified(
+    store: Store, ref: str, policy: StagePolicy, user: str, trusted: bool = False,
+    trusted_publishers: Sequence[str] = (), warning_depth: int = 3,
+) -> tuple[bytes, ModelVersionRecord]:  # fmt: skip
+    """The bytes of ``ref``'s version, checked against the digest the audit log committed (and
+    the pickle warning given when the loader has not vouched for its publisher), not yet
+    deserialised."""
     record = resolve(store, ref, policy)
     check_digest(record.digest)
     committed = (store.committed_state(record.model) or {}).get("versions", {}).get(str(record.version))
@@ -147,11 +165,9 @@ def load(
         warnings.warn(
             PICKLE_WARNING.format(ref=f"{record.model}/{record.version}", who=record.created_by, user=user,
                                   where=store.location.display_url),
-            UserWarning, stacklevel=3,
+            UserWarning, stacklevel=warning_depth,
         )  # fmt: skip
-    folder = cache_dir / record.digest
-    folder.mkdir(parents=True, exist_ok=True)
-    return deserialize(data, record.flavor, record.serializer, record.filename, folder, trusted), record
+    return data, record
 
 
 def read_profile(store: Store, record: ModelVersionRecord) -> dict[str, Any] | None:

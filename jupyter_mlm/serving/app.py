@@ -246,7 +246,8 @@ class Service:
             "model": self.model,
             "serving": [
                 {"arm": name or None, "ref": f.ref, "version": f.current.record.version if f.current else None,
-                 "engine": f.current.engine if f.current else None, "weight": weight, "swaps": f.swaps,
+                 "engine": f.current.engine if f.current else None,
+                 "model_loaded": f.current.model_loaded if f.current else False, "weight": weight, "swaps": f.swaps,
                  "error": f.error or None}
                 for name, weight, f in self.arms
             ],

@@ -11,12 +11,16 @@ probabilities (``np.array_equal``, bit for bit) on probe rows, one at a time and
 anything else — another estimator, an option not mirrored here, a different scikit-learn whose
 formulas moved — keeps scikit-learn. Rows with NaN or infinities always go to scikit-learn, which
 gives its own answer or error for them.
+
+The scalers and linear models are also kept as data (``Step``: arrays and options), which
+``compiled_cache`` stores so that a later start can serve before scikit-learn is imported.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,8 +28,24 @@ import numpy as np
 Matrix = np.ndarray
 Transform = Callable[[Matrix], Matrix]
 Final = Callable[[Matrix], tuple[Matrix, Matrix | None]]
+Sigmoid = Callable[[Matrix], Matrix]
 
 PROBE_ROWS = 256
+TRANSFORM_KINDS = ("center_scale", "min_max")
+FINAL_KINDS = ("linear", "logistic")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One estimator's arithmetic as data: its kind, arrays and scalar options."""
+
+    kind: str
+    arrays: dict[str, Matrix]
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def same_as(self, other: Step) -> bool:
+        return (self.kind == other.kind and self.options == other.options and self.arrays.keys() == other.arrays.keys()
+                and all(_identical(a, other.arrays[k]) for k, a in self.arrays.items()))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -33,6 +53,7 @@ class Compiled:
     steps: tuple[Transform, ...]
     final: Final
     names: tuple[str, ...]  # the estimators, for /health
+    portable: tuple[Step, ...] | None = None  # the same as data, when every step can be (trees cannot)
 
     def __call__(self, matrix: Matrix) -> tuple[Matrix, Matrix | None]:
         for step in self.steps:
@@ -42,15 +63,67 @@ class Compiled:
 
 def compile_model(model: Any, has_proba: bool, n_features: int) -> Compiled | None:
     """A ``Compiled`` equal to ``model`` on probe rows, or None (serve with scikit-learn)."""
-    steps = [s for _, s in model.steps if s not in (None, "passthrough")] if _is_pipeline(model) else [model]
-    if not steps:
+    steps = _steps(model)
+    if not steps or any(getattr(s, "_sklearn_output_config", None) for s in steps):
         return None
-    transforms = [_transform(step) for step in steps[:-1]]
-    final = _final(steps[-1], has_proba)
-    if final is None or any(t is None for t in transforms):
+    described = [_transform_step(step) for step in steps[:-1]]
+    if any(d is None for d in described):
         return None
-    compiled = Compiled(tuple(t for t in transforms if t is not None), final, tuple(type(s).__name__ for s in steps))
-    return compiled if _agrees(model, compiled, has_proba, _probe(steps[0], n_features)) else None
+    final_step = _final_step(steps[-1])
+    names = tuple(type(s).__name__ for s in steps)
+    if final_step is not None:
+        from scipy.special import expit
+
+        compiled = build([d for d in described if d is not None] + [final_step], names, expit)
+    else:
+        final = _forest_final(steps[-1])
+        if final is None:
+            return None
+        transforms = tuple(_build_transform(d) for d in described if d is not None)
+        compiled = Compiled(transforms, final, names)
+    return compiled if agrees(model, compiled, has_proba, probe_rows(steps[0], n_features)) else None
+
+
+def build(portable: list[Step] | tuple[Step, ...], names: tuple[str, ...], sigmoid: Sigmoid) -> Compiled:
+    """The callable form of steps kept as data (the last one a final step)."""
+    *transforms, final = portable
+    if final.kind not in FINAL_KINDS or any(t.kind not in TRANSFORM_KINDS for t in transforms):
+        raise ValueError(f"not a compiled model: {[t.kind for t in portable]}")
+    return Compiled(tuple(_build_transform(t) for t in transforms), _build_final(final, sigmoid), names,
+                    tuple(portable))  # fmt: skip
+
+
+def libm_sigmoid(scores: Matrix) -> Matrix:
+    """``1 / (1 + exp(-x))`` with the C library's ``exp``, as scipy's ``expit`` computes it, bit
+    for bit (numpy's vectorised ``exp`` differs in the last bit for ~2 % of values): the logistic
+    function without importing scipy."""
+    exp = math.exp
+
+    def one(value: float) -> float:
+        try:
+            return 1.0 / (1.0 + exp(-value))
+        except OverflowError:  # C's exp gives inf there, and 1 / (1 + inf) is 0
+            return 0.0
+
+    values = scores.tolist()
+    try:
+        return np.array([1.0 / (1.0 + exp(-v)) for v in values], dtype=np.float64)
+    except OverflowError:
+        return np.array([one(v) for v in values], dtype=np.float64)
+
+
+def _identical(a: Matrix, b: Matrix) -> bool:
+    return a.dtype == b.dtype and a.shape == b.shape and bool(np.array_equal(a, b))
+
+
+def first_step(model: Any) -> Any:
+    """The estimator the rows reach first (the model itself when it is no pipeline)."""
+    steps = _steps(model)
+    return steps[0] if steps else model
+
+
+def _steps(model: Any) -> list[Any]:
+    return [s for _, s in model.steps if s not in (None, "passthrough")] if _is_pipeline(model) else [model]
 
 
 def _is_pipeline(model: Any) -> bool:
@@ -63,33 +136,39 @@ def _kind(estimator: Any) -> str:
     return cls.__name__ if cls.__module__.startswith("sklearn.") else ""
 
 
-def _transform(step: Any) -> Transform | None:
+def _transform_step(step: Any) -> Step | None:
     kind = _kind(step)
-    if getattr(step, "_sklearn_output_config", None):
-        return None
-    if kind == "StandardScaler":
-        mean = step.mean_ if step.with_mean else None
-        scale = step.scale_ if step.with_std else None
-        return lambda X: _center_scale(X, mean, scale)
-    if kind == "RobustScaler":
-        center = step.center_ if step.with_centering else None
-        scale = step.scale_ if step.with_scaling else None
-        return lambda X: _center_scale(X, center, scale)
-    if kind == "MaxAbsScaler":
-        return lambda X: _center_scale(X, None, step.scale_)
+    if kind in ("StandardScaler", "RobustScaler", "MaxAbsScaler"):
+        if kind == "StandardScaler":
+            center, scale = step.mean_ if step.with_mean else None, step.scale_ if step.with_std else None
+        elif kind == "RobustScaler":
+            center, scale = step.center_ if step.with_centering else None, step.scale_ if step.with_scaling else None
+        else:
+            center, scale = None, step.scale_
+        arrays = {name: np.asarray(a) for name, a in (("center", center), ("scale", scale)) if a is not None}
+        return Step("center_scale", arrays)
     if kind == "MinMaxScaler":
         low, high = step.feature_range
-        clip = bool(step.clip)
-
-        def min_max(X: Matrix) -> Matrix:
-            X = X * step.scale_
-            X += step.min_
-            if clip:
-                np.clip(X, low, high, out=X)
-            return X
-
-        return min_max
+        return Step("min_max", {"scale": np.asarray(step.scale_), "min": np.asarray(step.min_)},
+                    {"clip": bool(step.clip), "low": float(low), "high": float(high)})  # fmt: skip
     return None
+
+
+def _build_transform(step: Step) -> Transform:
+    if step.kind == "center_scale":
+        center, scale = step.arrays.get("center"), step.arrays.get("scale")
+        return lambda X: _center_scale(X, center, scale)
+    scale, minimum = step.arrays["scale"], step.arrays["min"]
+    clip, low, high = bool(step.options["clip"]), float(step.options["low"]), float(step.options["high"])
+
+    def min_max(X: Matrix) -> Matrix:
+        X = X * scale
+        X += minimum
+        if clip:
+            np.clip(X, low, high, out=X)
+        return X
+
+    return min_max
 
 
 def _center_scale(X: Matrix, center: Matrix | None, scale: Matrix | None) -> Matrix:
@@ -101,38 +180,50 @@ def _center_scale(X: Matrix, center: Matrix | None, scale: Matrix | None) -> Mat
     return X
 
 
-def _final(estimator: Any, has_proba: bool) -> Final | None:
+def _final_step(estimator: Any) -> Step | None:
     kind = _kind(estimator)
-    if getattr(estimator, "_sklearn_output_config", None):
-        return None
     if kind == "LogisticRegression":
-        return _logistic(estimator)
+        return Step("logistic", {"coef": np.asarray(estimator.coef_), "intercept": np.asarray(estimator.intercept_),
+                                 "classes": np.asarray(estimator.classes_)})  # fmt: skip
     if kind in ("LinearRegression", "Ridge", "Lasso", "ElasticNet", "LassoLars", "BayesianRidge"):
-        coef_t, intercept = estimator.coef_.T, estimator.intercept_
-        return lambda X: (X @ coef_t + intercept, None)
-    if kind in ("DecisionTreeClassifier", "DecisionTreeRegressor"):
-        return _forest([estimator], estimator, kind.endswith("Classifier"), mean=False)
-    if kind in ("RandomForestClassifier", "ExtraTreesClassifier", "RandomForestRegressor", "ExtraTreesRegressor"):
-        return _forest(list(estimator.estimators_), estimator, kind.endswith("Classifier"), mean=True)
+        return Step("linear", {"coef": np.asarray(estimator.coef_), "intercept": np.asarray(estimator.intercept_)})
     return None
 
 
-def _logistic(estimator: Any) -> Final:
-    from scipy.special import expit
-    from sklearn.utils.extmath import softmax
-
-    coef_t, intercept, classes = estimator.coef_.T, estimator.intercept_, estimator.classes_
+def _build_final(step: Step, sigmoid: Sigmoid) -> Final:
+    coef_t, intercept = step.arrays["coef"].T, step.arrays["intercept"]
+    if step.kind == "linear":
+        return lambda X: (X @ coef_t + intercept, None)
+    classes = step.arrays["classes"]
 
     def logistic(X: Matrix) -> tuple[Matrix, Matrix | None]:
         scores = X @ coef_t + intercept
         if scores.shape[1] == 1:
             scores = scores.reshape(-1)
             predictions = classes[(scores > 0).astype(np.intp)]
-            positive = expit(scores)
+            positive = sigmoid(scores)
             return predictions, np.stack([1 - positive, positive], axis=1)
-        return classes[scores.argmax(axis=1)], softmax(scores.copy(), copy=False)
+        return classes[scores.argmax(axis=1)], _softmax(scores)
 
     return logistic
+
+
+def _softmax(scores: Matrix) -> Matrix:
+    """scikit-learn's ``softmax`` on a copy, step for step (the largest score taken off first)."""
+    X: Matrix = scores.copy()
+    X -= X.max(axis=1).reshape((-1, 1))
+    np.exp(X, out=X)
+    X /= X.sum(axis=1).reshape((-1, 1))
+    return X
+
+
+def _forest_final(estimator: Any) -> Final | None:
+    kind = _kind(estimator)
+    if kind in ("DecisionTreeClassifier", "DecisionTreeRegressor"):
+        return _forest([estimator], estimator, kind.endswith("Classifier"), mean=False)
+    if kind in ("RandomForestClassifier", "ExtraTreesClassifier", "RandomForestRegressor", "ExtraTreesRegressor"):
+        return _forest(list(estimator.estimators_), estimator, kind.endswith("Classifier"), mean=True)
+    return None
 
 
 def _forest(trees: list[Any], estimator: Any, classifier: bool, mean: bool) -> Final | None:
@@ -168,7 +259,7 @@ def _forest(trees: list[Any], estimator: Any, classifier: bool, mean: bool) -> F
     return average
 
 
-def _probe(first: Any, n_features: int) -> Matrix:
+def probe_rows(first: Any, n_features: int) -> Matrix:
     """Rows to compare on: around the data's own centre and spread when the first step knows
     them (a scaler), wide normal values otherwise; fixed seed, so a load is repeatable."""
     rng = np.random.default_rng(20261201)
@@ -179,7 +270,7 @@ def _probe(first: Any, n_features: int) -> Matrix:
     return np.ascontiguousarray(rows * 10.0)
 
 
-def _agrees(model: Any, compiled: Compiled, has_proba: bool, probe: Matrix) -> bool:
+def agrees(model: Any, compiled: Compiled, has_proba: bool, probe: Matrix) -> bool:
     import warnings
 
     import sklearn

@@ -1,11 +1,18 @@
 """One loaded model version, ready to predict: the registry's digest-checked load, the
 version's signature, and how the model wants its inputs (a DataFrame when it was fitted on one,
-else a 2-D array in signature order)."""
+else a 2-D array in signature order).
+
+A version whose compiled form was kept at an earlier load (``compiled_cache``) is ready from that
+form at once; the model loads in a background thread, and its fresh compile replaces the kept
+form — or, should the two differ, the kept one is discarded and the model's own answers serve."""
 
 from __future__ import annotations
 
 import json
+import sys
+import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +21,8 @@ import numpy as np
 
 from ..entities import ModelVersionRecord
 from ..store import Store
-from .compiled import Compiled, compile_model
+from . import compiled_cache
+from .compiled import Compiled, compile_model, first_step, probe_rows
 from .inputs import Rows
 
 INTEGER_KINDS = ("integer",)
@@ -35,10 +43,19 @@ class Served:
     # The same arithmetic without scikit-learn's per-call checks (see compiled.py), when it
     # agreed with scikit-learn exactly at load.
     compiled: Compiled | None = None
+    # Set once ``model`` is loaded; a version served from its kept compiled form loads it in the
+    # background, and rows only the model can answer (NaN, text) wait for it.
+    loaded: threading.Event = field(default_factory=threading.Event)
+    load_error: str = ""
+    from_kept_form: bool = False  # ready from the compiled form an earlier load kept
 
     @property
     def engine(self) -> str:
         return "compiled: " + " → ".join(self.compiled.names) if self.compiled else "model"
+
+    @property
+    def model_loaded(self) -> bool:
+        return self.loaded.is_set() and not self.load_error
 
     @property
     def ref(self) -> str:
@@ -64,10 +81,13 @@ class Served:
         ``Pipeline.predict`` and ``predict_proba`` each do, done once), then the final step."""
         import contextlib
 
+        compiled, matrix = self.compiled, rows.matrix
+        if compiled is not None and matrix is not None and np.isfinite(matrix).all() and self._matrix_fits(rows):
+            return compiled(matrix)
+        self.loaded.wait()
+        if self.load_error:
+            raise RuntimeError(self.load_error)
         features = self.inputs(rows)
-        matrix = rows.matrix
-        if self.compiled is not None and matrix is not None and features is matrix and np.isfinite(matrix).all():
-            return self.compiled(matrix)
         context: Any = contextlib.ExitStack()
         if self.pipeline_final is not None or self.matrix_ok:
             import sklearn
@@ -86,6 +106,10 @@ class Served:
             scores = np.asarray(model.predict_proba(features), dtype=float) if self.has_proba else None
         return np.asarray(predictions), scores
 
+    def _matrix_fits(self, rows: Rows) -> bool:
+        """Whether the model takes the float matrix as it is (what ``inputs`` would hand it)."""
+        return not self.wants_frame or (self.matrix_ok and rows.names == [n for n, _ in self.signature or []])
+
 
 def signature_of(record: ModelVersionRecord) -> list[tuple[str, str]] | None:
     if not record.signature:
@@ -95,20 +119,70 @@ def signature_of(record: ModelVersionRecord) -> list[tuple[str, str]] | None:
 
 
 def load_served(store: Store, ref: str, user: str, cache_dir: Path, trusted: bool, publishers: list[str],
-                compile_sklearn: bool = True) -> Served:  # fmt: skip
+                compile_sklearn: bool = True, notify: Callable[[str], None] | None = None) -> Served:  # fmt: skip
     """Load ``ref`` through the registry (bytes checked against the digest the audit log
-    committed before anything is deserialised)."""
-    from ..registry import Governance, load
+    committed before anything is deserialised). ``notify`` hears what the background load of a
+    version served from its kept compiled form found (stderr by default)."""
+    from ..registry import Governance
+    from ..registry.models import deserialize_verified, fetch_verified
 
     policy = Governance(store, user).policy()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model, record = load(store, ref, policy, user, cache_dir, trusted, publishers)
+        data, record = fetch_verified(store, ref, policy, user, trusted, publishers)
+        signature = signature_of(record)
+        kept = None
+        if compile_sklearn and signature and not _has_text(signature):
+            kept = compiled_cache.read(cache_dir, record.digest, len(signature))
+        if kept is None:
+            model = deserialize_verified(data, record, cache_dir, trusted)
+            served = _served(record, model, signature, [str(w.message) for w in caught], compile_sklearn)
+            if compile_sklearn:
+                _keep(served, cache_dir)
+            return served
+    compiled, facts = kept
+    served = Served(record=record, model=None, signature=signature, wants_frame=facts["wants_frame"],
+                    has_proba=facts["has_proba"], warnings=[str(w.message) for w in caught],
+                    matrix_ok=facts["matrix_ok"], compiled=compiled, from_kept_form=True)  # fmt: skip
+    report = notify or (lambda text: print(f"jupyter mlm serve: {text}", file=sys.stderr, flush=True))
+
+    def load_in_background() -> None:
+        try:
+            with warnings.catch_warnings(record=True) as said:
+                warnings.simplefilter("always")
+                model = deserialize_verified(data, record, cache_dir, trusted)
+            for warning in said:
+                report(str(warning.message))
+            fresh = _served(record, model, signature, [], True)
+        except Exception as error:  # the kept form still answers what it can; the rest fails clearly
+            served.load_error = f"{served.ref} could not be loaded: {type(error).__name__}: {error}"
+            report(served.load_error)
+            served.loaded.set()
+            return
+        same = (fresh.compiled is not None and fresh.compiled.portable is not None
+                and len(fresh.compiled.portable) == len(compiled.portable or ())
+                and all(a.same_as(b) for a, b in zip(fresh.compiled.portable, compiled.portable or (), strict=True))
+                and all(getattr(fresh, k) == facts[k] for k in compiled_cache.FACTS))  # fmt: skip
+        served.model, served.pipeline_final = fresh.model, fresh.pipeline_final
+        served.wants_frame, served.has_proba, served.matrix_ok = fresh.wants_frame, fresh.has_proba, fresh.matrix_ok
+        served.compiled = fresh.compiled  # one assignment: a request uses the kept form or the fresh one
+        if not same:
+            compiled_cache.discard(cache_dir, record.digest)
+            _keep(fresh, cache_dir)
+            report(f"{served.ref}: the kept compiled form differed from the model's own; replaced, now "
+                   f"serving {served.engine}")  # fmt: skip
+        served.loaded.set()
+
+    threading.Thread(target=load_in_background, name=f"mlm-load-{record.version}", daemon=True).start()
+    return served
+
+
+def _served(record: ModelVersionRecord, model: Any, signature: list[tuple[str, str]] | None, said: list[str],
+            compile_sklearn: bool) -> Served:  # fmt: skip
     if not callable(getattr(model, "predict", None)):
         from ..errors import UsageError
 
         raise UsageError(f"{record.model}/{record.version} ({record.flavor}) has no predict method to serve")
-    signature = signature_of(record)
     fitted_names = getattr(model, "feature_names_in_", None)
     wants_frame = fitted_names is not None or (signature is not None and _has_text(signature))
     has_proba = callable(getattr(model, "predict_proba", None))
@@ -116,11 +190,21 @@ def load_served(store: Store, ref: str, user: str, cache_dir: Path, trusted: boo
     compiled = None
     if compile_sklearn and signature and (matrix_ok or not wants_frame) and not _has_text(signature):
         compiled = compile_model(model, has_proba, len(signature))
-    return Served(
+    served = Served(
         record=record, model=model, signature=signature, wants_frame=wants_frame, has_proba=has_proba,
-        warnings=[str(w.message) for w in caught], pipeline_final=_pipeline_final(model), matrix_ok=matrix_ok,
-        compiled=compiled,
+        warnings=said, pipeline_final=_pipeline_final(model), matrix_ok=matrix_ok, compiled=compiled,
     )  # fmt: skip
+    served.loaded.set()
+    return served
+
+
+def _keep(served: Served, cache_dir: Path) -> None:
+    """Keep ``served``'s compiled form for the next start, when it has one that can be kept."""
+    if served.compiled is None or served.compiled.portable is None or not served.signature:
+        return
+    facts = {k: bool(getattr(served, k)) for k in compiled_cache.FACTS}
+    probe = probe_rows(first_step(served.model), len(served.signature))
+    compiled_cache.save(cache_dir, served.record.digest, served.compiled, facts, probe)
 
 
 # scikit-learn estimators whose use of feature names is a check against the fitted ones (their
