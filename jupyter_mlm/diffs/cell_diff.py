@@ -192,6 +192,13 @@ class CellDiffer:
         self.enabled = self.nbdime_cell is nbd.diff
         self.single_output = nbd.diff_single_outputs
         self.generic = nbd.diff
+        # Two aligned plain streams differ only in their text: the stream's dict diff is then one
+        # patch of "/text" by nbdime's line-wise rule, unless the config says otherwise there.
+        self.stream_text_lines = (
+            type(config).is_atomic is _stock_is_atomic
+            and "/text" not in config._atomic_paths
+            and config.differs["/text"] is nbd.diff
+        )
 
     def __call__(self, x: Any, y: Any, path: str = "/cells/*", config: Any = None) -> Any:
         if not self.enabled:
@@ -222,10 +229,13 @@ class CellDiffer:
                 aligned = x["name"] == y["name"] and similarity.strings_similar(
                     x["text"], y["text"], maxlen=similarity.STREAM_MAX_COMPARE_LENGTH
                 )
+                if aligned and self.stream_text_lines and type(x["text"]) is str and type(y["text"]) is str:
+                    text = lines_diff(x["text"], y["text"])
+                    return [_Entry(op="patch", key=0, diff=[_Entry(op="patch", key="text", diff=text)])] if text else []
             else:
                 aligned = similarity.output_strict(x, y) or similarity.output_approximate(x, y)
             if aligned:
-                diff = self._output(x, y) if x != y else []
+                diff = self._output(x, y)
                 return [_Entry(op="patch", key=0, diff=diff)] if diff else []
             return [_Entry(op="addrange", key=0, valuelist=list(b)), _Entry(op="removerange", key=0, length=1)]
         snakes = multilevel_snakes(a, b, [similarity.output_approximate, similarity.output_strict])
