@@ -14,12 +14,14 @@ command (another scheduler) and records its exit status instead.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -88,7 +90,12 @@ def execute(store: Store, job: JobRow, root: Path) -> tuple[bool, dict[str, Any]
     path = _notebook_path(spec, root)
     notebook = nbformat.read(path, as_version=4)
     _inject(notebook, dict(spec.get("parameters") or {}))
-    env = {"MLM_JOB_ID": job.id, "MLM_JOB_ALERT": job.alert_id or "",
+    # What runs is the notebook with its parameters cell: written beside the original (as
+    # papermill writes its output notebooks), so the job's run snapshots that file, and then its
+    # outputs.
+    executed = path.with_name(f"{path.stem}.job-{job.id[:8]}.ipynb")
+    _write(executed, nbformat.writes(notebook))
+    env = {"MLM_JOB_ID": job.id, "MLM_JOB_ALERT": job.alert_id or "", "JPY_SESSION_NAME": str(executed),
            "MLM_STORE_URI": store.location.db_url, "MLM_OBJECTS_URI": store.location.objects_uri}  # fmt: skip
     client = NotebookClient(
         notebook, timeout=TIMEOUT_S, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
@@ -109,8 +116,24 @@ def execute(store: Store, job: JobRow, root: Path) -> tuple[bool, dict[str, Any]
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    digest = store.objects.put_bytes(nbformat.writes(notebook).encode("utf-8"))
+    text = nbformat.writes(notebook)
+    _write(executed, text)
+    result["executed"] = executed.name
+    digest = store.objects.put_bytes(text.encode("utf-8"))
     return ok, result, _run_of(store, job), digest
+
+
+def _write(path: Path, text: str) -> None:
+    """Atomically, replacing whatever is at ``path`` (a planted link is replaced, not followed)."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def _command(template: str, store: Store, job: JobRow) -> list[str]:

@@ -14,6 +14,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 from sklearn.metrics import roc_auc_score
 
+from jupyter_mlm.capture.snapshot import read_snapshot
 from jupyter_mlm.errors import UsageError
 from jupyter_mlm.loop.compare import compare_models
 from jupyter_mlm.loop.jobs import Runner, retrain
@@ -133,6 +134,17 @@ def test_a_firing_rule_queues_a_retraining_job_the_worker_runs_in_a_kernel(
     executed = nbformat.reads(served_store.objects.get(done.log_digest).decode(), 4)
     assert "injected-parameters" in executed.cells[1].metadata["tags"]
     assert [e.action for e in served_store.loop_events("cancer")] == ["job_queued", "job_started", "job_succeeded"]
+    # The run's snapshot holds the notebook that ran (with its parameters), written beside the
+    # original, which stays as it was; the executed file has the outputs.
+    beside = tmp_path / f"train.job-{job.id[:8]}.ipynb"
+    assert json.loads(done.result)["executed"] == beside.name and data.info.notebook_path == str(beside)
+    snapshot = read_snapshot(served_store, done.run_id)
+    assert snapshot.notebook is not None
+    assert [c.source for c in snapshot.notebook.cells] == [c.source for c in executed.cells]
+    assert not any(
+        "injected-parameters" in c.metadata.get("tags", []) for c in nbformat.read(tmp_path / "train.ipynb", 4).cells
+    )
+    assert any(c.get("outputs") for c in nbformat.read(beside, 4).cells if c.cell_type == "code")
 
 
 def test_job_command_hands_the_job_to_another_scheduler(
