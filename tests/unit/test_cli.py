@@ -1,7 +1,10 @@
-"""`jupyter mlm` as a user runs it: through the jupyter command, in a subprocess."""
+"""`jupyter mlm` as a user runs it: through the jupyter command, in a subprocess — and, where
+the point is what a sequence of commands does rather than how one starts, in this process."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -17,6 +20,31 @@ JUPYTER = str(Path(sys.executable).with_name("jupyter"))
 def mlm(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([JUPYTER, "mlm", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=60)
+
+
+def mlm_here(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """What ``mlm`` would give (exit status, stdout, stderr), from the CLI's ``main`` in this
+    process: a second each saved, for tests that run tens of commands."""
+    from jupyter_mlm.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved, here = {k: os.environ.get(k) for k in env}, os.getcwd()
+    os.environ.update(env)
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exit_:  # argparse's usage errors
+                code = exit_.code if isinstance(exit_.code, int) else 2
+    finally:
+        os.chdir(here)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return subprocess.CompletedProcess(["jupyter", "mlm", *args], code, out.getvalue(), err.getvalue())
 
 
 def test_init_then_status(tmp_path: Path) -> None:
@@ -78,7 +106,7 @@ def test_registry_commands(tmp_path: Path) -> None:
 
     def run(*args: str, user: str = "ana") -> subprocess.CompletedProcess[str]:
         # Each person runs the CLI as themselves (as JupyterHub gives each user their own server).
-        return mlm(*args, cwd=tmp_path, env={**env, "JUPYTERHUB_USER": user})
+        return mlm_here(*args, cwd=tmp_path, env={**env, "JUPYTERHUB_USER": user})
 
     policy = run("policy", "set", "--require-approval-for", "production", "-m", "four eyes")
     assert policy.returncode == 0 and "approval needed   production" in policy.stdout, policy.stderr
