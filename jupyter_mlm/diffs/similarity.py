@@ -81,6 +81,12 @@ def opcodes(x: str, y: str) -> Any:
     return SequenceMatcher(None, x, y, autojunk=False).get_opcodes()
 
 
+def forget() -> None:
+    """Drop the remembered ratios (a benchmark's passes each start with nothing remembered)."""
+    _ratio.cache_clear()
+    _quick_ratio.cache_clear()
+
+
 def strings_similar(x: Any, y: Any, threshold: float = APPROXIMATE, maxlen: int | None = None) -> bool:
     """nbdime's ``compare_strings_approximate``: cheap bounds first, the full ratio last."""
     if bool(x) != bool(y):
