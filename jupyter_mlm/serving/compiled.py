@@ -55,6 +55,12 @@ class Compiled:
     names: tuple[str, ...]  # the estimators, for /health
     portable: tuple[Step, ...] | None = None  # the same as data, when every step can be (trees cannot)
 
+    def same_form(self, other: Compiled) -> bool:
+        """Whether both are the same steps kept as data (the same arrays, bit for bit)."""
+        mine, theirs = self.portable, other.portable
+        return (mine is not None and theirs is not None and len(mine) == len(theirs)
+                and all(a.same_as(b) for a, b in zip(mine, theirs, strict=True)))  # fmt: skip
+
     def __call__(self, matrix: Matrix) -> tuple[Matrix, Matrix | None]:
         for step in self.steps:
             matrix = step(matrix)

@@ -159,9 +159,7 @@ def load_served(store: Store, ref: str, user: str, cache_dir: Path, trusted: boo
             report(served.load_error)
             served.loaded.set()
             return
-        same = (fresh.compiled is not None and fresh.compiled.portable is not None
-                and len(fresh.compiled.portable) == len(compiled.portable or ())
-                and all(a.same_as(b) for a, b in zip(fresh.compiled.portable, compiled.portable or (), strict=True))
+        same = (fresh.compiled is not None and fresh.compiled.same_form(compiled)
                 and all(getattr(fresh, k) == facts[k] for k in compiled_cache.FACTS))  # fmt: skip
         served.model, served.pipeline_final = fresh.model, fresh.pipeline_final
         served.wants_frame, served.has_proba, served.matrix_ok = fresh.wants_frame, fresh.has_proba, fresh.matrix_ok
