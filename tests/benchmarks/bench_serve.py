@@ -66,20 +66,13 @@ def load_while_model_loads(port: int, body: bytes, timeout: float = 120) -> tupl
     that took, and the requests' latencies (the load holds the GIL much of that time)."""
     start = time.perf_counter()
     connection = http.client.HTTPConnection("127.0.0.1", port)
-    headers = {"Content-Type": "application/json"}
     times: list[float] = []
     while time.perf_counter() - start < timeout:
         if len(times) % 20 == 0:
             connection.request("GET", "/health")
             if all(arm["model_loaded"] for arm in json.loads(connection.getresponse().read())["serving"]):
                 return time.perf_counter() - start, times
-        sent = time.perf_counter()
-        connection.request("POST", "/invocations", body, headers)
-        response = connection.getresponse()
-        response.read()
-        if response.status != 200:
-            raise RuntimeError(f"status {response.status}")
-        times.append(time.perf_counter() - sent)
+        times.append(invoke(connection, body))
     raise RuntimeError("model not loaded")
 
 
@@ -102,19 +95,23 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
     return used(process), sum(used(child) for child in process.children(recursive=True))
 
 
+def invoke(connection: http.client.HTTPConnection, body: bytes) -> float:
+    """One ``/invocations`` request on a kept-alive connection: its latency in seconds."""
+    start = time.perf_counter()
+    connection.request("POST", "/invocations", body, {"Content-Type": "application/json"})
+    response = connection.getresponse()
+    response.read()
+    if response.status != 200:
+        raise RuntimeError(f"status {response.status}")
+    return time.perf_counter() - start
+
+
 def load(port: int, body: bytes, seconds: float) -> list[float]:
     connection = http.client.HTTPConnection("127.0.0.1", port)
-    headers = {"Content-Type": "application/json"}
     times: list[float] = []
     until = time.perf_counter() + seconds
     while time.perf_counter() < until or len(times) < MIN_REQUESTS:
-        start = time.perf_counter()
-        connection.request("POST", "/invocations", body, headers)
-        response = connection.getresponse()
-        response.read()
-        if response.status != 200:
-            raise RuntimeError(f"status {response.status}")
-        times.append(time.perf_counter() - start)
+        times.append(invoke(connection, body))
     return times
 
 
