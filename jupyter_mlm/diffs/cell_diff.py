@@ -16,9 +16,10 @@ Entries are nbdime's ``DiffEntry`` objects, built in the order nbdime's builders
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from . import joined as join
 from . import similarity
 
 Compare = Callable[[Any, Any], bool]
@@ -67,6 +68,14 @@ def multilevel_snakes(
     if level is None:
         level = len(compares) - 1
     if rect is None:
+        if len(a) == 1 or len(b) == 1:
+            # One row or column: a match leaves no gap with both rows and columns, so the answer
+            # is the strictest level's match (nbdime's walk back: the last one).
+            for compare in reversed(compares):
+                snakes = similarity.small_lcs_snakes(a, b, compare)
+                if snakes:
+                    return snakes
+            return []
         rect = (0, 0, len(a), len(b))
     i0, j0, i1, j1 = rect
     snakes = [(i + i0, j + j0, k) for i, j, k in similarity.small_lcs_snakes(a[i0:i1], b[j0:j1], compares[level])]
@@ -130,37 +139,56 @@ _UNKNOWN: Any = object()
 _PLAIN_STREAM = frozenset({"name", "output_type", "text"})
 
 
-def mapping_diff(a: Any, b: Any, path: str, config: Any, value_diff: Callable[[str, Any, Any, str], Any]) -> Any:
+def mapping_diff(
+    a: Any,
+    b: Any,
+    path: str,
+    config: Any,
+    value_diff: Callable[[str, Any, Any, str], Any],
+    joins: Mapping[str, Callable[[Any], Any]] | None = None,
+    joins_added: Mapping[str, Callable[[Any], Any]] | None = None,
+) -> Any:
     """nbdime's ``diff_dicts``, with equal values skipped and ``value_diff(key, x, y, subpath)``
-    deciding the others that nbdime would recurse into. Entries come sorted by key, as nbdime's
-    builder returns them."""
+    deciding the others that nbdime would recurse into. ``joins`` joins the values of its keys
+    that differ, ``joins_added`` those of added keys, as ``nbformat.read`` would have. Entries
+    come sorted by key, as nbdime's builder returns them."""
     out: list[Any] = []
     # DiffConfig.is_atomic inlined (a call per key otherwise); a config that redefines it is asked.
     atomic_paths = config._atomic_paths if type(config).is_atomic is _stock_is_atomic else None
-    for key in sorted(a) if a.keys() == b.keys() else sorted(a.keys() | b.keys()):
-        if key not in b:
-            out.append(_Entry(op="remove", key=key))
-        elif key not in a:
-            out.append(_Entry(op="add", key=key, value=b[key]))
-        else:
-            x, y = a[key], b[key]
+    same_keys = a.keys() == b.keys()
+    for key in sorted(a) if same_keys else sorted(a.keys() | b.keys()):
+        if not same_keys:
+            if key not in b:
+                out.append(_Entry(op="remove", key=key))
+                continue
+            if key not in a:
+                value = b[key]
+                if joins_added is not None and key in joins_added:
+                    value = joins_added[key](value)
+                out.append(_Entry(op="add", key=key, value=value))
+                continue
+        x, y = a[key], b[key]
+        if x == y:
+            continue
+        if joins is not None and key in joins:
+            x, y = joins[key](x), joins[key](y)
             if x == y:
                 continue
-            subpath = f"{path}/{key}"
-            if type(x) is not type(y):
-                atomic = True
-            elif atomic_paths is None:
-                atomic = config.is_atomic(x, path=subpath)
-            else:
-                atomic = atomic_paths.get(subpath, _UNKNOWN)
-                if atomic is _UNKNOWN:
-                    atomic = not isinstance(x, (str, list, dict))
-            if not atomic:
-                diff = value_diff(key, x, y, subpath)
-                if diff:
-                    out.append(_Entry(op="patch", key=key, diff=diff))
-            else:
-                out.append(_Entry(op="replace", key=key, value=y))
+        subpath = f"{path}/{key}"
+        if type(x) is not type(y):
+            atomic = True
+        elif atomic_paths is None:
+            atomic = config.is_atomic(x, path=subpath)
+        else:
+            atomic = atomic_paths.get(subpath, _UNKNOWN)
+            if atomic is _UNKNOWN:
+                atomic = not isinstance(x, (str, list, dict))
+        if not atomic:
+            diff = value_diff(key, x, y, subpath)
+            if diff:
+                out.append(_Entry(op="patch", key=key, diff=diff))
+        else:
+            out.append(_Entry(op="replace", key=key, value=y))
     return out
 
 
@@ -188,6 +216,8 @@ class CellDiffer:
             and differs["/cells/*/outputs/*"] is nbd.diff_single_outputs
             and list(predicates["/cells/*/outputs"]) == [nbd.compare_output_approximate, nbd.compare_output_strict]
         )
+        # Outputs are joined by ``outputs`` itself, only where the texts it reads are split.
+        self.joins = {key: j for key, j in join.CELL_KEYS.items() if key != "outputs" or not self.fast_outputs}
         self.nbdime_cell = differs["/cells/*"]
         self.enabled = self.nbdime_cell is nbd.diff
         self.single_output = nbd.diff_single_outputs
@@ -201,9 +231,10 @@ class CellDiffer:
         )
 
     def __call__(self, x: Any, y: Any, path: str = "/cells/*", config: Any = None) -> Any:
+        """The diff of two cells; strings split into lists of lines are joined where they differ."""
         if not self.enabled:
-            return self.nbdime_cell(_node(x), _node(y), path=path, config=self.config)
-        return mapping_diff(x, y, "/cells/*", self.config, self._cell_value)
+            return self.nbdime_cell(_node(join.cell(x)), _node(join.cell(y)), path=path, config=self.config)
+        return mapping_diff(x, y, "/cells/*", self.config, self._cell_value, self.joins, join.CELL_KEYS)
 
     def _cell_value(self, key: str, x: Any, y: Any, subpath: str) -> Any:
         if key == "source" and self.fast_source and isinstance(x, str):
@@ -213,31 +244,39 @@ class CellDiffer:
         return self.config.differs[subpath](x, y, path=subpath, config=self.config)
 
     def outputs(self, a: Any, b: Any) -> Any:
+        """The diff of two cells' outputs, which may hold texts split into lists of lines."""
         if len(a) == 1 and len(b) == 1:
             # One output each (the usual case): the multilevel alignment pairs them when either
             # predicate holds, strict first.
             x, y = a[0], b[0]
             if x == y:
                 return []
+            tx, ty = x.get("text"), y.get("text")
             if (
-                x.keys() == _PLAIN_STREAM
+                type(tx) is str
+                and type(ty) is str
+                and x.keys() == _PLAIN_STREAM
                 and y.keys() == _PLAIN_STREAM
                 and x["output_type"] == y["output_type"] == "stream"
             ):
                 # Two plain streams that differ: the strict predicate is then plain equality
                 # (false), the approximate one the same name and similar texts.
                 aligned = x["name"] == y["name"] and similarity.strings_similar(
-                    x["text"], y["text"], maxlen=similarity.STREAM_MAX_COMPARE_LENGTH
+                    tx, ty, maxlen=similarity.STREAM_MAX_COMPARE_LENGTH
                 )
-                if aligned and self.stream_text_lines and type(x["text"]) is str and type(y["text"]) is str:
-                    text = lines_diff(x["text"], y["text"])
+                if aligned and self.stream_text_lines:
+                    text = lines_diff(tx, ty)
                     return [_Entry(op="patch", key=0, diff=[_Entry(op="patch", key="text", diff=text)])] if text else []
             else:
+                x, y = join.output(x), join.output(y)
+                if x == y:
+                    return []
                 aligned = similarity.output_strict(x, y) or similarity.output_approximate(x, y)
             if aligned:
                 diff = self._output(x, y)
                 return [_Entry(op="patch", key=0, diff=diff)] if diff else []
-            return [_Entry(op="addrange", key=0, valuelist=list(b)), _Entry(op="removerange", key=0, length=1)]
+            return [_Entry(op="addrange", key=0, valuelist=[y]), _Entry(op="removerange", key=0, length=1)]
+        a, b = join.outputs(a), join.outputs(b)
         snakes = multilevel_snakes(a, b, [similarity.output_approximate, similarity.output_strict])
         return _from_snakes(a, b, snakes, self._output)
 

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from . import joined as join
 from . import similarity
 from .cell_diff import CellDiffer, entry, sequence_gap
 
@@ -56,67 +57,7 @@ def cell_key(cell: dict[str, Any]) -> str:
     ))  # fmt: skip
 
 
-def _bundle_split(bundle: Any) -> bool:
-    return isinstance(bundle, dict) and any(
-        isinstance(value, list) and not mime.endswith("json") for mime, value in bundle.items()
-    )
-
-
-def _join_bundle(bundle: Any) -> dict[str, Any]:
-    return {
-        mime: "".join(value) if isinstance(value, list) and not mime.endswith("json") else value
-        for mime, value in bundle.items()
-    }
-
-
-def _join_output(output: dict[str, Any]) -> dict[str, Any]:
-    if output.get("output_type") in ("execute_result", "display_data"):
-        data = output.get("data")
-        return {**output, "data": _join_bundle(data)} if _bundle_split(data) else output
-    text = output.get("text")
-    return {**output, "text": "".join(text)} if isinstance(text, list) else output
-
-
-def _split_anywhere(cell: dict[str, Any]) -> bool:
-    """Whether any string of the cell may be split into a list (false for every cell that
-    ``nbformat.read`` gave): checked inline, as this runs for every changed cell of a diff."""
-    if type(cell.get("source")) is not str or "attachments" in cell:
-        return True
-    outputs = cell.get("outputs")
-    if outputs:
-        for output in outputs:
-            text = output.get("text")
-            if text is None:
-                data = output.get("data")
-                if data:
-                    if not isinstance(data, dict):
-                        return True
-                    for value in data.values():
-                        if type(value) is list:
-                            return True
-            elif type(text) is not str:
-                return True
-    return False
-
-
-def joined_cell(cell: dict[str, Any]) -> dict[str, Any]:
-    """A cell as ``nbformat.read`` gives it (multi-line strings joined). The cell itself when
-    nothing is split (the common case: no copy); never modifies it."""
-    if not _split_anywhere(cell):
-        return cell
-    changes: dict[str, Any] = {}
-    if isinstance(cell.get("source"), list):
-        changes["source"] = "".join(cell["source"])
-    attachments = cell.get("attachments")
-    if isinstance(attachments, dict) and any(_bundle_split(a) for a in attachments.values()):
-        changes["attachments"] = {name: _join_bundle(a) for name, a in attachments.items()}
-    if cell.get("cell_type") == "code":
-        outputs = cell.get("outputs") or []
-        for n, output in enumerate(outputs):
-            if _join_output(output) is not output:
-                changes["outputs"] = [*outputs[:n], *(_join_output(o) for o in outputs[n:])]
-                break
-    return {**cell, **changes} if changes else cell
+joined_cell = join.cell
 
 
 def joined(cells: list[Any]) -> list[Any]:
@@ -194,6 +135,11 @@ class CellList:
                 found = joined_cell(self._raw[i])
             self._cells[i] = found
         return found
+
+    def diffable(self, i: int) -> dict[str, Any]:
+        """Cell ``i`` as the cell differ takes it: as held (the differ joins split strings where
+        they matter), or as loaded."""
+        return self._raw[i] if self._raw is not None else self.cell(i)
 
     def bind(self, codes: dict[Any, int]) -> None:
         """Share one table of codes with the other side, so equal values get equal codes."""
@@ -476,7 +422,7 @@ def _diff_from_snakes(a: CellList, b: CellList, snakes: list[tuple[int, int, int
         sequence_gap(out, i0, i - i0, b[j0:j] if j > j0 else [])
         for n in range(k):
             if not a.same(i + n, b, j + n):
-                diff = differ(a.cell(i + n), b.cell(j + n))
+                diff = differ(a.diffable(i + n), b.diffable(j + n))
                 if diff:
                     out.append(entry(op="patch", key=i + n, diff=diff))
         i0, j0 = i + k, j + k
@@ -517,12 +463,20 @@ def diff_notebooks(a: dict[str, Any], b: dict[str, Any]) -> Diff:
     Returns:
         A list of nbdime diff entries; ``nbdime``'s renderers accept it with ``a`` as the base.
     """
-    from nbdime.diffing import notebooks as nbd
-    from nbdime.diffing.generic import diff
+    if not (isinstance(a, dict) and isinstance(b, dict)):
+        raise TypeError(f"Expected inputs to be dicts, got {type(a).__name__} and {type(b).__name__}")
+    cells_a, cells_b = a.get("cells"), b.get("cells")
+    if type(cells_a) is not list or type(cells_b) is not list:
+        from nbdime.diffing import notebooks as nbd
+        from nbdime.diffing.generic import diff
 
-    config = copy.copy(nbd.notebook_config)
-    config.differs["/cells"] = lambda x, y, path="", config=None: cells_diff(x, y)
-    return list(diff(dict(a), dict(b), path="", config=config))
+        config = copy.copy(nbd.notebook_config)
+        config.differs["/cells"] = lambda x, y, path="", config=None: cells_diff(x, y)
+        return list(diff(dict(a), dict(b), path="", config=config))
+    # nbdime's dict diff: entries sorted by key, the cells one a patch when they differ.
+    cells = cells_diff(cells_a, cells_b)
+    found = [entry(op="patch", key="cells", diff=cells)] if cells else []
+    return sorted([*found, *header_diff(a, b)], key=lambda e: e["key"])
 
 
 def summarize(diff: Diff, cells_a: int) -> dict[str, int]:

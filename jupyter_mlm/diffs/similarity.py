@@ -272,6 +272,11 @@ def lcs_snakes(rows: list[int], m: int) -> list[tuple[int, int, int]]:
         else:
             y -= 1
     pairs.reverse()
+    return _snakes_of(pairs)
+
+
+def _snakes_of(pairs: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """The snakes nbdime makes of the matched pairs of an LCS, in order."""
     # nbdime's loop as written: it only ever extends the snake at its start cell, so snakes come
     # out one pair long; the multilevel merge joins contiguous ones.
     snakes = [(0, 0, 0)]
@@ -303,14 +308,51 @@ def small_lcs_snakes(a: Any, b: Any, compare: Any) -> list[tuple[int, int, int]]
             positions[y] = positions.get(y, 0) | (1 << j)
         rows = [positions.get(x, 0) if type(x) is str else 0 for x in a]
     else:
-        rows = []
-        for x in a:
-            row = 0
-            for j, y in enumerate(b):
-                if compare(x, y):
-                    row |= 1 << j
-            rows.append(row)
+        return lazy_lcs_snakes(a, b, compare)
     return lcs_snakes(rows, m)
+
+
+def lazy_lcs_snakes(a: Any, b: Any, compare: Any) -> list[tuple[int, int, int]]:
+    """``lcs_snakes`` of the grid ``compare(a[i], b[j])``, evaluating ``compare`` only where the
+    answer matters. A cell of the LCS table is ``max(up, left, diagonal + match)``, and
+    ``up``, ``left`` ≥ ``diagonal``: the match is asked only where both equal the diagonal; the
+    walk back asks the cells it passes. On similar texts, where most lines match most lines,
+    that is about one question per row instead of one per pair."""
+    n, m = len(a), len(b)
+    known: dict[tuple[int, int], bool] = {}
+
+    def match(i: int, j: int) -> bool:
+        found = known.get((i, j))
+        if found is None:
+            found = known[i, j] = bool(compare(a[i], b[j]))
+        return found
+
+    above = [0] * (m + 1)
+    table = [above]
+    for i in range(n):
+        row = [0] * (m + 1)
+        left = 0
+        for j in range(m):
+            diagonal, up = above[j], above[j + 1]
+            best = up if up > left else left
+            if best == diagonal and match(i, j):
+                best += 1
+            row[j + 1] = left = best
+        table.append(row)
+        above = row
+    pairs: list[tuple[int, int]] = []
+    x, y = n, m
+    while x > 0 and y > 0:
+        if match(x - 1, y - 1):
+            x -= 1
+            y -= 1
+            pairs.append((x, y))
+        elif table[x - 1][y] == table[x][y]:
+            x -= 1
+        else:
+            y -= 1
+    pairs.reverse()
+    return _snakes_of(pairs)
 
 
 def _matched(a: Any, b: Any, compares: list[Any], rect: tuple[int, int, int, int], level: int) -> int:

@@ -198,6 +198,15 @@ def _history(seed: int, ids: bool, versions: int = 6) -> list[Notebook]:
     for nb in history[::2]:
         for cell in nb["cells"]:
             cell["source"] = cell["source"].splitlines(True)
+    # Outputs' texts split too, in versions that alternate with the split sources above, so that
+    # pairs split on one side, the other, both and neither all occur.
+    for nb in history[1::3]:
+        for cell in nb["cells"]:
+            for output in cell.get("outputs", []):
+                if "text" in output:
+                    output["text"] = output["text"].splitlines(True)
+                for mime, value in output.get("data", {}).items():
+                    output["data"][mime] = value.splitlines(True)
     return history
 
 
