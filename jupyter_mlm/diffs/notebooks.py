@@ -334,6 +334,25 @@ def _id_rows(a: CellList, b: CellList, rect: tuple[int, int, int, int]) -> list[
     return [0 if cell_id is NO_ID else columns.get(cell_id, 0) for cell_id in a.ids[i0:i1]]
 
 
+def _id_snakes(a: CellList, b: CellList, rect: tuple[int, int, int, int]) -> list[tuple[int, int, int]]:
+    """The by-id level's LCS snakes. Where each side's ids are unique, a cell of a run of equal
+    ids at the start or the end matches no other cell, so the grid is block diagonal there and
+    nbdime's walk back takes those runs whole: only the cells between go through the LCS."""
+    i0, j0, i1, j1 = rect
+    ids_a, ids_b = a.ids[i0:i1], b.ids[j0:j1]
+    head = tail = 0
+    if len(set(ids_a)) == len(ids_a) and len(set(ids_b)) == len(ids_b):
+        limit = min(len(ids_a), len(ids_b))
+        while head < limit and ids_a[head] is not NO_ID and ids_a[head] == ids_b[head]:
+            head += 1
+        while tail < limit - head and ids_a[-1 - tail] is not NO_ID and ids_a[-1 - tail] == ids_b[-1 - tail]:
+            tail += 1
+    middle = (i0 + head, j0 + head, i1 - tail, j1 - tail)
+    rows = _id_rows(a, b, middle)
+    snakes = [(i + middle[0], j + middle[1], k) for i, j, k in similarity.lcs_snakes(rows, middle[3] - middle[1])]
+    return [*([(i0, j0, head)] if head else []), *snakes, *([(middle[2], middle[3], tail)] if tail else [])]
+
+
 def _grid_rows(grid: np.ndarray) -> list[int]:
     if grid.shape[1] == 0:
         return [0] * grid.shape[0]
@@ -346,8 +365,11 @@ def _snakes(
 ) -> list[tuple[int, int, int]]:
     """nbdime's ``compute_snakes_multilevel``, with grids from ``_grid``."""
     i0, j0, i1, j1 = rect
-    rows = _id_rows(a, b, rect) if level == 3 else _grid_rows(_grid(a, b, rect, level, compares[level]))
-    snakes = [(i + i0, j + j0, k) for i, j, k in similarity.lcs_snakes(rows, j1 - j0)]
+    if level == 3:
+        snakes = _id_snakes(a, b, rect)
+    else:
+        rows = _grid_rows(_grid(a, b, rect, level, compares[level]))
+        snakes = [(i + i0, j + j0, k) for i, j, k in similarity.lcs_snakes(rows, j1 - j0)]
     if level == 0:
         return snakes
     merged = [(0, 0, 0)]

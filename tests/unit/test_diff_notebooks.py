@@ -354,3 +354,55 @@ def test_equal_to_nbdime_without_rapidfuzz(monkeypatch: pytest.MonkeyPatch, ids:
         for a, b in itertools.pairwise(history):
             theirs = nbdime.diff_notebooks(nbformat.reads(json.dumps(a), 4), nbformat.reads(json.dumps(b), 4))
             assert json.dumps(mlm.diff_notebooks(a, b), sort_keys=True) == json.dumps(theirs, sort_keys=True)
+
+
+def test_id_level_trims_runs_of_equal_ids_without_changing_the_alignment() -> None:
+    """Cells moved, inserted, deleted, without an id or with a duplicated id: the by-id snakes
+    with the equal runs at both ends trimmed pair the same cells as the LCS over every cell."""
+    from jupyter_mlm.diffs import notebooks, similarity
+
+    def pairs(snakes: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
+        return [(i + n, j + n) for i, j, k in snakes for n in range(k)]
+
+    rng = random.Random(7)
+    for case in range(3000):
+        ids_a: list[Any] = [f"c{n}" for n in range(rng.randint(0, 15))]
+        ids_b = list(ids_a)
+        for _ in range(rng.randint(0, 3)):
+            if ids_b:
+                ids_b.insert(rng.randrange(len(ids_b) + 1), ids_b.pop(rng.randrange(len(ids_b))))
+        if rng.random() < 0.3:
+            ids_b.insert(rng.randrange(len(ids_b) + 1), f"new{case}")
+        if rng.random() < 0.3 and ids_b:
+            ids_b.pop(rng.randrange(len(ids_b)))
+        if rng.random() < 0.2 and ids_b:
+            ids_b[rng.randrange(len(ids_b))] = notebooks.NO_ID
+        if rng.random() < 0.1 and ids_b:
+            ids_b.insert(0, ids_b[-1])
+        a, b = notebooks.CellList(None, ids_a, None, []), notebooks.CellList(None, ids_b, None, [])
+        rect = (0, 0, len(ids_a), len(ids_b))
+        everything = similarity.lcs_snakes(notebooks._id_rows(a, b, rect), len(ids_b))
+        assert pairs(notebooks._id_snakes(a, b, rect)) == pairs(everything), (ids_a, ids_b)
+
+
+def test_lazy_lcs_asks_only_what_it_needs_and_finds_the_same_snakes() -> None:
+    from jupyter_mlm.diffs import similarity
+
+    rng = random.Random(5)
+    for _ in range(3000):
+        n, m = rng.randint(1, 9), rng.randint(1, 9)
+        density = rng.random()
+        grid = [[rng.random() < density for _ in range(m)] for _ in range(n)]
+        asked: list[tuple[int, int]] = []
+
+        def compare(i: int, j: int, grid: list[list[bool]] = grid, asked: list[tuple[int, int]] = asked) -> bool:
+            asked.append((i, j))
+            return grid[i][j]
+
+        rows = [sum(1 << j for j in range(m) if grid[i][j]) for i in range(n)]
+        assert similarity.lazy_lcs_snakes(list(range(n)), list(range(m)), compare) == similarity.lcs_snakes(rows, m)
+        assert len(asked) == len(set(asked)) <= n * m
+    # Every line like every other: about one question per row, not one per pair.
+    asked.clear()
+    similarity.lazy_lcs_snakes(list(range(6)), list(range(8)), lambda i, j: asked.append((i, j)) or True)
+    assert len(asked) <= 6 + 8
