@@ -440,13 +440,19 @@ def _diff_from_snakes(a: CellList, b: CellList, snakes: list[tuple[int, int, int
     """nbdime's ``compute_diff_from_snakes`` for cells; pairs with equal keys are not diffed."""
     out: list[Any] = []
     i0, j0 = 0, 0
+    # Cells held in memory are compared and diffed as held (the differ joins split strings).
+    raw_a, raw_b = a._raw or (), b._raw or ()
+    held = a.keys is None and b.keys is None and a._raw is not None and b._raw is not None
     for i, j, k in [*snakes, (len(a), len(b), 0)]:
         sequence_gap(out, i0, i - i0, b[j0:j] if j > j0 else [])
         for n in range(k):
-            if not a.same(i + n, b, j + n):
-                diff = differ(a.diffable(i + n), b.diffable(j + n))
-                if diff:
-                    out.append(entry(op="patch", key=i + n, diff=diff))
+            if held:
+                x, y = raw_a[i + n], raw_b[j + n]
+                diff = differ(x, y) if x != y else None
+            else:
+                diff = None if a.same(i + n, b, j + n) else differ(a.diffable(i + n), b.diffable(j + n))
+            if diff:
+                out.append(entry(op="patch", key=i + n, diff=diff))
         i0, j0 = i + k, j + k
     return out
 
