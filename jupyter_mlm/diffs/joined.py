@@ -18,9 +18,12 @@ def text(value: Any) -> Any:
 
 
 def _bundle_split(bundle: Any) -> bool:
-    return isinstance(bundle, dict) and any(
-        isinstance(value, list) and not mime.endswith("json") for mime, value in bundle.items()
-    )
+    # A loop, not any(...) over a generator: this runs for every rich output a diff reads.
+    if isinstance(bundle, dict):
+        for mime, value in bundle.items():
+            if isinstance(value, list) and not mime.endswith("json"):
+                return True
+    return False
 
 
 def bundle(value: Any) -> Any:
