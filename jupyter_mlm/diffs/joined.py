@@ -100,5 +100,10 @@ def cell(value: dict[str, Any]) -> dict[str, Any]:
     return {**value, **changes} if changes else value
 
 
+def cells(values: list[Any]) -> list[Any]:
+    """Cells with every multi-line string joined, which nbdime expects."""
+    return [cell(c) for c in values]
+
+
 # What joins each key of a cell that may hold split strings.
 CELL_KEYS: dict[str, Callable[[Any], Any]] = {"source": text, "attachments": attachments, "outputs": outputs}

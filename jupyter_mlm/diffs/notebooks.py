@@ -57,14 +57,6 @@ def cell_key(cell: dict[str, Any]) -> str:
     ))  # fmt: skip
 
 
-joined_cell = join.cell
-
-
-def joined(cells: list[Any]) -> list[Any]:
-    """Cells with multi-line strings joined (as ``nbformat.read`` gives them), which nbdime expects."""
-    return [joined_cell(c) for c in cells]
-
-
 NO_ID: Any = object()  # a cell without an id (nbformat < 4.5): matches no cell by id
 
 
@@ -132,7 +124,7 @@ class CellList:
                 found = self._load(i)
             else:
                 assert self._raw is not None, "a CellList without a loader holds its cells"
-                found = joined_cell(self._raw[i])
+                found = join.cell(self._raw[i])
             self._cells[i] = found
         return found
 

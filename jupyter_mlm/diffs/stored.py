@@ -11,7 +11,8 @@ from ..capture.notebook import load_cell, load_notebook, manifest_cells
 from ..errors import UsageError
 from ..store import Store
 from ..store.objects import digest_bytes
-from .notebooks import NO_ID, CellList, Diff, cell_key, cells_diff, header_diff, joined, joined_cell, summarize
+from . import joined as join
+from .notebooks import NO_ID, CellList, Diff, cell_key, cells_diff, header_diff, summarize
 from .volatile import steady_cell, steady_metadata
 
 _FACTS: dict[str, tuple[str, Any]] = {}
@@ -41,10 +42,10 @@ def steady_notebook(store: Store, manifest: str, strict: bool = False) -> dict[s
     """A snapshot's notebook as run diffs compare it: the base nbdime renders their diff against."""
     notebook = load_notebook(store.objects, manifest)
     if strict:
-        return {**notebook, "cells": joined(notebook["cells"])}
+        return {**notebook, "cells": join.cells(notebook["cells"])}
     return {
         **notebook, "metadata": steady_metadata(notebook.get("metadata", {})),
-        "cells": joined([steady_cell(c) for c in notebook["cells"]]),
+        "cells": join.cells([steady_cell(c) for c in notebook["cells"]]),
     }  # fmt: skip
 
 
@@ -60,7 +61,7 @@ class _Cells:
         found = self._read.get(digest)
         if found is None:
             cell = load_cell(self.objects, digest)
-            found = self._read[digest] = joined_cell(cell if self.strict else steady_cell(cell))
+            found = self._read[digest] = join.cell(cell if self.strict else steady_cell(cell))
         return found
 
     def side(self, digests: list[str], keys: list[str], shared: set[str]) -> CellList:
