@@ -14,11 +14,12 @@ filled and the LCS computed:
 - every other pair is decided by nbdime's rule (``similarity``: the same checks, a compiled
   matcher, cached ratios);
 - the LCS is computed bit-parallel (one integer per grid row) and walked back exactly as nbdime
-  walks its table, so ties resolve the same way; the by-id level needs no grid at all.
+  walks its table, so ties resolve the same way; the by-id level needs no grid at all, and where
+  ids are unique the runs of equal ids at both ends skip it.
 Cells are read only where a level or a diff needs their content (``CellList``), so stored
 snapshots that share most cells are diffed without reading them. Aligned pairs are diffed by
 ``cell_diff`` (nbdime's cell differ, entry for entry), identical pairs skipped. Everything
-outside the cells goes through nbdime's ``diff`` unchanged. If nbdime's notebook predicates or
+outside the cells goes through nbdime's ``diff`` unchanged when it differs. If nbdime's notebook predicates or
 outputs differ were reconfigured, the cells are left to nbdime.
 
 nbdime and nbformat are imported lazily: they are only needed when two notebooks differ.
