@@ -2,8 +2,9 @@
 
 Without it, a gathered batch (~12 MB of floats at 50,000 rows × 30 columns) is pickled — a copy —
 and written through a pipe in 64 KiB system calls, all under the serving process's GIL, then
-read and unpickled on the other side. With it, the gatherer's ``np.concatenate`` writes the rows
-once where the writer reads them, and only a block number travels through the queue.
+read and unpickled on the other side. With it, the gatherer's ``np.concatenate`` writes the rows,
+predictions and scores once where the writer reads them (no fresh arrays a second in the serving
+process, so no page faults for them), and only the block's layout travels through the queue.
 
 Blocks are anonymous memory files (``memfd_create``): nothing in the file system to leak when a
 process is killed, sparse (a batch uses the pages it touches), created before the writer starts
@@ -18,7 +19,7 @@ import contextlib
 import mmap
 import os
 import queue
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -44,6 +45,43 @@ def _inherited(duplicate: Any) -> _Fd:
 
 def supported() -> bool:
     return hasattr(os, "memfd_create")
+
+
+class Layout(NamedTuple):
+    """Where a batch lies in a block: rows × columns float64 values, then one prediction per row
+    (``prediction_dtype``, a numpy dtype string), then ``score_width`` float64 scores per row."""
+
+    number: int
+    rows: int
+    columns: int
+    prediction_dtype: str
+    score_width: int
+
+    @staticmethod
+    def bytes_for(rows: int, columns: int, prediction_bytes: int, score_width: int) -> int:
+        return rows * (columns * 8 + _padded(prediction_bytes) + score_width * 8)
+
+    def views(self, buffer: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rows, predictions and scores of this layout in ``buffer`` (views, no copies)."""
+        dtype = np.dtype(self.prediction_dtype)
+        matrix = np.ndarray((self.rows, self.columns), dtype=np.float64, buffer=buffer)
+        offset = matrix.nbytes
+        predicted = np.ndarray((self.rows,), dtype=dtype, buffer=buffer, offset=offset)
+        offset += self.rows * _padded(dtype.itemsize)
+        if not self.score_width:
+            return matrix, predicted, np.empty((self.rows, 0), dtype=np.float64)
+        scored = np.ndarray((self.rows, self.score_width), dtype=np.float64, buffer=buffer, offset=offset)
+        return matrix, predicted, scored
+
+
+def _padded(itemsize: int) -> int:
+    """Bytes a prediction takes in a block: rounded up to 8, so the scores after them stay aligned."""
+    return -(-itemsize // 8) * 8
+
+
+# Predictions that travel in a block: numbers and booleans (labels as objects or strings are
+# pickled with the job instead).
+SHARED_PREDICTION_KINDS = "biuf"
 
 
 class Blocks:
@@ -81,15 +119,23 @@ class Blocks:
         """A block filled for a batch that was then dropped."""
         self._free.append(number)
 
-    def fill(self, number: int, parts: list[np.ndarray]) -> tuple[int, int, int]:
-        """Rows ``parts`` (float64 matrices with the same columns) written into block ``number``."""
+    def fill(
+        self, number: int, parts: list[np.ndarray], predictions: list[np.ndarray], scores: list[np.ndarray] | None
+    ) -> Layout:
+        """A batch written into block ``number``: its rows (``parts``, float64 matrices with the
+        same columns), then its predictions (one numeric dtype), then its scores (float64, one
+        width) when it has them. The writer reads them back from the returned layout."""
         rows, columns = sum(p.shape[0] for p in parts), parts[0].shape[1]
-        view = np.ndarray((rows, columns), dtype=np.float64, buffer=self._maps[number])
-        np.concatenate(parts, out=view)
-        return number, rows, columns
+        layout = Layout(number, rows, columns, predictions[0].dtype.str, scores[0].shape[1] if scores else 0)
+        matrix, predicted, scored = layout.views(self._maps[number])
+        np.concatenate(parts, out=matrix)
+        np.concatenate(predictions, out=predicted)
+        if scores:
+            np.concatenate(scores, out=scored)
+        return layout
 
-    def fits(self, rows: int, columns: int) -> bool:
-        return rows * columns * 8 <= self.size
+    def fits(self, rows: int, columns: int, prediction_bytes: int, score_width: int) -> bool:
+        return Layout.bytes_for(rows, columns, prediction_bytes, score_width) <= self.size
 
     def close(self) -> None:
         for shared in self._maps:
@@ -110,19 +156,19 @@ class Reader:
             os.close(handle.fd)  # the mapping keeps the memory
         self._returned = returned
 
-    def columns(self, number: int, rows: int, columns: int) -> np.ndarray:
-        """The block's rows as a column-major copy (what the profile's passes read), and the
-        block handed back."""
-        view = np.ndarray((rows, columns), dtype=np.float64, buffer=self._maps[number])
+    def read(self, layout: Layout) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The block's rows as a column-major copy (what the profile's passes read), copies of
+        its predictions and scores (None without), and the block handed back."""
+        view, predicted, scored = layout.views(self._maps[layout.number])
         try:
             # Transposed a slab at a time: numpy's one-call column-major copy of a tall matrix
             # walks memory 4x slower (5.4 vs 1.2 ms for 50,000 x 30 here), and every byte the
             # writer streams through the shared cache is one the serving process may miss.
-            out = np.empty((columns, rows), dtype=np.float64)
-            for start in range(0, rows, _SLAB_ROWS):
+            out = np.empty((layout.columns, layout.rows), dtype=np.float64)
+            for start in range(0, layout.rows, _SLAB_ROWS):
                 out[:, start : start + _SLAB_ROWS] = view[start : start + _SLAB_ROWS].T
             columns_major: np.ndarray = out.T
-            return columns_major
+            return columns_major, predicted.copy(), scored.copy() if layout.score_width else None
         finally:
-            del view
-            self._returned.put(number)
+            del view, predicted, scored
+            self._returned.put(layout.number)

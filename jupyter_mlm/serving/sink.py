@@ -76,6 +76,20 @@ def _unique_id_runs(group: list[Entry]) -> list[list[Entry]]:
     return [run for run in runs if run]
 
 
+def _shareable(predictions: list[Any], scores: list[Any] | None) -> bool:
+    """Whether a batch's predictions and scores can travel in a shared block: one numeric dtype
+    of one value per row, and float64 scores of one width."""
+    import numpy as np
+
+    dtype = predictions[0].dtype
+    if dtype.kind not in shared.SHARED_PREDICTION_KINDS or any(p.dtype != dtype or p.ndim != 1 for p in predictions):
+        return False
+    if scores is None:
+        return True
+    width = scores[0].shape[1] if scores[0].ndim == 2 else -1
+    return width >= 0 and all(s.dtype == np.float64 and s.ndim == 2 and s.shape[1] == width for s in scores)
+
+
 def _expand(job: dict[str, Any]) -> dict[str, Any]:
     """A gathered job as ``Monitor.log`` takes it. Done by whoever logs it (the writer process):
     the serving process sends one matrix and request ids, not a column per name and an id per row."""
@@ -132,7 +146,7 @@ def _writer_main(jobs: Any, counters: Any, parent: int, store_uri: str | None, o
             return
         try:
             if "block" in job and reader is not None:
-                job["matrix"] = reader.columns(*job.pop("block"))
+                job["matrix"], job["predictions"], job["scores"] = reader.read(job.pop("block"))
             logged = _expand(job)
             monitor.log(model, **logged)
             with counters.get_lock():
@@ -247,9 +261,9 @@ class MonitorSink:
     def _log(self, monitor: Any, version: int, source: str, group: list[Entry]) -> None:
         import numpy as np
 
+        predictions = [np.asarray(e.predictions) for e in group]
+        scores = [e.scores for e in group] if all(e.scores is not None for e in group) else None
         job: dict[str, Any] = {
-            "predictions": np.concatenate([np.asarray(e.predictions) for e in group]),
-            "scores": np.concatenate([e.scores for e in group]) if all(e.scores is not None for e in group) else None,
             "id_parts": [(e.request_id, e.count) for e in group], "latency_ms": [e.latency_ms for e in group],
             "version": version, "timestamp": group[-1].ts_ms, "source": source, "keep_rows": self.keep_rows,
         }  # fmt: skip
@@ -261,26 +275,32 @@ class MonitorSink:
             if (
                 blocks is not None
                 and all(p.dtype == np.float64 for p in parts)
-                and blocks.fits(rows, parts[0].shape[1])
+                and _shareable(predictions, scores)
+                and blocks.fits(
+                    rows, parts[0].shape[1], predictions[0].dtype.itemsize, scores[0].shape[1] if scores else 0
+                )
             ):
                 number = blocks.take(timeout=FLUSH_SECONDS)
                 if number is None:  # the writer holds every block: it cannot keep up
                     self.dropped_rows += rows
                     return
-                job["block"] = blocks.fill(number, parts)
+                job["block"] = blocks.fill(number, parts, predictions, scores)
                 self._shared_batches += 1
             else:
                 job["matrix"] = np.concatenate(parts)
         else:
             columns = [e.rows.arrays() for e in group]
             job["data"] = {name: np.concatenate([c[name] for c in columns]) for name in columns[0]}
+        if "block" not in job:
+            job["predictions"] = np.concatenate(predictions)
+            job["scores"] = np.concatenate(scores) if scores is not None else None
         if self._process is not None:
             try:
                 self._jobs.put(job, timeout=FLUSH_SECONDS)
             except queue.Full:  # the writer cannot keep up: drop, count, go on
                 self.dropped_rows += rows
                 if "block" in job and self._blocks is not None:
-                    self._blocks.give_back(job["block"][0])
+                    self._blocks.give_back(job["block"].number)
             return
         logged = _expand(job)
         monitor.log(self.model, logged.pop("data"), **logged)

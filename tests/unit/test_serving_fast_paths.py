@@ -258,19 +258,62 @@ def test_the_writer_process_reads_gathered_rows_from_shared_blocks_and_hands_the
     sink = MonitorSink("cancer", lambda: None, writer=(store_uri, objects_uri, "tester"))
     assert sink._blocks is not None
     requests = 40  # more batches than blocks: each block comes back and is filled again
+    predicted, scored = [], []
     for i in range(requests):
         part = matrix[(i * 100) % 400 : (i * 100) % 400 + 100]
-        sink.put(Entry(record.version, "serve", Rows(names, part, None), f"r{i}", np.zeros(100), None, 1.0, i))
+        # Predictions and scores travel in the block beside the rows.
+        predictions = (part[:, 0] > np.median(matrix[:, 0])).astype(np.int64)
+        scores = np.stack([1 - part[:, 1] / 100, part[:, 1] / 100], axis=1)
+        predicted.append(predictions)
+        scored.append(scores)
+        sink.put(Entry(record.version, "serve", Rows(names, part, None), f"r{i}", predictions, scores, 1.0, i))
         if i % 4 == 3:
             time.sleep(1.1)  # one gathered batch per second: ten batches
     sink.close()
     assert sink.logged_rows == 100 * requests and sink.dropped_rows == 0 and sink.errors == 0
-    batches = store.batches("cancer", 0, 2**62, None)
+    batches = sorted(store.batches("cancer", 0, 2**62, None), key=lambda b: b.ts_ms)
     assert len(batches) >= 8 and sink.stats()["shared_batches"] == len(batches)  # 6 blocks, each reused
     profiled = [from_blob(store.objects.get(b.profile_digest)) for b in batches]
     expected = sum(matrix[(i * 100) % 400 : (i * 100) % 400 + 100, 0].sum() for i in range(requests))
     assert sum(p["columns"][names[0]]["sum"] for p in profiled) == pytest.approx(expected, rel=1e-12)
     assert sum(p["rows"] for p in profiled) == 100 * requests
+    outputs = [read_arrays(store.objects.get(b.outputs_digest)) for b in batches if b.outputs_digest]
+    stored_predictions = np.concatenate([o["predictions"] for o in outputs])
+    assert stored_predictions.dtype == np.int64 and np.array_equal(stored_predictions, np.concatenate(predicted))
+    # Monitoring keeps the positive class of two-column scores.
+    assert np.array_equal(np.concatenate([o["scores"] for o in outputs]), np.concatenate(scored)[:, -1])
+    store.close()
+
+
+def test_batches_whose_predictions_cannot_be_shared_still_log_them(tmp_path: Any) -> None:
+    """Labels as strings (or mixed dtypes, or no scores for some requests) keep the pickled path
+    for predictions and scores, beside the rows in the block."""
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_mlm.registry import register
+    from jupyter_mlm.serving.inputs import Rows
+    from jupyter_mlm.serving.sink import MonitorSink, _shareable
+    from jupyter_mlm.store import open_store
+
+    assert not _shareable([np.array(["a", "b"])], None)
+    assert not _shareable([np.zeros(2), np.zeros(2, dtype=np.int64)], None)
+    assert not _shareable([np.zeros(2)], [np.zeros((2, 2)), np.zeros((2, 3))])
+    assert _shareable([np.zeros(2, dtype=bool)], [np.zeros((2, 2))])
+    X, y = _datasets()["binary"]
+    store_uri, objects_uri = str(tmp_path / "store"), str(tmp_path / "objects")
+    store = open_store(store_uri, objects_uri)
+    model = LogisticRegression(max_iter=3000).fit(X, y)
+    record = register(store, model, "cancer", run_id=None, actor="tester", reference_data=X)
+    names = list(X.columns)
+    matrix = np.ascontiguousarray(X.to_numpy(dtype=np.float64))
+    sink = MonitorSink("cancer", lambda: None, writer=(store_uri, objects_uri, "tester"))
+    labels = np.where(matrix[:100, 0] > matrix[:100, 0].mean(), "yes", "no")
+    sink.put(Entry(record.version, "serve", Rows(names, matrix[:100], None), "r0", labels, None, 1.0, 1))
+    sink.close()
+    assert sink.logged_rows == 100 and sink.errors == 0
+    (batch,) = store.batches("cancer", 0, 2**62, None)
+    stored = read_arrays(store.objects.get(batch.outputs_digest))
+    assert stored["predictions"].tolist() == labels.tolist()
     store.close()
 
 
@@ -286,13 +329,22 @@ def test_shared_block_rows_come_back_column_major_and_exact() -> None:
     if not shared.supported():
         pytest.skip("no memfd_create here")
     context = multiprocessing.get_context("spawn")
-    served = shared.Blocks(1, context, size=8 * 5000 * 7)
+    served = shared.Blocks(1, context, size=shared.Layout.bytes_for(5000, 7, 8, 3))
     reader = shared.Reader(served.handles(), served.returned)
     rng = np.random.default_rng(2)
     for rows in (1, 2047, 2048, 2049, 5000):
-        parts = [rng.normal(size=(n, 7)) for n in (rows // 2, rows - rows // 2)]
-        number = served.take(timeout=5)
-        assert number is not None
-        columns = reader.columns(*served.fill(number, parts))
-        assert columns.flags.f_contiguous and np.array_equal(columns, np.concatenate(parts))
+        sizes = (rows // 2, rows - rows // 2)
+        parts = [rng.normal(size=(n, 7)) for n in sizes]
+        for predictions, scores in (
+            ([rng.integers(0, 3, size=n, dtype=np.int64) for n in sizes], [rng.random((n, 3)) for n in sizes]),
+            ([rng.normal(size=n) for n in sizes], None),
+            ([rng.random(n) > 0.5 for n in sizes], [rng.random((n, 1)) for n in sizes]),
+        ):
+            number = served.take(timeout=5)
+            assert number is not None
+            columns, predicted, scored = reader.read(served.fill(number, parts, predictions, scores))
+            assert columns.flags.f_contiguous and np.array_equal(columns, np.concatenate(parts))
+            assert predicted.dtype == predictions[0].dtype and np.array_equal(predicted, np.concatenate(predictions))
+            assert (scored is None) == (scores is None)
+            assert scores is None or np.array_equal(scored, np.concatenate(scores))
     served.close()
