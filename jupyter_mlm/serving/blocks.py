@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-BLOCK_BYTES = 16 * 1024 * 1024  # 50,000 rows of 40 float64 columns
+BLOCK_BYTES = 20 * 1024 * 1024  # 50,000 rows of 40 float64 columns, a prediction and two scores each
 _SLAB_ROWS = 2048
 
 

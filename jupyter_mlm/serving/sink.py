@@ -90,6 +90,10 @@ def _shareable(predictions: list[Any], scores: list[Any] | None) -> bool:
     return width >= 0 and all(s.dtype == np.float64 and s.ndim == 2 and s.shape[1] == width for s in scores)
 
 
+def _two_d(scores: Any) -> bool:
+    return scores is not None and getattr(scores, "ndim", 0) == 2
+
+
 def _expand(job: dict[str, Any]) -> dict[str, Any]:
     """A gathered job as ``Monitor.log`` takes it. Done by whoever logs it (the writer process):
     the serving process sends one matrix and request ids, not a column per name and an id per row."""
@@ -245,7 +249,9 @@ class MonitorSink:
                     oldest = time.monotonic()
                 pending.setdefault((entry.version, entry.source), []).append(entry)
                 rows += entry.count
-                values += entry.count * len(entry.rows.names)
+                # A row's values in a block: its columns, its prediction and its scores.
+                scores = entry.scores
+                values += entry.count * (len(entry.rows.names) + 1 + (scores.shape[1] if _two_d(scores) else 0))
             full = rows >= BATCH_ROWS or values * 8 >= shared.BLOCK_BYTES
             if pending and (stop or full or time.monotonic() - oldest >= FLUSH_SECONDS):
                 if monitor is None and self._process is None:
