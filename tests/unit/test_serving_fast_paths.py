@@ -236,26 +236,31 @@ def test_served_rows_stored_as_request_ids_join_late_labels(tmp_path: Any) -> No
     store.close()
 
 
-def test_the_writer_process_reads_gathered_rows_from_shared_blocks_and_hands_them_back(tmp_path: Any) -> None:
+def _writer_sink(tmp_path: Any) -> tuple[Any, int, list[str], np.ndarray, Any]:
+    """A store with the cancer model registered, its rows, and a sink with a writer process."""
     from sklearn.linear_model import LogisticRegression
 
     from jupyter_mlm.registry import register
-    from jupyter_mlm.serving import blocks as shared
-    from jupyter_mlm.serving.inputs import Rows
     from jupyter_mlm.serving.sink import MonitorSink
-    from jupyter_mlm.stats.profiles import from_blob
     from jupyter_mlm.store import open_store
 
-    if not shared.supported():
-        pytest.skip("memory files are Linux's")
     X, y = _datasets()["binary"]
     store_uri, objects_uri = str(tmp_path / "store"), str(tmp_path / "objects")
     store = open_store(store_uri, objects_uri)
     model = LogisticRegression(max_iter=3000).fit(X, y)
     record = register(store, model, "cancer", run_id=None, actor="tester", reference_data=X)
-    names = list(X.columns)
-    matrix = np.ascontiguousarray(X.to_numpy(dtype=np.float64))
     sink = MonitorSink("cancer", lambda: None, writer=(store_uri, objects_uri, "tester"))
+    return store, record.version, list(X.columns), np.ascontiguousarray(X.to_numpy(dtype=np.float64)), sink
+
+
+def test_the_writer_process_reads_gathered_rows_from_shared_blocks_and_hands_them_back(tmp_path: Any) -> None:
+    from jupyter_mlm.serving import blocks as shared
+    from jupyter_mlm.serving.inputs import Rows
+    from jupyter_mlm.stats.profiles import from_blob
+
+    if not shared.supported():
+        pytest.skip("memory files are Linux's")
+    store, version, names, matrix, sink = _writer_sink(tmp_path)
     assert sink._blocks is not None
     requests = 40  # more batches than blocks: each block comes back and is filled again
     predicted, scored = [], []
@@ -266,7 +271,7 @@ def test_the_writer_process_reads_gathered_rows_from_shared_blocks_and_hands_the
         scores = np.stack([1 - part[:, 1] / 100, part[:, 1] / 100], axis=1)
         predicted.append(predictions)
         scored.append(scores)
-        sink.put(Entry(record.version, "serve", Rows(names, part, None), f"r{i}", predictions, scores, 1.0, i))
+        sink.put(Entry(version, "serve", Rows(names, part, None), f"r{i}", predictions, scores, 1.0, i))
         if i % 4 == 3:
             time.sleep(1.1)  # one gathered batch per second: ten batches
     sink.close()
@@ -288,27 +293,16 @@ def test_the_writer_process_reads_gathered_rows_from_shared_blocks_and_hands_the
 def test_batches_whose_predictions_cannot_be_shared_still_log_them(tmp_path: Any) -> None:
     """Labels as strings (or mixed dtypes, or no scores for some requests) keep the pickled path
     for predictions and scores, beside the rows in the block."""
-    from sklearn.linear_model import LogisticRegression
-
-    from jupyter_mlm.registry import register
     from jupyter_mlm.serving.inputs import Rows
-    from jupyter_mlm.serving.sink import MonitorSink, _shareable
-    from jupyter_mlm.store import open_store
+    from jupyter_mlm.serving.sink import _shareable
 
     assert not _shareable([np.array(["a", "b"])], None)
     assert not _shareable([np.zeros(2), np.zeros(2, dtype=np.int64)], None)
     assert not _shareable([np.zeros(2)], [np.zeros((2, 2)), np.zeros((2, 3))])
     assert _shareable([np.zeros(2, dtype=bool)], [np.zeros((2, 2))])
-    X, y = _datasets()["binary"]
-    store_uri, objects_uri = str(tmp_path / "store"), str(tmp_path / "objects")
-    store = open_store(store_uri, objects_uri)
-    model = LogisticRegression(max_iter=3000).fit(X, y)
-    record = register(store, model, "cancer", run_id=None, actor="tester", reference_data=X)
-    names = list(X.columns)
-    matrix = np.ascontiguousarray(X.to_numpy(dtype=np.float64))
-    sink = MonitorSink("cancer", lambda: None, writer=(store_uri, objects_uri, "tester"))
+    store, version, names, matrix, sink = _writer_sink(tmp_path)
     labels = np.where(matrix[:100, 0] > matrix[:100, 0].mean(), "yes", "no")
-    sink.put(Entry(record.version, "serve", Rows(names, matrix[:100], None), "r0", labels, None, 1.0, 1))
+    sink.put(Entry(version, "serve", Rows(names, matrix[:100], None), "r0", labels, None, 1.0, 1))
     sink.close()
     assert sink.logged_rows == 100 and sink.errors == 0
     (batch,) = store.batches("cancer", 0, 2**62, None)
