@@ -19,8 +19,8 @@ filled and the LCS computed:
 Cells are read only where a level or a diff needs their content (``CellList``), so stored
 snapshots that share most cells are diffed without reading them. Aligned pairs are diffed by
 ``cell_diff`` (nbdime's cell differ, entry for entry), identical pairs skipped. Everything
-outside the cells goes through nbdime's ``diff`` unchanged when it differs. If nbdime's notebook predicates or
-outputs differ were reconfigured, the cells are left to nbdime.
+outside the cells goes through nbdime's ``diff`` unchanged when it differs. If nbdime's notebook
+predicates or outputs differ were reconfigured, the cells are left to nbdime.
 
 nbdime and nbformat are imported lazily: they are only needed when two notebooks differ.
 """

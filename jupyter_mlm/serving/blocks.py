@@ -74,6 +74,13 @@ class Layout(NamedTuple):
         return matrix, predicted, scored
 
 
+def _layout(
+    number: int, parts: list[np.ndarray], predictions: list[np.ndarray], scores: list[np.ndarray] | None
+) -> Layout:
+    rows, columns = sum(p.shape[0] for p in parts), parts[0].shape[1]
+    return Layout(number, rows, columns, predictions[0].dtype.str, scores[0].shape[1] if scores else 0)
+
+
 def _padded(itemsize: int) -> int:
     """Bytes a prediction takes in a block: rounded up to 8, so the scores after them stay aligned."""
     return -(-itemsize // 8) * 8
@@ -125,8 +132,7 @@ class Blocks:
         """A batch written into block ``number``: its rows (``parts``, float64 matrices with the
         same columns), then its predictions (one numeric dtype), then its scores (float64, one
         width) when it has them. The writer reads them back from the returned layout."""
-        rows, columns = sum(p.shape[0] for p in parts), parts[0].shape[1]
-        layout = Layout(number, rows, columns, predictions[0].dtype.str, scores[0].shape[1] if scores else 0)
+        layout = _layout(number, parts, predictions, scores)
         matrix, predicted, scored = layout.views(self._maps[number])
         np.concatenate(parts, out=matrix)
         np.concatenate(predictions, out=predicted)
@@ -134,8 +140,11 @@ class Blocks:
             np.concatenate(scores, out=scored)
         return layout
 
-    def fits(self, rows: int, columns: int, prediction_bytes: int, score_width: int) -> bool:
-        return Layout.bytes_for(rows, columns, prediction_bytes, score_width) <= self.size
+    def fits(self, parts: list[np.ndarray], predictions: list[np.ndarray], scores: list[np.ndarray] | None) -> bool:
+        """Whether ``fill`` can take this batch."""
+        layout = _layout(0, parts, predictions, scores)
+        itemsize = np.dtype(layout.prediction_dtype).itemsize
+        return Layout.bytes_for(layout.rows, layout.columns, itemsize, layout.score_width) <= self.size
 
     def close(self) -> None:
         for shared in self._maps:

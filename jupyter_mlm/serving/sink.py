@@ -282,9 +282,7 @@ class MonitorSink:
                 blocks is not None
                 and all(p.dtype == np.float64 for p in parts)
                 and _shareable(predictions, scores)
-                and blocks.fits(
-                    rows, parts[0].shape[1], predictions[0].dtype.itemsize, scores[0].shape[1] if scores else 0
-                )
+                and blocks.fits(parts, predictions, scores)
             ):
                 number = blocks.take(timeout=FLUSH_SECONDS)
                 if number is None:  # the writer holds every block: it cannot keep up
