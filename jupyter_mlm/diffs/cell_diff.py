@@ -72,7 +72,7 @@ def multilevel_snakes(
             # One row or column: a match leaves no gap with both rows and columns, so the answer
             # is the strictest level's match (nbdime's walk back: the last one).
             for compare in reversed(compares):
-                snakes = similarity.small_lcs_snakes(a, b, compare)
+                snakes = similarity.one_line_snakes(a, b, compare)
                 if snakes:
                     return snakes
             return []
@@ -136,7 +136,8 @@ def lines_diff(a: str, b: str) -> Any:
 
 
 _UNKNOWN: Any = object()
-_PLAIN_STREAM = frozenset({"name", "output_type", "text"})
+_APPROXIMATE = similarity.APPROXIMATE
+_STREAM_CAP = similarity.STREAM_MAX_COMPARE_LENGTH
 
 
 def mapping_diff(
@@ -229,12 +230,60 @@ class CellDiffer:
             and "/text" not in config._atomic_paths
             and config.differs["/text"] is nbd.diff
         )
+        # Cells with the same keys follow a plan made once per key order (``_plan``), unless the
+        # config decides atomicity its own way.
+        self.plans: dict[tuple[str, ...], list[tuple[str, str, Any, Any]]] | None = (
+            {} if type(config).is_atomic is _stock_is_atomic else None
+        )
 
     def __call__(self, x: Any, y: Any, path: str = "/cells/*", config: Any = None) -> Any:
         """The diff of two cells; strings split into lists of lines are joined where they differ."""
         if not self.enabled:
+            if x == y:
+                return []
             return self.nbdime_cell(_node(join.cell(x)), _node(join.cell(y)), path=path, config=self.config)
+        if self.plans is not None:
+            keys = tuple(x)
+            if keys == tuple(y):
+                plan = self.plans.get(keys)
+                if plan is None:
+                    plan = self.plans[keys] = self._plan(keys)
+                return self._planned(x, y, plan)
         return mapping_diff(x, y, "/cells/*", self.config, self._cell_value, self.joins, join.CELL_KEYS)
+
+    def _plan(self, keys: tuple[str, ...]) -> list[tuple[str, str, Any, Any]]:
+        """What ``mapping_diff`` decides for each key of cells with these keys, decided once: the
+        keys in nbdime's order, each with its subpath, its join and whether the config makes it
+        atomic (``_UNKNOWN``: by the value's type)."""
+        atomic_paths = self.config._atomic_paths
+        plan = []
+        for key in sorted(keys):
+            subpath = f"/cells/*/{key}"
+            plan.append((key, subpath, self.joins.get(key), atomic_paths.get(subpath, _UNKNOWN)))
+        return plan
+
+    def _planned(self, x: Any, y: Any, plan: list[tuple[str, str, Any, Any]]) -> Any:
+        """``mapping_diff`` of two cells with the same keys, following ``plan``."""
+        out: list[Any] = []
+        for key, subpath, joiner, atomic in plan:
+            vx, vy = x[key], y[key]
+            if vx == vy:
+                continue
+            if joiner is not None:
+                vx, vy = joiner(vx), joiner(vy)
+                if vx == vy:
+                    continue
+            if type(vx) is not type(vy):
+                atomic = True
+            elif atomic is _UNKNOWN:
+                atomic = not isinstance(vx, (str, list, dict))
+            if atomic:
+                out.append(_Entry(op="replace", key=key, value=vy))
+                continue
+            diff = self._cell_value(key, vx, vy, subpath)
+            if diff:
+                out.append(_Entry(op="patch", key=key, diff=diff))
+        return out
 
     def _cell_value(self, key: str, x: Any, y: Any, subpath: str) -> Any:
         if key == "source" and self.fast_source and isinstance(x, str):
@@ -244,26 +293,28 @@ class CellDiffer:
         return self.config.differs[subpath](x, y, path=subpath, config=self.config)
 
     def outputs(self, a: Any, b: Any) -> Any:
-        """The diff of two cells' outputs, which may hold texts split into lists of lines."""
+        """The diff of two cells' differing outputs, which may hold texts split into lists of
+        lines."""
         if len(a) == 1 and len(b) == 1:
             # One output each (the usual case): the multilevel alignment pairs them when either
             # predicate holds, strict first.
+            # The lists differ (equal values are never diffed), so these two outputs do.
             x, y = a[0], b[0]
-            if x == y:
-                return []
             tx, ty = x.get("text"), y.get("text")
+            # Three keys of which output_type, name and text: a plain stream.
             if (
                 type(tx) is str
                 and type(ty) is str
-                and x.keys() == _PLAIN_STREAM
-                and y.keys() == _PLAIN_STREAM
-                and x["output_type"] == y["output_type"] == "stream"
+                and len(x) == 3
+                and len(y) == 3
+                and x.get("output_type") == "stream"
+                and y.get("output_type") == "stream"
+                and "name" in x
+                and "name" in y
             ):
                 # Two plain streams that differ: the strict predicate is then plain equality
                 # (false), the approximate one the same name and similar texts.
-                aligned = x["name"] == y["name"] and similarity.strings_similar(
-                    tx, ty, maxlen=similarity.STREAM_MAX_COMPARE_LENGTH
-                )
+                aligned = x["name"] == y["name"] and similarity.strings_similar(tx, ty, _APPROXIMATE, _STREAM_CAP)
                 if aligned and self.stream_text_lines:
                     text = lines_diff(tx, ty)
                     return [_Entry(op="patch", key=0, diff=[_Entry(op="patch", key="text", diff=text)])] if text else []

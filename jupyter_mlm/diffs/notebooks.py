@@ -440,8 +440,9 @@ def _diff_from_snakes(a: CellList, b: CellList, snakes: list[tuple[int, int, int
         sequence_gap(out, i0, i - i0, b[j0:j] if j > j0 else [])
         for n in range(k):
             if held:
-                x, y = raw_a[i + n], raw_b[j + n]
-                diff = differ(x, y) if x != y else None
+                # The differ returns nothing for equal cells, and comparing first would walk most
+                # changed cells twice.
+                diff = differ(raw_a[i + n], raw_b[j + n])
             else:
                 diff = None if a.same(i + n, b, j + n) else differ(a.diffable(i + n), b.diffable(j + n))
             if diff:

@@ -291,17 +291,28 @@ def _snakes_of(pairs: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
     return snakes
 
 
+def one_line_snakes(a: Any, b: Any, compare: Any) -> list[tuple[int, int, int]]:
+    """``small_lcs_snakes`` where one side has one element: nbdime's walk back takes the last
+    element of the other side that matches it."""
+    if len(a) == 1:
+        x = a[0]
+        for j in range(len(b) - 1, -1, -1):
+            if compare(x, b[j]):
+                return [(0, j, 1)]
+        return []
+    y = b[0]
+    for i in range(len(a) - 1, -1, -1):
+        if compare(a[i], y):
+            return [(i, 0, 1)]
+    return []
+
+
 def small_lcs_snakes(a: Any, b: Any, compare: Any) -> list[tuple[int, int, int]]:
     """nbdime's brute-force LCS snakes for short lists (a cell's outputs, a text's lines), ties
     broken alike. Equality (lines) is looked up by hash instead of compared pair by pair."""
     n, m = len(a), len(b)
     if n == 1 or m == 1:
-        # One row or column: nbdime's walk back takes the last element that matches.
-        if n == 1:
-            found = next((j for j in range(m - 1, -1, -1) if compare(a[0], b[j])), None)
-            return [] if found is None else [(0, found, 1)]
-        found = next((i for i in range(n - 1, -1, -1) if compare(a[i], b[0])), None)
-        return [] if found is None else [(found, 0, 1)]
+        return one_line_snakes(a, b, compare)
     if compare is operator.eq and all(type(y) is str for y in b):
         positions: dict[str, int] = {}
         for j, y in enumerate(b):

@@ -232,6 +232,27 @@ def test_reconfigured_nbdime_is_followed() -> None:
         reset_notebook_differ()
 
 
+def test_atomic_paths_and_key_orders_are_followed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cells are diffed by a plan made once per key order: paths nbdime's config makes atomic
+    are replaced whole, and cells whose keys come in another order are diffed all the same."""
+    from nbdime.diffing import notebooks as nbd
+
+    for seed in range(4):
+        history = _history(seed, True, versions=3)
+        for nb in history[1::2]:
+            nb["cells"] = [dict(reversed(list(cell.items()))) for cell in nb["cells"]]
+        for a, b in itertools.pairwise(history):
+            theirs = nbdime.diff_notebooks(nbformat.reads(json.dumps(a), 4), nbformat.reads(json.dumps(b), 4))
+            assert json.dumps(mlm.diff_notebooks(a, b), sort_keys=True) == json.dumps(theirs, sort_keys=True)
+    atomic = {**nbd.notebook_config._atomic_paths, "/cells/*/source": True, "/cells/*/metadata": True}
+    monkeypatch.setattr(nbd.notebook_config, "_atomic_paths", atomic)
+    a, b = _history(5, True, versions=1)
+    theirs = nbdime.diff_notebooks(nbformat.reads(json.dumps(a), 4), nbformat.reads(json.dumps(b), 4))
+    ours = mlm.diff_notebooks(a, b)
+    assert json.dumps(ours, sort_keys=True) == json.dumps(theirs, sort_keys=True)
+    assert any(e["op"] == "replace" and e["key"] == "source" for c in ours[0]["diff"] for e in c.get("diff", []))
+
+
 def test_matcher_gives_difflibs_ratios_and_opcodes() -> None:
     """The compiled matcher (cydifflib) must agree with difflib on every ratio and opcode."""
     import difflib
