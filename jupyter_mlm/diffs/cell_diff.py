@@ -15,6 +15,7 @@ Entries are nbdime's ``DiffEntry`` objects, built in the order nbdime's builders
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -232,7 +233,7 @@ class CellDiffer:
         )
         # Cells with the same keys follow a plan made once per key order (``_plan``), unless the
         # config decides atomicity its own way.
-        self.plans: dict[tuple[str, ...], list[tuple[str, str, Any, Any]]] | None = (
+        self.plans: dict[tuple[str, ...], list[tuple[str, Any, Any, Callable[[Any, Any], Any]]]] | None = (
             {} if type(config).is_atomic is _stock_is_atomic else None
         )
 
@@ -251,21 +252,24 @@ class CellDiffer:
                 return self._planned(x, y, plan)
         return mapping_diff(x, y, "/cells/*", self.config, self._cell_value, self.joins, join.CELL_KEYS)
 
-    def _plan(self, keys: tuple[str, ...]) -> list[tuple[str, str, Any, Any]]:
+    def _plan(self, keys: tuple[str, ...]) -> list[tuple[str, Any, Any, Callable[[Any, Any], Any]]]:
         """What ``mapping_diff`` decides for each key of cells with these keys, decided once: the
-        keys in nbdime's order, each with its subpath, its join and whether the config makes it
-        atomic (``_UNKNOWN``: by the value's type)."""
+        keys in nbdime's order, each with its join, whether the config makes it atomic
+        (``_UNKNOWN``: by the value's type) and the differ of its values."""
         atomic_paths = self.config._atomic_paths
         plan = []
         for key in sorted(keys):
             subpath = f"/cells/*/{key}"
-            plan.append((key, subpath, self.joins.get(key), atomic_paths.get(subpath, _UNKNOWN)))
+            value_diff = functools.partial(self._cell_value, key, subpath=subpath)
+            if key == "outputs" and self.fast_outputs:
+                value_diff = self.outputs
+            plan.append((key, self.joins.get(key), atomic_paths.get(subpath, _UNKNOWN), value_diff))
         return plan
 
-    def _planned(self, x: Any, y: Any, plan: list[tuple[str, str, Any, Any]]) -> Any:
+    def _planned(self, x: Any, y: Any, plan: list[tuple[str, Any, Any, Callable[[Any, Any], Any]]]) -> Any:
         """``mapping_diff`` of two cells with the same keys, following ``plan``."""
         out: list[Any] = []
-        for key, subpath, joiner, atomic in plan:
+        for key, joiner, atomic, value_diff in plan:
             vx, vy = x[key], y[key]
             if vx == vy:
                 continue
@@ -280,7 +284,7 @@ class CellDiffer:
             if atomic:
                 out.append(_Entry(op="replace", key=key, value=vy))
                 continue
-            diff = self._cell_value(key, vx, vy, subpath)
+            diff = value_diff(vx, vy)
             if diff:
                 out.append(_Entry(op="patch", key=key, diff=diff))
         return out
