@@ -257,10 +257,10 @@ class CellDiffer:
         keys in nbdime's order, each with its join, whether the config makes it atomic
         (``_UNKNOWN``: by the value's type) and the differ of its values."""
         atomic_paths = self.config._atomic_paths
-        plan = []
+        plan: list[tuple[str, Any, Any, Callable[[Any, Any], Any]]] = []
         for key in sorted(keys):
             subpath = f"/cells/*/{key}"
-            value_diff = functools.partial(self._cell_value, key, subpath=subpath)
+            value_diff: Callable[[Any, Any], Any] = functools.partial(self._cell_value, key, subpath=subpath)
             if key == "outputs" and self.fast_outputs:
                 value_diff = self.outputs
             plan.append((key, self.joins.get(key), atomic_paths.get(subpath, _UNKNOWN), value_diff))
