@@ -28,6 +28,7 @@ nbdime and nbformat are imported lazily: they are only needed when two notebooks
 from __future__ import annotations
 
 import copy
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -59,6 +60,7 @@ def cell_key(cell: dict[str, Any]) -> str:
 
 
 NO_ID: Any = object()  # a cell without an id (nbformat < 4.5): matches no cell by id
+_cell_id = operator.itemgetter("id")
 
 
 class CellList:
@@ -108,7 +110,11 @@ class CellList:
     @classmethod
     def of(cls, cells: Sequence[dict[str, Any]], keys: Sequence[str] | None = None) -> CellList:
         """Cells held in memory."""
-        return cls(keys, [c.get("id", NO_ID) for c in cells], None, cells)
+        try:
+            ids = list(map(_cell_id, cells))  # one C loop: every cell of both sides, every diff
+        except KeyError:
+            ids = [c.get("id", NO_ID) for c in cells]
+        return cls(keys, ids, None, cells)
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -98,7 +98,8 @@ def strings_similar(x: Any, y: Any, threshold: float = APPROXIMATE, maxlen: int 
     length = len(x) + len(y)
     if 2.0 * min(len(x), len(y)) / length < threshold:
         return False
-    if ratio_bound(x, y) < threshold - MARGIN:
+    bound = _Indel.normalized_similarity(x, y) if _Indel is not None else _quick_ratio(x, y)  # ratio_bound, inlined
+    if bound < threshold - MARGIN:
         return False
     if maxlen is not None and len(x) > maxlen and len(y) > maxlen:
         return False
