@@ -300,12 +300,11 @@ class CellDiffer:
         """The diff of two cells' differing outputs, which may hold texts split into lists of
         lines."""
         if len(a) == 1 and len(b) == 1:
-            # One output each (the usual case): the multilevel alignment pairs them when either
-            # predicate holds, strict first.
-            # The lists differ (equal values are never diffed), so these two outputs do.
+            # One output each (the usual case), and they differ (equal lists are never diffed):
+            # the multilevel alignment pairs them when either predicate holds, strict first.
             x, y = a[0], b[0]
             tx, ty = x.get("text"), y.get("text")
-            # Three keys of which output_type, name and text: a plain stream.
+            # Three keys, among them output_type, name and text: a plain stream.
             if (
                 type(tx) is str
                 and type(ty) is str

@@ -33,7 +33,6 @@ except ImportError:  # pragma: no cover - without it the character-count bound d
 SHORT_TEXT = 10
 TEXT_MIMEDATA_MAX_COMPARE_LENGTH = 10_000
 STREAM_MAX_COMPARE_LENGTH = 1_000
-_STREAM_CAP = STREAM_MAX_COMPARE_LENGTH
 STRICT = 0.95
 APPROXIMATE = 0.7
 
@@ -99,8 +98,7 @@ def strings_similar(x: Any, y: Any, threshold: float = APPROXIMATE, maxlen: int 
     length = len(x) + len(y)
     if 2.0 * min(len(x), len(y)) / length < threshold:
         return False
-    bound = _Indel.normalized_similarity(x, y) if _Indel is not None else _quick_ratio(x, y)  # ratio_bound, inlined
-    if bound < threshold - MARGIN:
+    if ratio_bound(x, y) < threshold - MARGIN:
         return False
     if maxlen is not None and len(x) > maxlen and len(y) > maxlen:
         return False
@@ -225,7 +223,9 @@ def output_approximate(x: Any, y: Any) -> bool:
         return False
     if kind == "stream" and len(x) == 3 and len(y) == 3 and "name" in x and "text" in x and "name" in y and "text" in y:
         # A plain stream each (output_type, name, text): nothing else to compare.
-        return bool(x["name"] == y["name"] and strings_similar(x["text"], y["text"], APPROXIMATE, _STREAM_CAP))
+        if x["name"] != y["name"]:
+            return False
+        return strings_similar(x["text"], y["text"], APPROXIMATE, STREAM_MAX_COMPARE_LENGTH)
     if x.keys() != y.keys():
         return False
     handled = {"output_type", "metadata", "execution_count"}
