@@ -19,6 +19,7 @@ import contextlib
 import mmap
 import os
 import queue
+import threading
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -48,14 +49,17 @@ def supported() -> bool:
 
 
 class Layout(NamedTuple):
-    """Where a batch lies in a block: rows × columns float64 values, then one prediction per row
-    (``prediction_dtype``, a numpy dtype string), then ``score_width`` float64 scores per row."""
+    """Where a batch lies in a block: ``capacity`` rows × columns float64 values, then one
+    prediction per row (``prediction_dtype``, a numpy dtype string), then ``score_width`` float64
+    scores per row — of which the first ``rows`` rows hold the batch. A block filled request by
+    request is laid out for the rows it can hold, one gathered at once for exactly its rows."""
 
     number: int
     rows: int
     columns: int
     prediction_dtype: str
     score_width: int
+    capacity: int
 
     @staticmethod
     def bytes_for(rows: int, columns: int, prediction_bytes: int, score_width: int) -> int:
@@ -63,22 +67,29 @@ class Layout(NamedTuple):
 
     def views(self, buffer: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The rows, predictions and scores of this layout in ``buffer`` (views, no copies)."""
-        dtype = np.dtype(self.prediction_dtype)
-        matrix = np.ndarray((self.rows, self.columns), dtype=np.float64, buffer=buffer)
-        offset = matrix.nbytes
-        predicted = np.ndarray((self.rows,), dtype=dtype, buffer=buffer, offset=offset)
-        offset += self.rows * _padded(dtype.itemsize)
-        if not self.score_width:
-            return matrix, predicted, np.empty((self.rows, 0), dtype=np.float64)
-        scored = np.ndarray((self.rows, self.score_width), dtype=np.float64, buffer=buffer, offset=offset)
-        return matrix, predicted, scored
+        matrix, predicted, scored = _regions(buffer, self.capacity, self.columns, np.dtype(self.prediction_dtype),
+                                             self.score_width)  # fmt: skip
+        return matrix[: self.rows], predicted[: self.rows], scored[: self.rows]
+
+
+def _regions(
+    buffer: Any, capacity: int, columns: int, dtype: np.dtype[Any], score_width: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    matrix = np.ndarray((capacity, columns), dtype=np.float64, buffer=buffer)
+    offset = matrix.nbytes
+    predicted = np.ndarray((capacity,), dtype=dtype, buffer=buffer, offset=offset)
+    offset += capacity * _padded(dtype.itemsize)
+    if not score_width:
+        return matrix, predicted, np.empty((capacity, 0), dtype=np.float64)
+    scored = np.ndarray((capacity, score_width), dtype=np.float64, buffer=buffer, offset=offset)
+    return matrix, predicted, scored
 
 
 def _layout(
     number: int, parts: list[np.ndarray], predictions: list[np.ndarray], scores: list[np.ndarray] | None
 ) -> Layout:
     rows, columns = sum(p.shape[0] for p in parts), parts[0].shape[1]
-    return Layout(number, rows, columns, predictions[0].dtype.str, scores[0].shape[1] if scores else 0)
+    return Layout(number, rows, columns, predictions[0].dtype.str, scores[0].shape[1] if scores else 0, rows)
 
 
 def _padded(itemsize: int) -> int:
@@ -104,6 +115,7 @@ class Blocks:
             self._fds.append(fd)
             self._maps.append(mmap.mmap(fd, size))
         self._free = list(range(count))
+        self._lock = threading.Lock()  # the serving thread and the gatherer both take blocks
         self.returned = context.Queue()
 
     def handles(self) -> list[_Fd]:
@@ -111,20 +123,37 @@ class Blocks:
         return [_Fd(fd) for fd in self._fds]
 
     def take(self, timeout: float) -> int | None:
-        """A free block's number, waiting up to ``timeout`` for the writer to hand one back."""
-        with contextlib.suppress(queue.Empty):
-            while True:
-                self._free.append(self.returned.get_nowait())
-        if not self._free:
-            try:
-                self._free.append(self.returned.get(timeout=timeout))
-            except queue.Empty:
-                return None
-        return self._free.pop()
+        """A free block's number, waiting up to ``timeout`` (0: not at all) for the writer to
+        hand one back."""
+        with self._lock:
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    self._free.append(self.returned.get_nowait())
+            if self._free:
+                return self._free.pop()
+        if timeout <= 0:
+            return None
+        try:
+            number: int = self.returned.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        return number
 
     def give_back(self, number: int) -> None:
-        """A block filled for a batch that was then dropped."""
-        self._free.append(number)
+        """A block taken for a batch that was then dropped."""
+        with self._lock:
+            self._free.append(number)
+
+    @staticmethod
+    def rows_for(size: int, columns: int, prediction_bytes: int, score_width: int) -> int:
+        """How many rows of this shape a block of ``size`` bytes holds."""
+        return size // Layout.bytes_for(1, columns, prediction_bytes, score_width)
+
+    def filling(self, number: int, columns: int, prediction_dtype: np.dtype[Any], score_width: int,
+                max_rows: int) -> Filling:  # fmt: skip
+        """Block ``number``, to be filled a request at a time with up to ``max_rows`` rows."""
+        capacity = min(max_rows, self.rows_for(self.size, columns, prediction_dtype.itemsize, score_width))
+        return Filling(number, self._maps[number], columns, prediction_dtype, score_width, capacity)
 
     def fill(
         self, number: int, parts: list[np.ndarray], predictions: list[np.ndarray], scores: list[np.ndarray] | None
@@ -154,6 +183,69 @@ class Blocks:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self._maps, self._fds = [], []
+
+
+class Filling:
+    """A block filled as requests are answered. Each request's rows, predictions and scores are
+    copied in while they are still in the CPU's caches, and its arrays are freed at once, so the
+    next request reuses the same warm memory. Gathering them later instead kept a second's
+    requests alive, each in fresh memory, then read them all back cold: that cost the serving
+    process ~0.4 µs a row here (6.5 vs 6.1 µs), most of monitoring's cost."""
+
+    def __init__(self, number: int, buffer: Any, columns: int, prediction_dtype: np.dtype[Any], score_width: int,
+                 capacity: int) -> None:  # fmt: skip
+        self.number = number
+        self.capacity = capacity
+        self.rows = 0
+        self.columns = columns
+        self.prediction_dtype = prediction_dtype
+        self.score_width = score_width
+        self._matrix, self._predicted, self._scored = _regions(buffer, capacity, columns, prediction_dtype,
+                                                               score_width)  # fmt: skip
+
+    def takes(self, matrix: np.ndarray, predictions: np.ndarray, scores: np.ndarray | None) -> bool:
+        """Whether a request of this shape fits (the caller checked the dtypes ``fillable`` checks)."""
+        return (
+            self.rows + matrix.shape[0] <= self.capacity
+            and matrix.shape[1] == self.columns
+            and predictions.dtype == self.prediction_dtype
+            and (scores.shape[1] if scores is not None else 0) == self.score_width
+        )
+
+    def append(self, matrix: np.ndarray, predictions: np.ndarray, scores: np.ndarray | None) -> None:
+        start, end = self.rows, self.rows + matrix.shape[0]
+        self._matrix[start:end] = matrix
+        self._predicted[start:end] = predictions
+        if scores is not None:
+            self._scored[start:end] = scores
+        self.rows = end
+
+    def seal(self) -> Layout:
+        """Where the writer finds the rows; this side writes no more to the block."""
+        self._matrix = self._predicted = self._scored = np.empty(0)  # the mapping can close once sent
+        return Layout(self.number, self.rows, self.columns, self.prediction_dtype.str, self.score_width,
+                      self.capacity)  # fmt: skip
+
+
+def fillable(matrix: Any, predictions: Any, scores: Any) -> bool:
+    """Whether a request's rows can be copied into a block: float64 rows, one number per row
+    predicted, float64 scores one row per row (labels as strings, and other rows, are gathered)."""
+    return (
+        isinstance(matrix, np.ndarray)
+        and matrix.ndim == 2
+        and matrix.dtype == np.float64
+        and isinstance(predictions, np.ndarray)
+        and predictions.ndim == 1
+        and predictions.dtype.kind in SHARED_PREDICTION_KINDS
+        and predictions.shape[0] == matrix.shape[0]
+        and (scores is None or _score_rows(scores, matrix.shape[0]))
+    )
+
+
+def _score_rows(scores: Any, rows: int) -> bool:
+    return (
+        isinstance(scores, np.ndarray) and scores.ndim == 2 and scores.dtype == np.float64 and scores.shape[0] == rows
+    )
 
 
 class Reader:

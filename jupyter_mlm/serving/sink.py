@@ -1,12 +1,18 @@
 """Requests to monitoring, off the response path.
 
-A request appends its rows to a bounded in-memory queue and returns — no lock, no thread woken
-(a wake-up per request would hand the GIL back and forth with the serving thread). One gatherer
-thread looks at the queue every ``TICK_SECONDS``, gathers rows per (version, source) for up to
-``FLUSH_SECONDS`` or ``BATCH_ROWS`` rows, and logs each gathered batch through
-``monitoring.Monitor`` (profiles, outputs for later labels, rules). A full queue drops the
-request's rows and counts them: serving never waits for the store, and a failing store is counted
-and reported, never raised into a request.
+With a writer process (``jupyter mlm serve``'s default), a request's rows, predictions and scores
+are copied into the shared block being filled for its version and source (``blocks.Filling``) —
+no thread woken, and nothing of the request kept once it is answered — and the request's id and
+latency are noted beside them. A gatherer thread looks every ``TICK_SECONDS`` and hands the writer
+each block filled for ``FLUSH_SECONDS`` or full (``BATCH_ROWS`` rows); the writer logs it through
+``monitoring.Monitor`` (profiles, outputs for later labels, rules).
+
+What cannot travel in a block (labels as strings, rows without one float64 matrix, a request
+larger than a block, or no block free) goes to a bounded in-memory queue instead, which the
+gatherer gathers per (version, source) and sends whole; with ``writer="thread"`` every request
+goes that way and is logged on the gatherer thread. Serving never waits for the store: a full
+queue, or a writer holding every block, drops the request's rows and counts them, and a failing
+store is counted and reported, never raised into a request.
 """
 
 from __future__ import annotations
@@ -52,28 +58,79 @@ class Entry:
         return len(self.predictions)
 
 
+class _RowIds:
+    """Whether a request keeps a batch's row ids unique: labels join rows by id, so a batch's ids
+    are unique, and a caller that reuses a request id starts a new batch. Decided on request ids
+    (never expanding the rows'), erring towards a new batch: a repeated request id, or a one-row
+    request ``P/n`` beside a many-row request ``P``."""
+
+    __slots__ = ("many", "seen", "single_prefixes")
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.many: set[str] = set()
+        self.single_prefixes: set[str] = set()
+
+    def admits(self, request_id: str, count: int) -> bool:
+        if request_id in self.seen:
+            return False
+        if count > 1:
+            return request_id not in self.single_prefixes
+        return request_id.rpartition("/")[0] not in self.many
+
+    def add(self, request_id: str, count: int) -> None:
+        self.seen.add(request_id)
+        if count > 1:
+            self.many.add(request_id)
+        else:
+            prefix = request_id.rpartition("/")[0]
+            if prefix:
+                self.single_prefixes.add(prefix)
+
+
 def _unique_id_runs(group: list[Entry]) -> list[list[Entry]]:
-    """Consecutive runs of entries whose row ids do not repeat: labels join rows by id, so a
-    batch's ids are unique, and a caller that reuses a request id starts a new batch. Decided
-    on request ids (never expanding the rows'), erring towards a new batch: a repeated request
-    id, or a one-row request ``P/n`` beside a many-row request ``P``."""
+    """Consecutive runs of entries whose row ids do not repeat (``_RowIds``)."""
     runs: list[list[Entry]] = [[]]
-    seen: set[str] = set()
-    many: set[str] = set()
-    single_prefixes: set[str] = set()
+    ids = _RowIds()
     for entry in group:
-        rid, prefix = entry.request_id, entry.request_id.rpartition("/")[0]
-        several = entry.count > 1
-        if rid in seen or (several and rid in single_prefixes) or (not several and prefix in many):
+        if not ids.admits(entry.request_id, entry.count):
             runs.append([])
-            seen, many, single_prefixes = set(), set(), set()
+            ids = _RowIds()
         runs[-1].append(entry)
-        seen.add(rid)
-        if several:
-            many.add(rid)
-        elif prefix:
-            single_prefixes.add(prefix)
+        ids.add(entry.request_id, entry.count)
     return [run for run in runs if run]
+
+
+class _Filled:
+    """A batch being written into a shared block as its requests are answered: the block, and
+    what travels beside it (request ids, latencies)."""
+
+    def __init__(self, filling: shared.Filling, version: int, source: str, names: list[str]) -> None:
+        self.filling = filling
+        self.version = version
+        self.source = source
+        self.names = names
+        self.started = time.monotonic()
+        self.ids = _RowIds()
+        self.id_parts: list[tuple[str, int]] = []
+        self.latency_ms: list[float] = []
+        self.ts_ms = 0
+
+    def takes(self, entry: Entry) -> bool:
+        names = entry.rows.names
+        return (
+            (names is self.names or names == self.names)
+            and self.filling.takes(entry.rows.matrix, entry.predictions, entry.scores)  # type: ignore[arg-type]
+            and self.ids.admits(entry.request_id, entry.count)
+        )
+
+    def add(self, entry: Entry) -> None:
+        self.filling.append(entry.rows.matrix, entry.predictions, entry.scores)  # type: ignore[arg-type]
+        count = entry.count
+        self.ids.add(entry.request_id, count)
+        self.id_parts.append((entry.request_id, count))
+        self.latency_ms.append(entry.latency_ms)
+        self.ts_ms = entry.ts_ms
 
 
 def _shareable(predictions: list[Any], scores: list[Any] | None) -> bool:
@@ -186,6 +243,12 @@ class MonitorSink:
         self._process: Any = None
         self._blocks: shared.Blocks | None = None
         self._shared_batches = 0
+        # Requests copied into blocks as they are answered, per (version, source); sealed ones
+        # wait for the gatherer to send them. The lock is the serving thread's and the gatherer's.
+        self._lock = threading.Lock()
+        self._filled: dict[tuple[int, str], _Filled] = {}
+        self._sealed: list[_Filled] = []
+        self._no_block_until = 0.0
         if writer != "thread":
             import multiprocessing
 
@@ -212,13 +275,79 @@ class MonitorSink:
         return self._errors + (int(self._counters[1]) if self._process is not None else 0)
 
     def put(self, entry: Entry) -> None:
+        if self._blocks is not None and self._fill(entry):
+            return
         if len(self._incoming) >= self._capacity:
             self.dropped_rows += entry.count
         else:
             self._incoming.append(entry)  # atomic under the GIL; the gatherer pops from the other end
 
+    def _fill(self, entry: Entry) -> bool:
+        """Copy the request into the block being filled for its version and source, starting a
+        new one when it does not fit; False when there is no block for it (then it is gathered)."""
+        if not shared.fillable(entry.rows.matrix, entry.predictions, entry.scores):
+            return False
+        key = (entry.version, entry.source)
+        with self._lock:
+            filled = self._filled.get(key)
+            if filled is not None and not filled.takes(entry):
+                self._sealed.append(self._filled.pop(key))
+                filled = None
+            if filled is None:
+                filled = self._start(entry)
+                if filled is None:
+                    return False
+                self._filled[key] = filled
+            filled.add(entry)
+        return True
+
+    def _start(self, entry: Entry) -> _Filled | None:
+        assert self._blocks is not None and entry.rows.matrix is not None
+        now = time.monotonic()
+        if now < self._no_block_until:
+            return None
+        matrix, predictions, scores = entry.rows.matrix, entry.predictions, entry.scores
+        width = scores.shape[1] if scores is not None else 0
+        if shared.Blocks.rows_for(self._blocks.size, matrix.shape[1], predictions.dtype.itemsize, width) < entry.count:
+            return None
+        number = self._blocks.take(timeout=0)
+        if number is None:  # the writer holds every block: wait a tick before asking again
+            self._no_block_until = now + TICK_SECONDS
+            return None
+        filling = self._blocks.filling(number, matrix.shape[1], predictions.dtype, width, BATCH_ROWS)
+        return _Filled(filling, entry.version, entry.source, entry.rows.names)
+
+    def _send_filled(self, final: bool) -> None:
+        """Hand the writer the blocks filled for ``FLUSH_SECONDS`` (all of them when closing)."""
+        now = time.monotonic()
+        with self._lock:
+            for key in [k for k, f in self._filled.items() if final or now - f.started >= FLUSH_SECONDS]:
+                self._sealed.append(self._filled.pop(key))
+            sealed, self._sealed = self._sealed, []
+        for filled in sealed:
+            self._safe(functools.partial(self._send, filled))
+
+    def _send(self, filled: _Filled) -> None:
+        layout = filled.filling.seal()
+        job = {"block": layout, "names": filled.names, "id_parts": filled.id_parts, "latency_ms": filled.latency_ms,
+               "version": filled.version, "timestamp": filled.ts_ms, "source": filled.source,
+               "keep_rows": self.keep_rows}  # fmt: skip
+        try:
+            self._jobs.put(job, timeout=FLUSH_SECONDS)
+        except queue.Full:  # the writer cannot keep up: drop, count, go on
+            self.dropped_rows += layout.rows
+            assert self._blocks is not None
+            self._blocks.give_back(layout.number)
+            return
+        self._shared_batches += 1
+
+    def _queued(self) -> int:
+        with self._lock:
+            filled = sum(len(f.id_parts) for f in [*self._filled.values(), *self._sealed])
+        return len(self._incoming) + filled
+
     def stats(self) -> dict[str, Any]:
-        return {"queued": len(self._incoming), "logged_rows": self.logged_rows, "dropped_rows": self.dropped_rows,
+        return {"queued": self._queued(), "logged_rows": self.logged_rows, "dropped_rows": self.dropped_rows,
                 "errors": self.errors, "last_error": self.last_error,
                 "writer": "process" if self._process is not None else "thread",
                 "shared_batches": self._shared_batches}  # fmt: skip
@@ -261,6 +390,8 @@ class MonitorSink:
                         if monitor is not None or self._process is not None:
                             self._safe(functools.partial(self._log, monitor, version, source, part))
                 pending, rows, values = {}, 0, 0
+            if self._blocks is not None:
+                self._send_filled(final=stop)
             if stop:
                 return
 

@@ -342,3 +342,62 @@ def test_shared_block_rows_come_back_column_major_and_exact() -> None:
             assert (scored is None) == (scores is None)
             assert scores is None or np.array_equal(scored, np.concatenate(scores))
     served.close()
+
+
+def test_answered_requests_are_copied_into_blocks_and_let_go_at_once(tmp_path: Any) -> None:
+    """The serving side copies each request into the block being filled for its version and
+    source and keeps no reference to its arrays; a request that does not fit, or repeats a row
+    id, starts a new block; one that cannot travel in a block is gathered as before. Every row
+    reaches the store once, with its id and prediction, under its source."""
+    import sys
+
+    from jupyter_mlm.serving import blocks as shared
+    from jupyter_mlm.serving.inputs import Rows
+    from jupyter_mlm.serving.sink import BATCH_ROWS
+    from jupyter_mlm.stats.profiles import from_blob
+
+    if not shared.supported():
+        pytest.skip("memory files are Linux's")
+    store, version, names, matrix, sink = _writer_sink(tmp_path)
+    rng = np.random.default_rng(7)
+    expected: dict[str, list[tuple[str, Any]]] = {"serve": [], "shadow": []}
+    first_column_sum = 0.0
+
+    def put(source: str, request_id: str, rows: np.ndarray, labels: Any = None) -> None:
+        nonlocal first_column_sum
+        predictions = (rows[:, 0] > 14).astype(np.int64) if labels is None else labels
+        scores = np.stack([1 - rows[:, 1] / 100, rows[:, 1] / 100], axis=1) if labels is None else None
+        before = sys.getrefcount(rows)
+        sink.put(Entry(version, source, Rows(names, rows, None), request_id, predictions, scores, 1.0, 5))
+        if labels is None:
+            assert sys.getrefcount(rows) == before  # copied, not kept
+        ids = [request_id] if len(rows) == 1 else [f"{request_id}/{i}" for i in range(len(rows))]
+        expected[source] += list(zip(ids, predictions.tolist(), strict=True))
+        first_column_sum += float(rows[:, 0].sum())
+
+    # More rows than one block takes (BATCH_ROWS), in 500-row requests, both sources interleaved.
+    for i in range(BATCH_ROWS // 500 + 20):
+        start = int(rng.integers(0, len(matrix) - 500))
+        put("serve", f"r{i}", matrix[start : start + 500])
+        if i % 10 == 0:
+            put("shadow", f"r{i}", matrix[start : start + 500])
+    assert sink.stats()["queued"] > 0  # filled, not yet sent
+    put("serve", "again", matrix[:1])
+    put("serve", "again", matrix[1:2])  # a repeated request id: a new block
+    put("serve", "words", matrix[:3], labels=np.array(["a", "b", "c"]))  # gathered and pickled
+    sink.close()
+    assert sink.errors == 0 and sink.dropped_rows == 0 and sink.stats()["queued"] == 0
+    assert sink.logged_rows == sum(len(rows) for rows in expected.values())
+    assert sink.stats()["shared_batches"] >= 4  # serve: a block by size, one by id; shadow
+    stored: dict[str, list[tuple[str, Any]]] = {"serve": [], "shadow": []}
+    profiled = 0.0
+    for batch in store.batches("cancer", 0, 2**62, None):
+        outputs = read_arrays(store.objects.get(batch.outputs_digest))
+        ids = outputs["ids"].tolist()
+        assert len(set(ids)) == batch.rows  # row ids unique within each batch
+        stored[batch.source] += list(zip(ids, outputs["predictions"].tolist(), strict=True))
+        profiled += from_blob(store.objects.get(batch.profile_digest))["columns"][names[0]]["sum"]
+    assert {source: sorted(rows) for source, rows in stored.items()} == {
+        source: sorted(rows) for source, rows in expected.items()}  # fmt: skip
+    assert profiled == pytest.approx(first_column_sum, rel=1e-12)
+    store.close()
