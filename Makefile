@@ -53,6 +53,7 @@ lint: setup
 
 typecheck: setup
 	$(BIN)/mypy
+	$(BIN)/mypy tests/benchmarks
 	$(BIN)/jlpm typecheck
 
 services:

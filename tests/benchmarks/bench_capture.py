@@ -27,13 +27,14 @@ import textwrap
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 DVC = REPO / ".venv-dvc" / "bin" / "dvc"
 GIB = 1 << 30
 
 
-def make_notebook(cells: int) -> dict:
+def make_notebook(cells: int) -> dict[str, Any]:
     import nbformat
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
@@ -51,7 +52,8 @@ def make_notebook(cells: int) -> dict:
                 new_output("display_data", data={"image/png": "iVBORw0KGgo" + "A" * 40_000, "text/plain": "<Figure>"})
             )
         nb.cells.append(new_code_cell(source, outputs=outputs, execution_count=i))
-    return json.loads(nbformat.writes(nb))
+    notebook: dict[str, Any] = json.loads(nbformat.writes(nb))
+    return notebook
 
 
 def bench_hooks(cells: int = 200) -> tuple[float, float]:

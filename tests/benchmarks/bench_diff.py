@@ -17,7 +17,9 @@ import random
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import nbdime
 import nbformat
@@ -29,7 +31,7 @@ from jupyter_mlm.diffs.runs import diff_runs
 from jupyter_mlm.store import open_store
 
 
-def pair(cells: int = 2000, seed: int = 0) -> tuple[dict, dict]:
+def pair(cells: int = 2000, seed: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
     rng = random.Random(seed)
     a = json.loads(json.dumps(new_notebook(cells=[
         new_code_cell(f"result_{i} = model.step({i})\nprint(result_{i})", execution_count=i,
@@ -46,7 +48,7 @@ def pair(cells: int = 2000, seed: int = 0) -> tuple[dict, dict]:
     return a, b
 
 
-def reexecuted(notebook: dict, offset: int) -> dict:
+def reexecuted(notebook: dict[str, Any], offset: int) -> dict[str, Any]:
     """The notebook as a second execution leaves it: every cell has new execution counts and
     timing metadata (nbclient, papermill, JupyterLab's recordTiming), so no cell digest repeats."""
     again = copy.deepcopy(notebook)
@@ -59,7 +61,7 @@ def reexecuted(notebook: dict, offset: int) -> dict:
     return again
 
 
-def timed(func, repeat: int) -> float:  # type: ignore[no-untyped-def]
+def timed(func: Callable[[], object], repeat: int) -> float:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -104,29 +106,31 @@ def main() -> None:
             run = store.create_run(exp.id, name)
             store.log_params(run.id, {f"p{i}": i * (2 if name == "b" else 1) for i in range(50)})
             store.log_metric_batch(run.id, {f"m{i}": ([0], [rng.random()], [0]) for i in range(50)})
-            executions = []
+            executions: list[Any] = []
             writer.take(run, "end", notebook=notebook, notebook_source="disk", executions=executions, sources={},
                         data_files=files, environment={"python": {"version": "3.11.7"}, "packages": packages})  # fmt: skip
             store.end_run(run.id)
             runs.append(run.id)
         whole = timed(lambda: diff_runs(store, runs[0], runs[1]), 5)
         result = diff_runs(store, runs[0], runs[1])
+        assert result.notebook is not None
         print("whole mlm.diff of two runs (2,000-cell notebooks, 500 packages, 1,000 data files):")
         print(
             f"  {whole * 1000:.1f} ms (target ≤ 150 ms): {len(result.data['changed'])} files, "
             f"{len(result.environment['packages']['changed'])} packages, {result.notebook['summary']['changed']} cells changed"
-        )  # type: ignore[index]
+        )
         # The same pair, but b executed once more: every cell digest differs (timings, counts), so
         # each cell is read once to see past its volatile fields; keys are then remembered.
         cold_start = time.perf_counter()
         cold_result = diff_runs(store, runs[0], runs[2])
         cold = time.perf_counter() - cold_start
+        assert cold_result.notebook is not None
         warm = timed(lambda: diff_runs(store, runs[0], runs[2]), 5)
         print("the same, b re-executed (new execution counts and timings in every cell):")
         print(
             f"  {cold * 1000:.1f} ms first diff, {warm * 1000:.1f} ms after (target ≤ 150 ms): "
             f"{cold_result.notebook['summary']['changed']} cells changed"
-        )  # type: ignore[index]
+        )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ CELLS = 120
 VERSIONS = 25
 
 
-def base_notebook(rng: random.Random) -> dict:
+def base_notebook(rng: random.Random) -> dict[str, Any]:
     import nbformat
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
@@ -33,10 +33,12 @@ def base_notebook(rng: random.Random) -> dict:
             continue
         source = "\n".join(f"x_{i}_{j} = f({i}, {j})" for j in range(rng.randint(2, 8)))
         nb.cells.append(new_code_cell(source, outputs=[new_output("stream", text="0\n")], execution_count=i))
-    return nbformat.from_dict(nbformat.validator.normalize(nb)[1]) if hasattr(nbformat.validator, "normalize") else nb
+    normalized = nbformat.validator.normalize(nb)[1] if hasattr(nbformat.validator, "normalize") else nb
+    notebook: dict[str, Any] = nbformat.from_dict(normalized)
+    return notebook
 
 
-def reexecuted(previous: dict, rng: random.Random, version: int) -> dict:
+def reexecuted(previous: dict[str, Any], rng: random.Random, version: int) -> dict[str, Any]:
     """The next version: re-run (new outputs in ~90 % of code cells), 3 sources edited, 1 cell moved."""
     from nbformat.v4 import new_output
 
@@ -59,7 +61,7 @@ def reexecuted(previous: dict, rng: random.Random, version: int) -> dict:
     return nb
 
 
-def without_ids(nb: dict) -> dict:
+def without_ids(nb: dict[str, Any]) -> dict[str, Any]:
     """The same notebook as nbformat 4.4 saved it (no cell ids): most notebooks in public
     repositories' histories, and the case where nbdime aligns every cell by content."""
     nb = copy.deepcopy(nb)
@@ -69,7 +71,7 @@ def without_ids(nb: dict) -> dict:
     return nb
 
 
-def run(history: list[dict], label: str, passes: int = 1) -> None:
+def run(history: list[dict[str, Any]], label: str, passes: int = 1) -> None:
     """Two ways, both printed.
 
     As a user diffs a history: each tool diffs every pair back to back, the tools taking turns
@@ -141,7 +143,7 @@ def main() -> None:
     nbdime.diff_notebooks(history[0], history[1])
     print("jupyter_mlm notebook diff on re-executed histories (this machine, one run; nbdime alongside)")
     print(f"{VERSIONS} consecutive pairs of a {CELLS}-cell notebook, ~90 % of outputs regenerated, 3 sources "
-          f"edited and 1 cell moved per version; matcher: {similarity.SequenceMatcher.__module__}\n")  # fmt: skip
+          f"edited and 1 cell moved per version; matcher: {vars(similarity)['SequenceMatcher'].__module__}\n")  # fmt: skip
     run(history, "nbformat 4.5 (cell ids)", passes=7)
     run([without_ids(nb) for nb in history], "nbformat 4.4 (no ids)", passes=3)
 
