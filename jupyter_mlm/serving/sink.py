@@ -278,9 +278,13 @@ class MonitorSink:
         if self._blocks is not None and self._fill(entry):
             return
         if len(self._incoming) >= self._capacity:
-            self.dropped_rows += entry.count
+            self._drop(entry.count)
         else:
             self._incoming.append(entry)  # atomic under the GIL; the gatherer pops from the other end
+
+    def _drop(self, rows: int) -> None:
+        with self._lock:  # the serving, shadow and gatherer threads all drop
+            self.dropped_rows += rows
 
     def _fill(self, entry: Entry) -> bool:
         """Copy the request into the block being filled for its version and source, starting a
@@ -335,7 +339,7 @@ class MonitorSink:
         try:
             self._jobs.put(job, timeout=FLUSH_SECONDS)
         except queue.Full:  # the writer cannot keep up: drop, count, go on
-            self.dropped_rows += layout.rows
+            self._drop(layout.rows)
             assert self._blocks is not None
             self._blocks.give_back(layout.number)
             return
@@ -417,7 +421,7 @@ class MonitorSink:
             ):
                 number = blocks.take(timeout=FLUSH_SECONDS)
                 if number is None:  # the writer holds every block: it cannot keep up
-                    self.dropped_rows += rows
+                    self._drop(rows)
                     return
                 job["block"] = blocks.fill(number, parts, predictions, scores)
                 self._shared_batches += 1
@@ -433,7 +437,7 @@ class MonitorSink:
             try:
                 self._jobs.put(job, timeout=FLUSH_SECONDS)
             except queue.Full:  # the writer cannot keep up: drop, count, go on
-                self.dropped_rows += rows
+                self._drop(rows)
                 if "block" in job and self._blocks is not None:
                     self._blocks.give_back(job["block"].number)
             return
