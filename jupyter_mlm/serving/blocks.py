@@ -173,7 +173,7 @@ class Blocks:
         """Whether ``fill`` can take this batch."""
         layout = _layout(0, parts, predictions, scores)
         itemsize = np.dtype(layout.prediction_dtype).itemsize
-        return Layout.bytes_for(layout.rows, layout.columns, itemsize, layout.score_width) <= self.size
+        return layout.rows <= self.rows_for(self.size, layout.columns, itemsize, layout.score_width)
 
     def close(self) -> None:
         for shared in self._maps:
